@@ -187,6 +187,16 @@ fn label_value_errors(v: &str) -> Vec<String> {
     out
 }
 
+/// Problems with `s` as a qualified name (`[prefix/]name`, as label keys and annotation keys); empty when valid.
+pub fn qualified_name(s: &str) -> Vec<String> {
+    qualified_name_errors(s)
+}
+
+/// Problems with `s` as a label value (empty when valid).
+pub fn label_value(s: &str) -> Vec<String> {
+    label_value_errors(s)
+}
+
 /// Validates the generic parts of `metadata`: name (per `rule`), namespace, labels, annotations.
 pub fn validate_object_meta(obj: &Value, namespaced: bool, rule: NameRule) -> Vec<FieldError> {
     let mut errs = Vec::new();

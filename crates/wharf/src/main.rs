@@ -1,1 +1,91 @@
-fn main() {}
+//! The `wharf` binary: parses the command line and wires the subsystems together. Nothing
+//! else in the workspace knows about flags.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use wharf_apiserver::{ControlPlane, ControlPlaneConfig};
+use wharf_store::{sqlite::SqliteStore, KvStore, Prefixed};
+
+/// Wharf: a self-hosted, EKS-compatible managed Kubernetes service.
+#[derive(Parser)]
+#[command(name = "wharf", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run everything on this machine: the control plane of cluster `default` on the embedded datastore.
+    Up(UpArgs),
+}
+
+#[derive(clap::Args)]
+struct UpArgs {
+    /// Directory for all state (datastore, certificates, kubeconfig).
+    #[arg(long, env = "WHARF_DATA_DIR", default_value_os_t = default_data_dir())]
+    data_dir: PathBuf,
+    /// Address of the Kubernetes API endpoint of cluster `default`.
+    #[arg(long, env = "WHARF_LISTEN", default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+    /// Service cluster IP range.
+    #[arg(long, default_value = "10.100.0.0/16")]
+    service_cidr: String,
+}
+
+fn default_data_dir() -> PathBuf {
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".wharf"),
+        None => PathBuf::from(".wharf"),
+    }
+}
+
+fn parse_cidr(s: &str) -> Result<([u8; 4], u8)> {
+    let (ip, bits) = s.split_once('/').context("CIDR must look like 10.100.0.0/16")?;
+    let ip: std::net::Ipv4Addr = ip.parse().with_context(|| format!("invalid address in {s}"))?;
+    let bits: u8 = bits.parse().with_context(|| format!("invalid prefix length in {s}"))?;
+    anyhow::ensure!((8..=30).contains(&bits), "service CIDR prefix must be between /8 and /30: {s}");
+    Ok((ip.octets(), bits))
+}
+
+async fn up(args: UpArgs) -> Result<()> {
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let store: Arc<dyn KvStore> = Arc::new(SqliteStore::open(&args.data_dir.join("store")).context("opening the datastore")?);
+    let cluster_store: Arc<dyn KvStore> = Arc::new(Prefixed::new(store, "/clusters/default"));
+    let cp = ControlPlane::start(ControlPlaneConfig {
+        name: "default".into(),
+        state_dir: args.data_dir.join("clusters").join("default"),
+        listen: args.listen,
+        store: cluster_store,
+        service_cidr: parse_cidr(&args.service_cidr)?,
+    })
+    .await
+    .context("starting the control plane of cluster default")?;
+    let kubeconfig = args.data_dir.join("kubeconfig");
+    wharf_apiserver::pki::write_secret_file(&kubeconfig, &cp.kubeconfig()).context("writing kubeconfig")?;
+    println!("wharf ready: cluster default at {} (kubeconfig: {})", cp.endpoint(), kubeconfig.display());
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+    cp.shutdown().await;
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("WHARF_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Up(args) => rt.block_on(up(args)),
+    }
+}

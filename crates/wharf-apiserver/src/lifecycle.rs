@@ -1,0 +1,130 @@
+//! What kube-apiserver itself keeps true: bootstrap objects (system namespaces, the RBAC
+//! defaults with the `cluster-admin` binding for `system:masters`, the `kubernetes`
+//! Service), custom resources served as soon as their CRD is stored, and terminating
+//! namespaces emptied and finalized.
+
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{ApiError, Result};
+use crate::registry::{DeleteOptions, ListOptions, ReadAt, Registry, WriteOptions};
+use crate::strategy::Part;
+
+fn bootstrap_objects(service_ip: &str) -> Vec<(&'static str, &'static str, &'static str, Value)> {
+    let rbac = "rbac.authorization.k8s.io";
+    let labels = json!({"kubernetes.io/bootstrapping": "rbac-defaults"});
+    let ann = json!({"rbac.authorization.kubernetes.io/autoupdate": "true"});
+    let role = |name: &str, rules: Value| {
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name, "labels": labels, "annotations": ann}, "rules": rules})
+    };
+    let binding = |name: &str, subjects: Value| {
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name, "labels": labels, "annotations": ann},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name}, "subjects": subjects})
+    };
+    let group = |g: &str| json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": g});
+    let mut out = Vec::new();
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        out.push(("", "v1", "namespaces", json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})));
+    }
+    out.push((rbac, "v1", "clusterroles", role("cluster-admin", json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, {"nonResourceURLs": ["*"], "verbs": ["*"]}]))));
+    out.push((rbac, "v1", "clusterrolebindings", binding("cluster-admin", json!([group("system:masters")]))));
+    out.push((rbac, "v1", "clusterroles", role("system:discovery", json!([{"nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/"], "verbs": ["get"]}]))));
+    out.push((rbac, "v1", "clusterrolebindings", binding("system:discovery", json!([group("system:authenticated")]))));
+    out.push((rbac, "v1", "clusterroles", role("system:basic-user", json!([{"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]}, {"apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"], "verbs": ["create"]}]))));
+    out.push((rbac, "v1", "clusterrolebindings", binding("system:basic-user", json!([group("system:authenticated")]))));
+    out.push((rbac, "v1", "clusterroles", role("system:public-info-viewer", json!([{"nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"], "verbs": ["get"]}]))));
+    out.push((rbac, "v1", "clusterrolebindings", binding("system:public-info-viewer", json!([group("system:authenticated"), group("system:unauthenticated")]))));
+    out.push((
+        "",
+        "v1",
+        "services",
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+               "spec": {"type": "ClusterIP", "clusterIP": service_ip, "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443}]}}),
+    ));
+    out
+}
+
+/// Creates the bootstrap objects that are missing.
+pub async fn bootstrap(reg: &Registry) -> Result<()> {
+    let ([a, b, c, d], _) = reg.service_cidr();
+    let service_ip = std::net::Ipv4Addr::new(a, b, c, d.wrapping_add(1)).to_string();
+    for (group, version, resource, obj) in bootstrap_objects(&service_ip) {
+        let Some(s) = reg.lookup(group, version, resource) else { continue };
+        let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_string);
+        match reg.create(&s, ns.as_deref(), obj, &WriteOptions::default()).await {
+            Ok(_) | Err(ApiError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Serves the resources of every stored CRD, following CRD changes.
+pub async fn follow_custom_resources(reg: Arc<Registry>) {
+    loop {
+        let w = match reg.cache().watch_with_snapshot("/registry/apiextensions.k8s.io/customresourcedefinitions/", 0, false) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot watch CRDs");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        reg.refresh_custom_resources();
+        let mut rx = w.rx;
+        while rx.recv().await.is_some() {
+            reg.refresh_custom_resources();
+        }
+    }
+}
+
+fn all_options() -> ListOptions {
+    ListOptions { labels: Default::default(), fields: Default::default(), limit: 0, continue_token: None, at: ReadAt::Latest }
+}
+
+/// Empties terminating namespaces and removes their `kubernetes` finalizer (the namespace
+/// controller's job in Kubernetes).
+pub async fn finalize_namespaces(reg: Arc<Registry>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tick.tick().await;
+        let (_, namespaces, _) = reg.cache().list("/registry/core/namespaces/", None, |_| true, usize::MAX);
+        for nso in namespaces {
+            let Ok(ns) = nso.value() else { continue };
+            if ns.pointer("/metadata/deletionTimestamp").is_none() {
+                continue;
+            }
+            let name = wharf_api::meta::name(&ns).to_string();
+            if let Err(e) = finalize_one(&reg, &name).await {
+                tracing::warn!(namespace = %name, error = %e, "namespace cleanup failed");
+            }
+        }
+    }
+}
+
+async fn finalize_one(reg: &Registry, ns: &str) -> Result<()> {
+    let mut remaining = 0;
+    for s in reg.namespaced_resources() {
+        let deleted = reg.delete_collection(&s, Some(ns), &all_options(), &DeleteOptions::default()).await?;
+        remaining += deleted.len();
+    }
+    if remaining > 0 {
+        // Some objects are still held by finalizers or grace periods; look again next tick.
+        for s in reg.namespaced_resources() {
+            if !reg.list(&s, Some(ns), &all_options()).await?.items.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+    let Some(nss) = reg.lookup("", "v1", "namespaces") else { return Ok(()) };
+    reg.guaranteed_update(&nss, None, ns, None, &WriteOptions::default(), |old| {
+        let mut new = old.clone();
+        if let Some(f) = new.pointer_mut("/spec/finalizers").and_then(Value::as_array_mut) {
+            f.retain(|x| x != "kubernetes");
+        }
+        Ok(new)
+    }, Part::Internal)
+    .await?;
+    Ok(())
+}

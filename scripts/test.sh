@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace on a fresh machine: installs what the tests need, then
+# `cargo test`. The end-to-end tests drive the real kubectl against `wharf up`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v cc >/dev/null || need_apt+=(build-essential)
+command -v ip >/dev/null || need_apt+=(iproute2)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+  else
+    echo "missing packages: ${need_apt[*]} (run as root or install them)" >&2
+    exit 1
+  fi
+fi
+if ! command -v kubectl >/dev/null; then
+  echo "kubectl is required for the end-to-end tests" >&2
+  exit 1
+fi
+
+export CARGO_TERM_COLOR=never
+cargo test --workspace --locked "$@"
