@@ -274,9 +274,9 @@ impl WatchCache {
     /// Waits until the cache has caught up with `rev` (or fails with 504 after `timeout`).
     pub async fn wait_for(&self, rev: i64, timeout: Duration) -> Result<()> {
         let mut rx = self.rev_tx.subscribe();
-        let fut = rx.wait_for(|r| *r >= rev);
-        match tokio::time::timeout(timeout, fut).await {
-            Ok(Ok(_)) => Ok(()),
+        let ok = tokio::time::timeout(timeout, async { rx.wait_for(|r| *r >= rev).await.is_ok() }).await;
+        match ok {
+            Ok(true) => Ok(()),
             _ => Err(ApiError::Timeout(format!("Too large resource version: {rev}, current: {}", self.revision()))),
         }
     }

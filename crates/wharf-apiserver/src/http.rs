@@ -568,8 +568,8 @@ impl ApiServer {
             let mut w = WatchSender { tx, s: &s, opts: &opts, out, include: &include, first: true };
             let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
             let mut last_rev = watch.rev.max(from);
-            for o in watch.snapshot.iter().filter(|o| w.matches(o)) {
-                if !w.send_object(EventKind::Added, o).await {
+            for o in &watch.snapshot {
+                if w.matches(o) && !w.send_object(EventKind::Added, o).await {
                     return;
                 }
             }

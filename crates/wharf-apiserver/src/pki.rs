@@ -79,7 +79,7 @@ impl Ca {
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         validity(&mut params, 3650);
         let kp = KeyPair::generate()?;
-        let cert = params.self_signed(&kp)?;
+        let cert = params.clone().self_signed(&kp)?;
         let cert_pem = cert.pem();
         write_private(&key, &kp.serialize_pem())?;
         write_private(&crt, &cert_pem)?;

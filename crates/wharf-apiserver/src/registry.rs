@@ -365,7 +365,7 @@ impl Registry {
         prefix: &str,
         start: Option<&str>,
         rev: i64,
-        keep: &dyn Fn(&CachedObject) -> bool,
+        keep: &(dyn Fn(&CachedObject) -> bool + Sync),
         limit: usize,
     ) -> Result<(i64, Vec<Arc<CachedObject>>, bool)> {
         let r = self

@@ -168,14 +168,15 @@ impl Strategy {
 }
 
 fn crd_status(o: &mut Map<String, Value>) {
-    let names = o.pointer("/spec/names").cloned().unwrap_or(json!({}));
-    let storage: Vec<Value> = o
+    let view = Value::Object(o.clone());
+    let names = view.pointer("/spec/names").cloned().unwrap_or(json!({}));
+    let storage: Vec<Value> = view
         .pointer("/spec/versions")
         .and_then(Value::as_array)
         .map(|vs| vs.iter().filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true)).filter_map(|v| v.get("name").cloned()).collect())
         .unwrap_or_default();
     let now = meta::now_rfc3339();
-    let mut stored: Vec<Value> = o.pointer("/status/storedVersions").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut stored: Vec<Value> = view.pointer("/status/storedVersions").and_then(Value::as_array).cloned().unwrap_or_default();
     for s in storage {
         if !stored.contains(&s) {
             stored.push(s);

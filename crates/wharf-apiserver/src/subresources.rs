@@ -44,7 +44,11 @@ fn patch_type(ct: &str, custom: bool) -> Result<PatchType> {
 }
 
 fn patch_error(e: PatchError) -> ApiError {
-    ApiError::Unprocessable(e.to_string())
+    match e.status_code() {
+        400 => ApiError::BadRequest(e.to_string()),
+        415 => ApiError::UnsupportedMediaType(e.to_string()),
+        _ => ApiError::Unprocessable(e.to_string()),
+    }
 }
 
 fn rv_of(v: &Value) -> Option<&str> {
@@ -56,10 +60,7 @@ pub fn apply_patch(s: &Served, old: &Value, ptype: PatchType, body: &Value) -> R
     match ptype {
         PatchType::Json => patch::json_patch(old, body).map_err(patch_error),
         PatchType::Merge => Ok(patch::merge_patch(old, body)),
-        PatchType::Strategic => patch::strategic_merge_patch(old, body, &s.info.group, &s.info.kind).map_err(|e| match e {
-            PatchError::UnsupportedKind { .. } => ApiError::UnsupportedMediaType(e.to_string()),
-            other => patch_error(other),
-        }),
+        PatchType::Strategic => patch::strategic_merge_patch(old, body, &s.info.group, &s.info.kind).map_err(patch_error),
         PatchType::Apply => Err(ApiError::UnsupportedMediaType("server-side apply is not supported yet".into())),
     }
 }

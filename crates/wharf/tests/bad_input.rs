@@ -50,7 +50,7 @@ fn wrong_token_is_unauthorized_and_a_conflicting_update_is_409() {
         .expect("kubectl");
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("Unauthorized"), "{err}");
+    assert!(err.contains("You must be logged in to the server"), "{err}");
     let ok = std::process::Command::new("kubectl")
         .args(["--server", &w.endpoint, "--certificate-authority"])
         .arg(w.ca_file())

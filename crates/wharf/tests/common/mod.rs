@@ -160,7 +160,8 @@ pub fn kubectl_with(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Ou
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn kubectl");
     if let Some(input) = stdin {
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        // kubectl may stop reading early (e.g. after a server error): a broken pipe is fine.
+        let _ = child.stdin.take().expect("stdin").write_all(input.as_bytes());
     }
     child.wait_with_output().expect("kubectl output")
 }
