@@ -5,11 +5,13 @@
 //! Objects are `serde_json::Value`s throughout, as the API server stores them; nothing here
 //! touches the network or the datastore.
 
+pub mod apply;
 pub mod defaults;
 pub mod errors;
 pub mod meta;
 pub mod patch;
 pub mod resources;
+pub mod schema;
 pub mod selector;
 pub mod table;
 pub mod validation;

@@ -229,7 +229,7 @@ pub fn validate_object_meta(obj: &Value, namespaced: bool, rule: NameRule) -> Ve
                     match v.as_str() {
                         Some(s) => {
                             for m in label_value_errors(s) {
-                                errs.push(FieldError::invalid(format!("metadata.labels"), json!(s), m));
+                                errs.push(FieldError::invalid("metadata.labels", json!(s), m));
                             }
                         }
                         None => errs.push(FieldError::invalid("metadata.labels", v.clone(), "label values must be strings")),

@@ -480,8 +480,8 @@ fn is_zeroish(v: &Value) -> bool {
 }
 
 /// Semantic equality as `apiequality.Semantic.DeepEqual` sees the Go structs behind the JSON:
-/// an absent member, `null`, `""`, `0`, `false`, `[]` and `{}` are all the zero value, and
-/// quantities compare by value.
+/// an absent member, `null`, `""`, `0`, `false`, `[]` and `{}` are all the zero value.
+/// Quantities compare as strings: defaulting has already written them canonically.
 fn sem_eq(a: Option<&Value>, b: Option<&Value>) -> bool {
     match (a, b) {
         (None, None) => true,
@@ -492,20 +492,10 @@ fn sem_eq(a: Option<&Value>, b: Option<&Value>) -> bool {
             }
             (Value::Array(a1), Value::Array(a2)) => a1.len() == a2.len() && a1.iter().zip(a2).all(|(p, q)| sem_eq(Some(p), Some(q))),
             (Value::Number(n1), Value::Number(n2)) => n1.as_f64() == n2.as_f64(),
-            (Value::String(s1), Value::String(s2)) if s1 != s2 => {
-                match (Quantity::parse(s1), Quantity::parse(s2)) {
-                    (Ok(q1), Ok(q2)) if looks_like_quantity(s1) && looks_like_quantity(s2) => q1.cmp_value(&q2) == Ordering::Equal,
-                    _ => false,
-                }
-            }
             _ if is_zeroish(x) && is_zeroish(y) => true,
             _ => x == y,
         },
     }
-}
-
-fn looks_like_quantity(s: &str) -> bool {
-    s.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '+' || c == '-')
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1146,11 +1136,7 @@ fn validate_volume_source(v: &Value, p: &str, e: &mut Errs) -> Option<&'static s
                     e.push(invalid(child(&sp, "path"), json!(path), "must be an absolute path"));
                 }
             }
-            "persistentVolumeClaim" => {
-                if st(src, "claimName").is_empty() {
-                    e.push(required(child(&sp, "claimName"), ""));
-                }
-            }
+            "persistentVolumeClaim" if st(src, "claimName").is_empty() => e.push(required(child(&sp, "claimName"), "")),
             "downwardAPI" => {
                 validate_file_mode(src, "defaultMode", &sp, e);
                 for (i, item) in list(src, "items").iter().enumerate() {
@@ -1722,11 +1708,7 @@ fn validate_handler(h: &Value, kinds: &[&str], grace: Option<i64>, p: &str, e: &
         }
         n += 1;
         match *k {
-            "exec" => {
-                if list(x, "command").is_empty() {
-                    e.push(required(child(&kp, "command"), ""));
-                }
-            }
+            "exec" if list(x, "command").is_empty() => e.push(required(child(&kp, "command"), "")),
             "httpGet" => {
                 if st(x, "path").is_empty() {
                     e.push(required(child(&kp, "path"), ""));
@@ -2522,6 +2504,11 @@ fn validate_pod_update(new: &Value, old: &Value, e: &mut Errs) {
                 }
             }
         }
+        // Binding a pod sets nodeName once; the API cannot tell that write from a user's, so
+        // the first assignment is allowed here.
+        if st(old, "nodeName").is_empty() {
+            m.remove("nodeName");
+        }
         for k in ["activeDeadlineSeconds", "schedulingGates", "tolerations"] {
             match old.get(k) {
                 Some(v) => m.insert(k.into(), v.clone()),
@@ -3125,5 +3112,2267 @@ fn validate_cron_job(obj: &Value, old: Option<&Value>, e: &mut Errs) {
     let name = meta::name(obj);
     if old.is_none() && name.len() > 52 {
         e.push(invalid("metadata.name", json!(name), "must be no more than 52 characters"));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Services and endpoints
+// ---------------------------------------------------------------------------------------------
+
+fn cluster_ips(spec: &Value) -> Vec<&str> {
+    let ips: Vec<&str> = list(spec, "clusterIPs").iter().filter_map(Value::as_str).collect();
+    if ips.is_empty() && !st(spec, "clusterIP").is_empty() {
+        return vec![st(spec, "clusterIP")];
+    }
+    ips
+}
+
+fn is_headless(spec: &Value) -> bool {
+    cluster_ips(spec) == ["None"]
+}
+
+fn externally_accessible(spec: &Value) -> bool {
+    let t = st(spec, "type");
+    t == "LoadBalancer" || t == "NodePort" || (t == "ClusterIP" && !list(spec, "externalIPs").is_empty())
+}
+
+fn validate_service_port(sp: &Value, require_name: bool, names: &mut HashSet<String>, p: &str, e: &mut Errs) {
+    let name = st(sp, "name");
+    if require_name && name.is_empty() {
+        e.push(required(child(p, "name"), ""));
+    } else if !name.is_empty() {
+        dns_label(name, &child(p, "name"), e);
+        if !names.insert(name.to_string()) {
+            e.push(duplicate(child(p, "name"), json!(name)));
+        }
+    }
+    let port = int0(sp, "port");
+    if !valid_port(port) {
+        e.push(invalid(child(p, "port"), json!(port), PORT_RANGE_MSG));
+    }
+    validate_protocol(sp, p, e);
+    validate_port_num_or_name(get(sp, "targetPort"), &child(p, "targetPort"), e);
+    if let Some(ap) = opt_str(sp, "appProtocol") {
+        qualified_name(ap, &child(p, "appProtocol"), e);
+    }
+}
+
+fn validate_cluster_ips_related(spec: &Value, e: &mut Errs) {
+    if st(spec, "type") == "ExternalName" {
+        return;
+    }
+    let ips = cluster_ips(spec);
+    let explicit: Vec<&str> = list(spec, "clusterIPs").iter().filter_map(Value::as_str).collect();
+    let cip = st(spec, "clusterIP");
+    if !cip.is_empty() {
+        if explicit.is_empty() {
+            // Kubernetes' strategy syncs clusterIPs from clusterIP before validating.
+        } else if explicit[0] != cip {
+            e.push(invalid("spec.clusterIPs", json!(explicit), "first value must match `clusterIP`"));
+        }
+    } else if !explicit.is_empty() {
+        e.push(invalid("spec.clusterIPs", json!(explicit), "must be empty when `clusterIP` is not specified"));
+    }
+    let mut seen = HashSet::new();
+    for (i, fam) in list(spec, "ipFamilies").iter().enumerate() {
+        let f = fam.as_str().unwrap_or_default();
+        if !["IPv4", "IPv6"].contains(&f) {
+            e.push(not_supported(index("spec.ipFamilies", i), json!(f), &["IPv4", "IPv6"]));
+        }
+        if !seen.insert(f) {
+            e.push(duplicate(index("spec.ipFamilies", i), json!(f)));
+        }
+    }
+    if let Some(pol) = opt_str(spec, "ipFamilyPolicy") {
+        let supported = ["PreferDualStack", "RequireDualStack", "SingleStack"];
+        if !supported.contains(&pol) {
+            e.push(not_supported("spec.ipFamilyPolicy", json!(pol), &supported));
+        }
+    }
+    let mut bad = false;
+    for (i, ip) in ips.iter().enumerate() {
+        if i == 0 && *ip == "None" {
+            if ips.len() > 1 {
+                bad = true;
+                e.push(invalid("spec.clusterIPs", json!(ips), "'None' must be the first and only value"));
+            }
+            continue;
+        }
+        bad |= !validate_ip(ip, &index("spec.clusterIPs", i), e);
+    }
+    if ips.len() > 2 {
+        e.push(invalid("spec.clusterIPs", json!(ips), "may only hold up to 2 values"));
+    }
+    if bad {
+        return;
+    }
+    if ips.len() > 1 {
+        let v6: Vec<bool> = ips.iter().map(|ip| parse_ip(ip).is_some_and(|a| a.is_ipv6())).collect();
+        if v6.iter().all(|x| *x) || v6.iter().all(|x| !*x) {
+            e.push(invalid("spec.clusterIPs", json!(ips), "may specify no more than one IP for each IP family"));
+        }
+    }
+    if !is_headless(spec) {
+        for (i, (ip, fam)) in ips.iter().zip(list(spec, "ipFamilies")).enumerate() {
+            let is_v6 = parse_ip(ip).is_some_and(|a| a.is_ipv6());
+            match fam.as_str() {
+                Some("IPv4") if is_v6 => e.push(invalid(index("spec.clusterIPs", i), json!(ip), format!("expected an IPv4 value as indicated by `ipFamilies[{i}]`"))),
+                Some("IPv6") if !is_v6 => e.push(invalid(index("spec.clusterIPs", i), json!(ip), format!("expected an IPv6 value as indicated by `ipFamilies[{i}]`"))),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn validate_service(obj: &Value, old: Option<&Value>, e: &mut Errs) {
+    let spec = obj.get("spec").unwrap_or(&Value::Null);
+    let typ = st(spec, "type");
+    let headless = is_headless(spec);
+    let ann = obj.pointer("/metadata/annotations");
+    let hints = ann.and_then(|a| a.get("service.kubernetes.io/topology-aware-hints")).and_then(Value::as_str);
+    let mode = ann.and_then(|a| a.get("service.kubernetes.io/topology-mode")).and_then(Value::as_str);
+    if let (Some(h), Some(m)) = (hints, mode) {
+        if h != m {
+            e.push(invalid(
+                "metadata.annotations[service.kubernetes.io/topology-mode]",
+                json!(m),
+                "must match annotations[service.kubernetes.io/topology-aware-hints] when both are specified",
+            ));
+        }
+    }
+    let ports = list(spec, "ports");
+    if ports.is_empty() && !headless && typ != "ExternalName" {
+        e.push(required("spec.ports", ""));
+    }
+    match typ {
+        "LoadBalancer" if headless => e.push(invalid("spec.clusterIPs[0]", json!("None"), "may not be set to 'None' for LoadBalancer services")),
+        "NodePort" if headless => e.push(invalid("spec.clusterIPs[0]", json!("None"), "may not be set to 'None' for NodePort services")),
+        "ExternalName" => {
+            if !cluster_ips(spec).is_empty() {
+                e.push(forbidden("spec.clusterIPs", "may not be set for ExternalName services"));
+            }
+            if !list(spec, "ipFamilies").is_empty() {
+                e.push(forbidden("spec.ipFamilies", "may not be set for ExternalName services"));
+            }
+            if get(spec, "ipFamilyPolicy").is_some() {
+                e.push(forbidden("spec.ipFamilyPolicy", "may not be set for ExternalName services"));
+            }
+            let cname = st(spec, "externalName");
+            let cname = cname.strip_suffix('.').unwrap_or(cname);
+            if cname.is_empty() {
+                e.push(required("spec.externalName", ""));
+            } else {
+                dns_subdomain(cname, "spec.externalName", e);
+            }
+        }
+        _ => {}
+    }
+    let mut names = HashSet::new();
+    for (i, sp) in ports.iter().enumerate() {
+        validate_service_port(sp, ports.len() > 1, &mut names, &index("spec.ports", i), e);
+    }
+    validate_labels(get(spec, "selector"), "spec.selector", e);
+    match st(spec, "sessionAffinity") {
+        "" => e.push(required("spec.sessionAffinity", "")),
+        "ClientIP" => match spec.pointer("/sessionAffinityConfig/clientIP/timeoutSeconds").and_then(as_int) {
+            _ if get(spec, "sessionAffinityConfig").is_none() => e.push(required("spec.sessionAffinityConfig", "when session affinity type is ClientIP")),
+            _ if spec.pointer("/sessionAffinityConfig/clientIP").is_none_or(Value::is_null) => {
+                e.push(required("spec.sessionAffinityConfig.clientIP", "when session affinity type is ClientIP"))
+            }
+            None => e.push(required("spec.sessionAffinityConfig.clientIP.timeoutSeconds", "when session affinity type is ClientIP")),
+            Some(t) if t <= 0 || t > 86400 => e.push(invalid("spec.sessionAffinityConfig.clientIP.timeoutSeconds", json!(t), "must be greater than 0 and less than 86400")),
+            Some(_) => {}
+        },
+        "None" => {
+            if get(spec, "sessionAffinityConfig").is_some() {
+                e.push(forbidden("spec.sessionAffinityConfig", "must not be set when session affinity is None"));
+            }
+        }
+        other => e.push(not_supported("spec.sessionAffinity", json!(other), &["ClientIP", "None"])),
+    }
+    validate_cluster_ips_related(spec, e);
+    for (i, ip) in list(spec, "externalIPs").iter().enumerate() {
+        let ip = ip.as_str().unwrap_or_default();
+        let p = index("spec.externalIPs", i);
+        if validate_ip(ip, &p, e) {
+            validate_non_special_ip(ip, &p, e);
+        }
+    }
+    match typ {
+        "" => e.push(required("spec.type", "")),
+        "ClusterIP" | "ExternalName" | "LoadBalancer" | "NodePort" => {}
+        other => e.push(not_supported("spec.type", json!(other), &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"])),
+    }
+    if typ == "ClusterIP" {
+        for (i, sp) in ports.iter().enumerate() {
+            if int0(sp, "nodePort") != 0 {
+                e.push(forbidden(child(&index("spec.ports", i), "nodePort"), "may not be used when `type` is 'ClusterIP'"));
+            }
+        }
+    }
+    let mut node_ports = HashSet::new();
+    let mut port_keys = HashSet::new();
+    for (i, sp) in ports.iter().enumerate() {
+        let np = int0(sp, "nodePort");
+        if np != 0 && !node_ports.insert((st(sp, "protocol"), np)) {
+            e.push(duplicate(child(&index("spec.ports", i), "nodePort"), json!(np)));
+        }
+        if !port_keys.insert((st(sp, "protocol"), int0(sp, "port"))) {
+            e.push(duplicate(index("spec.ports", i), json!({"port": int0(sp, "port"), "protocol": st(sp, "protocol")})));
+        }
+    }
+    let ranges = list(spec, "loadBalancerSourceRanges");
+    if !ranges.is_empty() {
+        if typ != "LoadBalancer" {
+            e.push(forbidden("spec.LoadBalancerSourceRanges", "may only be used when `type` is 'LoadBalancer'"));
+        }
+        for (i, r) in ranges.iter().enumerate() {
+            validate_cidr(r.as_str().unwrap_or_default().trim(), &index("spec.LoadBalancerSourceRanges", i), e);
+        }
+    } else if let Some(v) = ann.and_then(|a| a.get("service.beta.kubernetes.io/load-balancer-source-ranges")).and_then(Value::as_str) {
+        let p = "metadata.annotations[service.beta.kubernetes.io/load-balancer-source-ranges]";
+        if typ != "LoadBalancer" {
+            e.push(forbidden(p, "may only be used when `type` is 'LoadBalancer'"));
+        }
+        let v = v.trim();
+        if !v.is_empty() {
+            for c in v.split(',') {
+                validate_cidr(c.trim(), p, e);
+            }
+        }
+    }
+    if get(spec, "allocateLoadBalancerNodePorts").is_some() && typ != "LoadBalancer" {
+        e.push(forbidden("spec.allocateLoadBalancerNodePorts", "may only be used when `type` is 'LoadBalancer'"));
+    }
+    if typ == "LoadBalancer" && get(spec, "allocateLoadBalancerNodePorts").is_none() {
+        e.push(required("allocateLoadBalancerNodePorts", ""));
+    }
+    // loadBalancerClass.
+    if let Some(old) = old {
+        let os = old.get("spec").unwrap_or(&Value::Null);
+        if st(os, "type") == "LoadBalancer" && typ == "LoadBalancer" && !sem_eq(os.get("loadBalancerClass"), spec.get("loadBalancerClass")) {
+            e.push(invalid("spec.loadBalancerClass", spec.get("loadBalancerClass").cloned().unwrap_or(Value::Null), "may not change once set"));
+        }
+    }
+    if let Some(lbc) = opt_str(spec, "loadBalancerClass") {
+        if typ == "LoadBalancer" {
+            qualified_name(lbc, "spec.loadBalancerClass", e);
+        } else {
+            e.push(forbidden("spec.loadBalancerClass", "may only be used when `type` is 'LoadBalancer'"));
+        }
+    }
+    // Traffic policies.
+    let etp = st(spec, "externalTrafficPolicy");
+    if !externally_accessible(spec) {
+        if !etp.is_empty() {
+            e.push(invalid("spec.externalTrafficPolicy", json!(etp), "may only be set for externally-accessible services"));
+        }
+    } else if etp.is_empty() {
+        e.push(required("spec.externalTrafficPolicy", ""));
+    } else if !["Cluster", "Local"].contains(&etp) {
+        e.push(not_supported("spec.externalTrafficPolicy", json!(etp), &["Cluster", "Local"]));
+    }
+    let hc = int0(spec, "healthCheckNodePort");
+    let needs_hc = typ == "LoadBalancer" && etp == "Local";
+    if !needs_hc && hc != 0 {
+        e.push(invalid("spec.healthCheckNodePort", json!(hc), "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"));
+    } else if needs_hc && hc != 0 && !valid_port(hc) {
+        e.push(invalid("spec.healthCheckNodePort", json!(hc), PORT_RANGE_MSG));
+    }
+    match opt_str(spec, "internalTrafficPolicy") {
+        None if ["NodePort", "LoadBalancer", "ClusterIP"].contains(&typ) => e.push(required("spec.internalTrafficPolicy", "")),
+        Some(itp) if !["Cluster", "Local"].contains(&itp) => e.push(not_supported("spec.internalTrafficPolicy", json!(itp), &["Cluster", "Local"])),
+        _ => {}
+    }
+    if let Some(td) = opt_str(spec, "trafficDistribution") {
+        if td != "PreferClose" {
+            e.push(not_supported("spec.trafficDistribution", json!(td), &["PreferClose"]));
+        }
+    }
+    if let Some(old) = old {
+        validate_service_update(spec, old.get("spec").unwrap_or(&Value::Null), e);
+    }
+}
+
+fn validate_service_update(new: &Value, old: &Value, e: &mut Errs) {
+    if st(new, "type") != "ExternalName" && st(old, "type") != "ExternalName" && !(is_headless(new) && is_headless(old)) {
+        let (o, n) = (cluster_ips(old), cluster_ips(new));
+        // An update that leaves the addresses out keeps the allocated ones.
+        if !n.is_empty() {
+            let changed = || e_changed(&o, &n);
+            if o.len() == n.len() {
+                if changed() {
+                    e.push(invalid("spec.clusterIPs[0]", json!(n), "may not change once set"));
+                }
+            } else if o.len() > n.len() {
+                if o[0] != n[0] {
+                    e.push(invalid("spec.clusterIPs[0]", json!(n), "may not change once set"));
+                }
+                if n.len() == 1 && opt_str(new, "ipFamilyPolicy") != Some("SingleStack") {
+                    e.push(invalid("spec.clusterIPs[0]", json!(n), "`ipFamilyPolicy` must be set to 'SingleStack' when releasing the secondary clusterIP"));
+                }
+            } else if !o.is_empty() && o[0] != n[0] {
+                e.push(invalid("spec.clusterIPs[0]", json!(n), "may not change once set"));
+            }
+        }
+        let (of, nf) = (list(old, "ipFamilies"), list(new, "ipFamilies"));
+        if !of.is_empty() && !nf.is_empty() && of[0] != nf[0] {
+            e.push(invalid("spec.ipFamilies[0]", nf[0].clone(), "may not change once set"));
+        }
+    }
+    let needs = |s: &Value| st(s, "type") == "LoadBalancer" && st(s, "externalTrafficPolicy") == "Local";
+    if needs(old) && needs(new) && int0(new, "healthCheckNodePort") != 0 && int0(new, "healthCheckNodePort") != int0(old, "healthCheckNodePort") {
+        e.push(forbidden("spec.healthCheckNodePort", IMMUTABLE_MSG));
+    }
+}
+
+fn e_changed(o: &[&str], n: &[&str]) -> bool {
+    o.iter().zip(n).any(|(a, b)| a != b)
+}
+
+fn validate_endpoints(obj: &Value, e: &mut Errs) {
+    for (i, ss) in list(obj, "subsets").iter().enumerate() {
+        let sp = index("subsets", i);
+        let (addrs, not_ready) = (list(ss, "addresses"), list(ss, "notReadyAddresses"));
+        if addrs.is_empty() && not_ready.is_empty() {
+            e.push(required(&sp, "must specify `addresses` or `notReadyAddresses`"));
+        }
+        for (k, set) in [("addresses", addrs), ("notReadyAddresses", not_ready)] {
+            for (j, a) in set.iter().enumerate() {
+                let ap = index(&child(&sp, k), j);
+                let ip = st(a, "ip");
+                validate_ip(ip, &child(&ap, "ip"), e);
+                let host = st(a, "hostname");
+                if !host.is_empty() {
+                    dns_label(host, &child(&ap, "hostname"), e);
+                }
+                if let Some(n) = opt_str(a, "nodeName") {
+                    dns_subdomain(n, &child(&ap, "nodeName"), e);
+                }
+                validate_non_special_ip(ip, &child(&ap, "ip"), e);
+            }
+        }
+        let ports = list(ss, "ports");
+        for (j, port) in ports.iter().enumerate() {
+            let pp = index(&child(&sp, "ports"), j);
+            let name = st(port, "name");
+            if ports.len() > 1 && name.is_empty() {
+                e.push(required(child(&pp, "name"), ""));
+            } else if !name.is_empty() {
+                dns_label(name, &child(&pp, "name"), e);
+            }
+            let n = int0(port, "port");
+            if !valid_port(n) {
+                e.push(invalid(child(&pp, "port"), json!(n), PORT_RANGE_MSG));
+            }
+            validate_protocol(port, &pp, e);
+            if let Some(ap) = opt_str(port, "appProtocol") {
+                qualified_name(ap, &child(&pp, "appProtocol"), e);
+            }
+        }
+    }
+}
+
+fn validate_endpoint_slice(obj: &Value, old: Option<&Value>, e: &mut Errs) {
+    let at = st(obj, "addressType");
+    let supported = ["FQDN", "IPv4", "IPv6"];
+    if at.is_empty() {
+        e.push(required("addressType", ""));
+    } else if !supported.contains(&at) {
+        e.push(not_supported("addressType", json!(at), &supported));
+    }
+    let eps = list(obj, "endpoints");
+    if eps.len() > 1000 {
+        e.push(too_many("endpoints", eps.len(), 1000));
+    } else {
+        for (i, ep) in eps.iter().enumerate() {
+            let ip = index("endpoints", i);
+            let ap = child(&ip, "addresses");
+            let addrs = list(ep, "addresses");
+            if addrs.is_empty() {
+                e.push(required(&ap, "must contain at least 1 address"));
+            } else if addrs.len() > 100 {
+                e.push(too_many(&ap, addrs.len(), 100));
+            }
+            for (j, a) in addrs.iter().enumerate() {
+                let a = a.as_str().unwrap_or_default();
+                let p = index(&ap, j);
+                match at {
+                    "IPv4" => match parse_ip(a) {
+                        Some(IpAddr::V4(_)) => validate_non_special_ip(a, &p, e),
+                        _ => e.push(invalid(&p, json!(a), "must be a valid IPv4 address")),
+                    },
+                    "IPv6" => match a.parse::<IpAddr>() {
+                        Ok(IpAddr::V6(_)) => validate_non_special_ip(a, &p, e),
+                        _ => e.push(invalid(&p, json!(a), "must be a valid IPv6 address")),
+                    },
+                    "FQDN" => {
+                        let name = a.strip_suffix('.').unwrap_or(a);
+                        if name.is_empty() {
+                            e.push(required(&p, ""));
+                        } else {
+                            dns_subdomain(name, &p, e);
+                            if name.split('.').count() < 2 {
+                                e.push(invalid(&p, json!(a), "should be a domain with at least two segments separated by dots"));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(n) = opt_str(ep, "nodeName") {
+                dns_subdomain(n, &child(&ip, "nodeName"), e);
+            }
+            if let Some(h) = opt_str(ep, "hostname") {
+                dns_label(h, &child(&ip, "hostname"), e);
+            }
+        }
+    }
+    let ports = list(obj, "ports");
+    if ports.len() > 20000 {
+        e.push(too_many("ports", ports.len(), 20000));
+    } else {
+        let mut names = HashSet::new();
+        for (i, port) in ports.iter().enumerate() {
+            let pp = index("ports", i);
+            let name = st(port, "name");
+            if !name.is_empty() {
+                dns_label(name, &child(&pp, "name"), e);
+            }
+            if !names.insert(name) {
+                e.push(duplicate(child(&pp, "name"), json!(name)));
+            }
+            match opt_str(port, "protocol") {
+                None => e.push(required(child(&pp, "protocol"), "")),
+                Some(pr) if !["SCTP", "TCP", "UDP"].contains(&pr) => e.push(not_supported(child(&pp, "protocol"), json!(pr), &["SCTP", "TCP", "UDP"])),
+                _ => {}
+            }
+            if let Some(ap) = opt_str(port, "appProtocol") {
+                qualified_name(ap, &child(&pp, "appProtocol"), e);
+            }
+        }
+    }
+    if let Some(old) = old {
+        immutable(obj.get("addressType"), old.get("addressType"), "addressType", e);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ConfigMaps, Secrets, Namespaces, Nodes, Events
+// ---------------------------------------------------------------------------------------------
+
+/// Decodes standard base64 (with padding), as Go's `encoding/json` does for `[]byte`.
+pub(crate) fn base64_decode(s: &str) -> Result<Vec<u8>, String> {
+    fn val(c: u8) -> Option<u8> {
+        match c {
+            b'A'..=b'Z' => Some(c - b'A'),
+            b'a'..=b'z' => Some(c - b'a' + 26),
+            b'0'..=b'9' => Some(c - b'0' + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    }
+    let b = s.as_bytes();
+    if !b.len().is_multiple_of(4) {
+        return Err(format!("illegal base64 data at input byte {}", b.len() - b.len() % 4));
+    }
+    let mut out = Vec::with_capacity(b.len() / 4 * 3);
+    for (ci, chunk) in b.chunks(4).enumerate() {
+        let last = ci == b.len() / 4 - 1;
+        let pad = chunk.iter().rev().take_while(|c| **c == b'=').count();
+        if pad > 2 || (pad > 0 && !last) {
+            return Err(format!("illegal base64 data at input byte {}", ci * 4 + 4 - pad));
+        }
+        let mut n: u32 = 0;
+        for (i, c) in chunk.iter().enumerate() {
+            let v = if i >= 4 - pad { 0 } else { val(*c).ok_or_else(|| format!("illegal base64 data at input byte {}", ci * 4 + i))? };
+            n = (n << 6) | u32::from(v);
+        }
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..3 - pad]);
+    }
+    Ok(out)
+}
+
+fn immutable_data_rules(obj: &Value, old: &Value, keys: &[&str], e: &mut Errs) {
+    if old.get("immutable").and_then(Value::as_bool) == Some(true) {
+        if obj.get("immutable").and_then(Value::as_bool) != Some(true) {
+            e.push(forbidden("immutable", "field is immutable when `immutable` is set"));
+        }
+        for k in keys {
+            if !sem_eq(obj.get(*k), old.get(*k)) {
+                e.push(forbidden(*k, "field is immutable when `immutable` is set"));
+            }
+        }
+    }
+}
+
+fn validate_config_map(obj: &Value, old: Option<&Value>, e: &mut Errs) {
+    if let Some(old) = old {
+        immutable_data_rules(obj, old, &["data", "binaryData"], e);
+    }
+    let mut total = 0usize;
+    let binary = map(obj, "binaryData");
+    for (k, v) in map(obj, "data").into_iter().flatten() {
+        let p = keyed("data", k);
+        for m in config_map_key_errors(k) {
+            e.push(invalid(&p, json!(k), m));
+        }
+        if binary.is_some_and(|b| b.contains_key(k)) {
+            e.push(invalid(&p, json!(k), "duplicate of key present in binaryData"));
+        }
+        match v.as_str() {
+            Some(s) => total += s.len(),
+            None => e.push(invalid(&p, v.clone(), "must be a string")),
+        }
+    }
+    for (k, v) in binary.into_iter().flatten() {
+        let p = keyed("binaryData", k);
+        for m in config_map_key_errors(k) {
+            e.push(invalid(&p, json!(k), m));
+        }
+        match v.as_str().map(base64_decode) {
+            Some(Ok(bytes)) => total += bytes.len(),
+            Some(Err(msg)) => e.push(invalid(&p, json!("<binary data redacted>"), msg)),
+            None => e.push(invalid(&p, v.clone(), "must be a base64 string")),
+        }
+    }
+    if total > MAX_SECRET_SIZE {
+        e.push(too_long("", MAX_SECRET_SIZE));
+    }
+}
+
+fn validate_secret(obj: &Value, old: Option<&Value>, e: &mut Errs) {
+    if let Some(old) = old {
+        immutable(obj.get("type"), old.get("type"), "type", e);
+        immutable_data_rules(obj, old, &["data"], e);
+    }
+    let mut total = 0usize;
+    let mut decoded: HashMap<&str, Vec<u8>> = HashMap::new();
+    for (k, v) in map(obj, "data").into_iter().flatten() {
+        let p = keyed("data", k);
+        for m in config_map_key_errors(k) {
+            e.push(invalid(&p, json!(k), m));
+        }
+        match v.as_str().map(base64_decode) {
+            Some(Ok(bytes)) => {
+                total += bytes.len();
+                decoded.insert(k, bytes);
+            }
+            Some(Err(msg)) => e.push(invalid(&p, json!("<secret contents redacted>"), msg)),
+            None if v.is_null() => {
+                decoded.insert(k, Vec::new());
+            }
+            None => e.push(invalid(&p, json!("<secret contents redacted>"), "must be a base64 string")),
+        }
+    }
+    if total > MAX_SECRET_SIZE {
+        e.push(too_long("data", MAX_SECRET_SIZE));
+    }
+    let json_key = |key: &str, e: &mut Errs| match decoded.get(key) {
+        None => e.push(required(keyed("data", key), "")),
+        Some(bytes) => {
+            if let Err(err) = serde_json::from_slice::<Map<String, Value>>(bytes) {
+                e.push(invalid(keyed("data", key), json!("<secret contents redacted>"), err.to_string()));
+            }
+        }
+    };
+    match st(obj, "type") {
+        "kubernetes.io/service-account-token" => {
+            let sa = obj.pointer("/metadata/annotations/kubernetes.io~1service-account.name").and_then(Value::as_str).unwrap_or_default();
+            if sa.is_empty() {
+                e.push(required("metadata.annotations[kubernetes.io/service-account.name]", ""));
+            }
+        }
+        "kubernetes.io/dockercfg" => json_key(".dockercfg", e),
+        "kubernetes.io/dockerconfigjson" => json_key(".dockerconfigjson", e),
+        "kubernetes.io/basic-auth" if !decoded.contains_key("username") && !decoded.contains_key("password") => {
+            e.push(required("data[username]", ""));
+            e.push(required("data[password]", ""));
+        }
+        "kubernetes.io/ssh-auth" if decoded.get("ssh-privatekey").is_none_or(Vec::is_empty) => e.push(required("data[ssh-privatekey]", "")),
+        "kubernetes.io/tls" => {
+            for k in ["tls.crt", "tls.key"] {
+                if !decoded.contains_key(k) {
+                    e.push(required(keyed("data", k), ""));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn validate_finalizer_name(name: &str, p: &str, e: &mut Errs) {
+    qualified_name(name, p, e);
+    if !name.contains('/') && !["kubernetes", "orphan", "foregroundDeletion"].contains(&name) {
+        e.push(invalid(p, json!(name), "name is neither a standard finalizer name nor is it fully qualified"));
+    }
+}
+
+fn validate_namespace(obj: &Value, e: &mut Errs) {
+    for f in list(obj.get("spec").unwrap_or(&Value::Null), "finalizers") {
+        validate_finalizer_name(f.as_str().unwrap_or_default(), "spec.finalizers", e);
+    }
+}
+
+fn validate_taints(taints: &[Value], p: &str, e: &mut Errs) {
+    let mut seen = HashSet::new();
+    for (i, t) in taints.iter().enumerate() {
+        let ip = index(p, i);
+        qualified_name(st(t, "key"), &child(&ip, "key"), e);
+        let value = st(t, "value");
+        let errs = meta::label_value(value);
+        if !errs.is_empty() {
+            e.push(invalid(child(&ip, "value"), json!(value), errs.join(";")));
+        }
+        let effect = st(t, "effect");
+        if effect.is_empty() {
+            e.push(required(child(&ip, "effect"), ""));
+        } else if !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&effect) {
+            e.push(not_supported(child(&ip, "effect"), json!(effect), &["NoSchedule", "PreferNoSchedule", "NoExecute"]));
+        }
+        if !seen.insert((effect, st(t, "key"))) {
+            e.push(FieldError { kind: FieldErrorType::Duplicate, field: ip, value: Some(t.clone()), detail: "taints must be unique by key and effect pair".into() });
+        }
+    }
+}
+
+fn validate_node(obj: &Value, old: Option<&Value>, e: &mut Errs) {
+    let spec = obj.get("spec").unwrap_or(&Value::Null);
+    // Kubernetes reports node taints under `metadata.taints`.
+    validate_taints(list(spec, "taints"), "metadata.taints", e);
+    for k in ["capacity", "allocatable"] {
+        for (name, v) in map(obj.get("status").unwrap_or(&Value::Null), k).into_iter().flatten() {
+            let p = format!("status.{k}.{name}");
+            if let Some(q) = quantity_at(v, &p, e) {
+                validate_resource_quantity_value(name, &q, &p, e);
+            }
+        }
+    }
+    let cidrs = list(spec, "podCIDRs");
+    for (i, c) in cidrs.iter().enumerate() {
+        validate_cidr(c.as_str().unwrap_or_default(), &index("spec.podCIDRs", i), e);
+    }
+    if cidrs.len() > 1 {
+        let v6: Vec<bool> = cidrs.iter().map(|c| c.as_str().unwrap_or_default().contains(':')).collect();
+        if cidrs.len() > 2 || v6.iter().all(|x| *x) || v6.iter().all(|x| !*x) {
+            e.push(invalid("spec.podCIDRs", json!(cidrs), "may specify no more than one CIDR for each IP family"));
+        }
+        let mut seen = HashSet::new();
+        for (i, c) in cidrs.iter().enumerate() {
+            if !seen.insert(c.as_str().unwrap_or_default()) {
+                e.push(duplicate(index("spec.podCIDRs", i), c.clone()));
+            }
+        }
+    }
+    let Some(old) = old else { return };
+    let os = old.get("spec").unwrap_or(&Value::Null);
+    let old_cidrs = list(os, "podCIDRs");
+    if !old_cidrs.is_empty() && (old_cidrs.len() != cidrs.len() || old_cidrs.iter().zip(cidrs).any(|(a, b)| a != b)) {
+        e.push(forbidden("spec.podCIDRs", "node updates may not change podCIDR except from \"\" to valid"));
+    }
+    let old_pid = st(os, "providerID");
+    if !old_pid.is_empty() && old_pid != st(spec, "providerID") {
+        e.push(forbidden("spec.providerID", "node updates may not change providerID except from \"\" to valid"));
+    }
+    if st(os, "externalID") != st(spec, "externalID") {
+        e.push(forbidden("spec.externalID", "may not be updated"));
+    }
+    let mut seen = HashSet::new();
+    for (i, a) in list(obj.get("status").unwrap_or(&Value::Null), "addresses").iter().enumerate() {
+        if !seen.insert((st(a, "type"), st(a, "address"))) {
+            e.push(duplicate(index("status.addresses", i), a.clone()));
+        }
+    }
+}
+
+fn time_is_zero(v: &Value, k: &str) -> bool {
+    get(v, k).is_none_or(|t| t.as_str().is_some_and(str::is_empty))
+}
+
+/// Checks shared by both Event APIs; `controller_field` is how the request's API names the
+/// reporting controller, `involved` and `message` the members holding those values.
+fn legacy_event_checks(obj: &Value, controller_field: &str, involved: &str, message: &str, e: &mut Errs) {
+    let ns = meta::namespace(obj);
+    let io_ns = obj.get(involved).map(|io| st(io, "namespace")).unwrap_or_default();
+    if time_is_zero(obj, "eventTime") {
+        let mismatch = if io_ns.is_empty() { !ns.is_empty() && ns != "default" } else { ns != io_ns };
+        if mismatch {
+            e.push(invalid("involvedObject.namespace", json!(io_ns), "does not match event.namespace"));
+        }
+    } else {
+        if io_ns.is_empty() && ns != "default" && ns != "kube-system" {
+            e.push(invalid("involvedObject.namespace", json!(io_ns), "does not match event.namespace"));
+        }
+        let rc = st(obj, controller_field);
+        if rc.is_empty() {
+            e.push(required(controller_field, ""));
+        }
+        qualified_name(rc, controller_field, e);
+        for (k, max) in [("reportingInstance", 128), ("action", 128), ("reason", 128)] {
+            let v = st(obj, k);
+            if v.is_empty() {
+                e.push(required(k, ""));
+            }
+            if v.len() > max {
+                e.push(invalid(k, json!(""), format!("can have at most {max} characters")));
+            }
+        }
+        if st(obj, message).len() > 1024 {
+            e.push(invalid("message", json!(""), "can have at most 1024 characters"));
+        }
+    }
+    dns_subdomain(ns, "namespace", e);
+}
+
+fn validate_event_legacy(obj: &Value, e: &mut Errs) {
+    legacy_event_checks(obj, "reportingComponent", "involvedObject", "message", e);
+}
+
+fn validate_event_strict(obj: &Value, old: Option<&Value>, e: &mut Errs) {
+    legacy_event_checks(obj, "reportingController", "regarding", "note", e);
+    if let Some(series) = get(obj, "series") {
+        if int0(series, "count") < 2 {
+            e.push(invalid("series.count", json!(""), "should be at least 2"));
+        }
+        if time_is_zero(series, "lastObservedTime") {
+            e.push(required("series.lastObservedTime", ""));
+        }
+    }
+    if time_is_zero(obj, "eventTime") {
+        e.push(required("eventTime", ""));
+    }
+    let t = st(obj, "type");
+    if t != "Normal" && t != "Warning" {
+        e.push(invalid("type", json!(""), format!("has invalid value: {t}")));
+    }
+    for (k, internal) in [("deprecatedFirstTimestamp", "firstTimestamp"), ("deprecatedLastTimestamp", "lastTimestamp")] {
+        if !time_is_zero(obj, k) {
+            e.push(invalid(internal, json!(""), "needs to be unset"));
+        }
+    }
+    if int0(obj, "deprecatedCount") != 0 {
+        e.push(invalid("count", json!(""), "needs to be unset"));
+    }
+    if get(obj, "deprecatedSource").is_some_and(|s| !st(s, "component").is_empty() || !st(s, "host").is_empty()) {
+        e.push(invalid("source", json!(""), "needs to be unset"));
+    }
+    if let Some(old) = old {
+        for (k, internal) in [
+            ("regarding", "involvedObject"),
+            ("reason", "reason"),
+            ("note", "message"),
+            ("type", "type"),
+            ("eventTime", "eventTime"),
+            ("action", "action"),
+            ("related", "related"),
+            ("reportingController", "reportingController"),
+            ("reportingInstance", "reportingInstance"),
+        ] {
+            immutable(obj.get(k), old.get(k), internal, e);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage: PersistentVolume, PersistentVolumeClaim, StorageClass; LimitRange, ResourceQuota
+// ---------------------------------------------------------------------------------------------
+
+const ACCESS_MODES: &[&str] = &["ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"];
+
+fn validate_access_modes(spec: &Value, p: &str, e: &mut Errs) {
+    let (mut rwop, mut others) = (false, false);
+    for m in list(spec, "accessModes") {
+        let m = m.as_str().unwrap_or_default();
+        if !ACCESS_MODES.contains(&m) {
+            e.push(not_supported(child(p, "accessModes"), json!(m), ACCESS_MODES));
+        } else if m == "ReadWriteOncePod" {
+            rwop = true;
+        } else {
+            others = true;
+        }
+    }
+    if rwop && others {
+        e.push(forbidden(child(p, "accessModes"), "may not use ReadWriteOncePod with other access modes"));
+    }
+}
+
+fn validate_data_source(ds: &Value, p: &str, e: &mut Errs) {
+    if st(ds, "name").is_empty() {
+        e.push(required(child(p, "name"), ""));
+    }
+    let kind = st(ds, "kind");
+    if kind.is_empty() {
+        e.push(required(child(p, "kind"), ""));
+    }
+    let group = st(ds, "apiGroup");
+    if group.is_empty() && kind != "PersistentVolumeClaim" {
+        e.push(invalid(p, json!(kind), "must be 'PersistentVolumeClaim' when referencing the default apiGroup"));
+    }
+    if !group.is_empty() {
+        dns_subdomain(group, &child(p, "apiGroup"), e);
+    }
+}
+
+/// `ValidatePersistentVolumeClaimSpec`.
+fn validate_pvc_spec(spec: &Value, p: &str, e: &mut Errs) {
+    if list(spec, "accessModes").is_empty() {
+        e.push(required(child(p, "accessModes"), "at least 1 access mode is required"));
+    }
+    validate_label_selector(get(spec, "selector"), &child(p, "selector"), e);
+    validate_access_modes(spec, p, e);
+    let sp = keyed(&child(p, "resources"), "storage");
+    match spec.pointer("/resources/requests/storage") {
+        None => e.push(required(&sp, "")),
+        Some(v) => {
+            if let Some(q) = quantity_at(v, &sp, e) {
+                if q.is_negative() || q.is_zero() {
+                    e.push(invalid(&sp, json!(q.canonical()), "must be greater than zero"));
+                } else {
+                    validate_resource_quantity_value("storage", &q, &sp, e);
+                }
+            }
+        }
+    }
+    if let Some(sc) = opt_str(spec, "storageClassName").filter(|s| !s.is_empty()) {
+        dns_subdomain(sc, &child(p, "storageClassName"), e);
+    }
+    if let Some(vm) = opt_str(spec, "volumeMode") {
+        if !["Block", "Filesystem"].contains(&vm) {
+            e.push(not_supported(child(p, "volumeMode"), json!(vm), &["Block", "Filesystem"]));
+        }
+    }
+    if let Some(ds) = get(spec, "dataSource") {
+        validate_data_source(ds, &child(p, "dataSource"), e);
+    }
+    if let Some(dsr) = get(spec, "dataSourceRef") {
+        validate_data_source(dsr, &child(p, "dataSourceRef"), e);
+        let ns = st(dsr, "namespace");
+        if !ns.is_empty() {
+            dns_label(ns, &child(&child(p, "dataSourceRef"), "namespace"), e);
+            if get(spec, "dataSource").is_some() {
+                e.push(invalid(p, json!(child(p, "dataSource")), "may not be specified when dataSourceRef.namespace is specified"));
+            }
+        } else if let Some(ds) = get(spec, "dataSource") {
+            if st(ds, "apiGroup") != st(dsr, "apiGroup") || st(ds, "kind") != st(dsr, "kind") || st(ds, "name") != st(dsr, "name") {
+                e.push(invalid(p, json!(child(p, "dataSource")), "must match dataSourceRef"));
+            }
+        }
+    }
+}
+
+fn validate_persistent_volume_claim(obj: &Value, old: Option<&Value>, e: &mut Errs) {
+    let spec = obj.get("spec").unwrap_or(&Value::Null);
+    validate_pvc_spec(spec, "spec", e);
+    let Some(old) = old else { return };
+    let os = old.get("spec").unwrap_or(&Value::Null);
+    let mut new_c = spec.clone();
+    let mut old_c = os.clone();
+    if st(os, "volumeName").is_empty() {
+        if let Some(m) = old_c.as_object_mut() {
+            match spec.get("volumeName") {
+                Some(v) => m.insert("volumeName".into(), v.clone()),
+                None => m.remove("volumeName"),
+            };
+        }
+    }
+    // A claim without a class may get one once (the beta annotation upgrade path is not modelled).
+    if get(os, "storageClassName").is_none() {
+        if let Some(m) = old_c.as_object_mut() {
+            if let Some(v) = spec.get("storageClassName") {
+                m.insert("storageClassName".into(), v.clone());
+            }
+        }
+    }
+    let phase = obj.pointer("/status/phase").or_else(|| old.pointer("/status/phase")).and_then(Value::as_str).unwrap_or_default();
+    if phase == "Bound" {
+        if let Some(req) = new_c.pointer_mut("/resources/requests").and_then(Value::as_object_mut) {
+            match os.pointer("/resources/requests/storage") {
+                Some(v) => req.insert("storage".into(), v.clone()),
+                None => req.remove("storage"),
+            };
+        }
+        if let Some(m) = new_c.as_object_mut() {
+            match os.get("volumeAttributesClassName") {
+                Some(v) => m.insert("volumeAttributesClassName".into(), v.clone()),
+                None => m.remove("volumeAttributesClassName"),
+            };
+        }
+    }
+    if !sem_eq(Some(&new_c), Some(&old_c)) {
+        e.push(forbidden(
+            "spec",
+            format!("spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims\n{}", spec_diff(&old_c, &new_c).replace("core.PodSpec", "core.PersistentVolumeClaimSpec")),
+        ));
+    }
+    let size = |s: &Value| s.pointer("/resources/requests/storage").and_then(|v| Quantity::from_value(v).ok());
+    if let (Some(n), Some(o)) = (size(spec), size(os)) {
+        if n.cmp_value(&o) == Ordering::Less {
+            e.push(forbidden("spec.resources.requests.storage", "field can not be less than previous value"));
+        }
+    }
+    immutable(spec.get("volumeMode"), os.get("volumeMode"), "volumeMode", e);
+}
+
+const PV_SOURCES: &[(&str, &str)] = &[
+    ("hostPath", "hostPath"),
+    ("gcePersistentDisk", "gcePersistentDisk"),
+    ("awsElasticBlockStore", "awsElasticBlockStore"),
+    ("glusterfs", "glusterfs"),
+    ("flocker", "flocker"),
+    ("nfs", "nfs"),
+    ("rbd", "rbd"),
+    ("quobyte", "quobyte"),
+    ("cephfs", "cephFS"),
+    ("iscsi", "iscsi"),
+    ("cinder", "cinder"),
+    ("fc", "fc"),
+    ("flexVolume", "flexVolume"),
+    ("azureFile", "azureFile"),
+    ("vsphereVolume", "vsphereVolume"),
+    ("photonPersistentDisk", "photonPersistentDisk"),
+    ("portworxVolume", "portworxVolume"),
+    ("azureDisk", "azureDisk"),
+    ("scaleIO", "scaleIO"),
+    ("local", "local"),
+    ("storageos", "storageos"),
+    ("csi", "csi"),
+];
+
+fn validate_persistent_volume(obj: &Value, old: Option<&Value>, e: &mut Errs) {
+    let spec = obj.get("spec").unwrap_or(&Value::Null);
+    if list(spec, "accessModes").is_empty() {
+        e.push(required("spec.accessModes", ""));
+    }
+    validate_access_modes(spec, "spec", e);
+    let cap = map(spec, "capacity");
+    if cap.is_none_or(Map::is_empty) {
+        e.push(required("spec.capacity", ""));
+    }
+    if cap.is_none_or(|c| !c.contains_key("storage") || c.len() > 1) {
+        e.push(not_supported("spec.capacity", spec.get("capacity").cloned().unwrap_or(Value::Null), &["storage"]));
+    }
+    for (k, v) in cap.into_iter().flatten() {
+        let p = keyed("spec.capacity", k);
+        if let Some(q) = quantity_at(v, &p, e) {
+            if q.is_negative() {
+                e.push(invalid(&p, json!(q.canonical()), "must be a valid resource quantity"));
+            }
+            if q.is_negative() || q.is_zero() {
+                e.push(invalid(&p, json!(q.canonical()), "must be greater than zero"));
+            }
+        }
+    }
+    let policy = st(spec, "persistentVolumeReclaimPolicy");
+    if !policy.is_empty() && !["Delete", "Recycle", "Retain"].contains(&policy) {
+        e.push(not_supported("spec.persistentVolumeReclaimPolicy", json!(policy), &["Delete", "Recycle", "Retain"]));
+    }
+    let node_affinity = get(spec, "nodeAffinity");
+    if let Some(na) = node_affinity {
+        if let Some(req) = get(na, "required") {
+            let terms = list(req, "nodeSelectorTerms");
+            if terms.is_empty() {
+                e.push(required("spec.nodeAffinity.required.nodeSelectorTerms", "must have at least one node selector term"));
+            }
+            for (i, t) in terms.iter().enumerate() {
+                validate_node_selector_term(t, &index("spec.nodeAffinity.required.nodeSelectorTerms", i), e);
+            }
+        }
+    }
+    let mut n = 0;
+    for (key, err_child) in PV_SOURCES {
+        let Some(src) = get(spec, key) else { continue };
+        let sp = child("spec", key);
+        if n > 0 {
+            e.push(forbidden(child("spec", err_child), "may not specify more than 1 volume type"));
+            continue;
+        }
+        n += 1;
+        match *key {
+            "hostPath" | "local" => {
+                let path = st(src, "path");
+                if path.is_empty() {
+                    e.push(required(child(&sp, "path"), ""));
+                } else {
+                    validate_path_no_backsteps(path, &child(&sp, "path"), e);
+                }
+                if *key == "local" && node_affinity.is_none() {
+                    e.push(required("spec.nodeAffinity", "Local volume requires node affinity"));
+                }
+            }
+            "nfs" => {
+                if st(src, "server").is_empty() {
+                    e.push(required(child(&sp, "server"), ""));
+                }
+                let path = st(src, "path");
+                if path.is_empty() {
+                    e.push(required(child(&sp, "path"), ""));
+                } else if !path.starts_with('/') {
+                    e.push(invalid(child(&sp, "path"), json!(path), "must be an absolute path"));
+                }
+            }
+            "csi" => {
+                validate_csi_driver_name(st(src, "driver"), &child(&sp, "driver"), e);
+                if st(src, "volumeHandle").is_empty() {
+                    e.push(required(child(&sp, "volumeHandle"), ""));
+                }
+            }
+            _ => {}
+        }
+    }
+    if n == 0 {
+        e.push(required("spec", "must specify a volume type"));
+    }
+    if policy == "Recycle" && spec.pointer("/hostPath/path").and_then(Value::as_str).is_some_and(|p| p.trim_end_matches('/').is_empty()) {
+        e.push(forbidden("spec.persistentVolumeReclaimPolicy", "may not be 'recycle' for a hostPath mount of '/'"));
+    }
+    let sc = st(spec, "storageClassName");
+    if !sc.is_empty() {
+        dns_subdomain(sc, "spec.storageClassName", e);
+    }
+    if let Some(vm) = opt_str(spec, "volumeMode") {
+        if !["Block", "Filesystem"].contains(&vm) {
+            e.push(not_supported("spec.volumeMode", json!(vm), &["Block", "Filesystem"]));
+        }
+    }
+    let Some(old) = old else { return };
+    let os = old.get("spec").unwrap_or(&Value::Null);
+    let source = |s: &Value| -> Value {
+        let mut m = Map::new();
+        for (k, _) in PV_SOURCES {
+            if let Some(v) = get(s, k) {
+                m.insert((*k).to_string(), v.clone());
+            }
+        }
+        Value::Object(m)
+    };
+    let (mut ns, osrc) = (source(spec), source(os));
+    // A CSI controllerExpandSecretRef may be added.
+    if os.pointer("/csi/controllerExpandSecretRef").is_none_or(Value::is_null) {
+        if let Some(csi) = ns.get_mut("csi").and_then(Value::as_object_mut) {
+            csi.remove("controllerExpandSecretRef");
+        }
+    }
+    if !sem_eq(Some(&ns), Some(&osrc)) {
+        e.push(forbidden(
+            "spec.persistentvolumesource",
+            format!("spec.persistentvolumesource is immutable after creation\n{}", spec_diff(&osrc, &ns).replace("core.PodSpec", "core.PersistentVolumeSource")),
+        ));
+    }
+    immutable(spec.get("volumeMode"), os.get("volumeMode"), "volumeMode", e);
+    if get(os, "nodeAffinity").is_some() && !sem_eq(spec.get("nodeAffinity"), os.get("nodeAffinity")) {
+        e.push(invalid("nodeAffinity", spec.get("nodeAffinity").cloned().unwrap_or(Value::Null), "field is immutable, except for updating from beta label to GA"));
+    }
+}
+
+fn validate_storage_class(obj: &Value, old: Option<&Value>, e: &mut Errs) {
+    let prov = st(obj, "provisioner");
+    if prov.is_empty() {
+        e.push(required("provisioner", ""));
+    } else {
+        for m in meta::qualified_name(&prov.to_ascii_lowercase()) {
+            e.push(invalid("provisioner", json!(prov), m));
+        }
+    }
+    if let Some(params) = map(obj, "parameters") {
+        if params.len() > 512 {
+            e.push(too_long("parameters", 512));
+        } else {
+            let mut total = 0usize;
+            for (k, v) in params {
+                if k.is_empty() {
+                    e.push(invalid("parameters", json!(k), "field can not be empty."));
+                }
+                total += k.len() + v.as_str().map(str::len).unwrap_or(0);
+            }
+            if total > 256 * 1024 {
+                e.push(too_long("parameters", 256 * 1024));
+            }
+        }
+    }
+    let rp = st(obj, "reclaimPolicy");
+    if !rp.is_empty() && !["Delete", "Retain"].contains(&rp) {
+        e.push(not_supported("reclaimPolicy", json!(rp), &["Delete", "Retain"]));
+    }
+    match opt_str(obj, "volumeBindingMode") {
+        None => e.push(required("volumeBindingMode", "")),
+        Some(m) if !["Immediate", "WaitForFirstConsumer"].contains(&m) => e.push(not_supported("volumeBindingMode", json!(m), &["Immediate", "WaitForFirstConsumer"])),
+        _ => {}
+    }
+    for (i, t) in list(obj, "allowedTopologies").iter().enumerate() {
+        let tp = index("allowedTopologies", i);
+        let exprs = list(t, "matchLabelExpressions");
+        if exprs.is_empty() {
+            e.push(required(child(&tp, "matchLabelExpressions"), "must have at least one label expression"));
+        }
+        for (j, x) in exprs.iter().enumerate() {
+            let xp = index(&child(&tp, "matchLabelExpressions"), j);
+            qualified_name(st(x, "key"), &child(&xp, "key"), e);
+            if list(x, "values").is_empty() {
+                e.push(required(child(&xp, "values"), "must specify as least one value"));
+            }
+        }
+    }
+    let Some(old) = old else { return };
+    if !sem_eq(obj.get("parameters"), old.get("parameters")) {
+        e.push(forbidden("parameters", "updates to parameters are forbidden."));
+    }
+    if prov != st(old, "provisioner") {
+        e.push(forbidden("provisioner", "updates to provisioner are forbidden."));
+    }
+    if rp != st(old, "reclaimPolicy") {
+        e.push(forbidden("reclaimPolicy", "updates to reclaimPolicy are forbidden."));
+    }
+    immutable(obj.get("volumeBindingMode"), old.get("volumeBindingMode"), "volumeBindingMode", e);
+}
+
+fn validate_limit_range(obj: &Value, e: &mut Errs) {
+    let mut types = HashSet::new();
+    for (i, item) in list(obj.get("spec").unwrap_or(&Value::Null), "limits").iter().enumerate() {
+        let ip = index("spec.limits", i);
+        let t = st(item, "type");
+        let q = meta::qualified_name(t);
+        if !q.is_empty() {
+            for m in q {
+                e.push(invalid(child(&ip, "type"), json!(t), m));
+            }
+        } else if !t.contains('/') && !["Pod", "Container", "PersistentVolumeClaim"].contains(&t) {
+            e.push(invalid(child(&ip, "type"), json!(t), "must be a standard limit type or fully qualified"));
+        }
+        if !types.insert(t) {
+            e.push(duplicate(child(&ip, "type"), json!(t)));
+        }
+        let mut quantities: HashMap<&str, HashMap<&str, Quantity>> = HashMap::new();
+        let mut keys: BTreeSet<&str> = BTreeSet::new();
+        for section in ["max", "min", "default", "defaultRequest", "maxLimitRequestRatio"] {
+            let Some(m) = map(item, section) else { continue };
+            if t == "Pod" && (section == "default" || section == "defaultRequest") {
+                if !m.is_empty() {
+                    e.push(forbidden(child(&ip, section), "may not be specified when `type` is 'Pod'"));
+                }
+                continue;
+            }
+            for (k, v) in m {
+                let kp = keyed(&child(&ip, section), k);
+                if t == "Pod" || t == "Container" {
+                    validate_container_resource_name(k, &kp, e);
+                } else {
+                    validate_resource_name(k, &kp, e);
+                }
+                keys.insert(k);
+                if let Some(q) = quantity_at(v, &kp, e) {
+                    quantities.entry(section).or_default().insert(k, q);
+                }
+            }
+        }
+        if t == "PersistentVolumeClaim" && !map(item, "min").is_some_and(|m| m.contains_key("storage")) && !map(item, "max").is_some_and(|m| m.contains_key("storage")) {
+            e.push(required(child(&ip, "limits"), "either minimum or maximum storage value is required, but neither was provided"));
+        }
+        let q = |s: &str, k: &str| quantities.get(s).and_then(|m| m.get(k)).copied();
+        for k in keys {
+            let (min, max, def, def_req, ratio) = (q("min", k), q("max", k), q("default", k), q("defaultRequest", k), q("maxLimitRequestRatio", k));
+            let gt = |a: Option<Quantity>, b: Option<Quantity>| matches!((a, b), (Some(a), Some(b)) if a.cmp_value(&b) == Ordering::Greater);
+            if gt(min, max) {
+                e.push(invalid(keyed(&child(&ip, "min"), k), json!(min.map(|x| x.canonical())), format!("min value {} is greater than max value {}", fmt_q(min), fmt_q(max))));
+            }
+            if gt(min, def_req) {
+                e.push(invalid(keyed(&child(&ip, "defaultRequest"), k), json!(def_req.map(|x| x.canonical())), format!("min value {} is greater than default request value {}", fmt_q(min), fmt_q(def_req))));
+            }
+            if gt(def_req, max) {
+                e.push(invalid(keyed(&child(&ip, "defaultRequest"), k), json!(def_req.map(|x| x.canonical())), format!("default request value {} is greater than max value {}", fmt_q(def_req), fmt_q(max))));
+            }
+            if gt(def_req, def) {
+                e.push(invalid(keyed(&child(&ip, "defaultRequest"), k), json!(def_req.map(|x| x.canonical())), format!("default request value {} is greater than default limit value {}", fmt_q(def_req), fmt_q(def))));
+            }
+            if gt(min, def) {
+                e.push(invalid(keyed(&child(&ip, "default"), k), json!(min.map(|x| x.canonical())), format!("min value {} is greater than default value {}", fmt_q(min), fmt_q(def))));
+            }
+            if gt(def, max) {
+                e.push(invalid(keyed(&child(&ip, "default"), k), json!(max.map(|x| x.canonical())), format!("default value {} is greater than max value {}", fmt_q(def), fmt_q(max))));
+            }
+            if let Some(r) = ratio {
+                if r.cmp_value(&Quantity { mantissa: 1, scale: 0, format: QuantityFormat::DecimalSI }) == Ordering::Less {
+                    e.push(invalid(keyed(&child(&ip, "maxLimitRequestRatio"), k), json!(r.canonical()), format!("ratio {} is less than 1", r.canonical())));
+                }
+            }
+            if !is_overcommit_allowed(k) {
+                if let (Some(d), Some(dr)) = (def, def_req) {
+                    if d.cmp_value(&dr) != Ordering::Equal {
+                        e.push(invalid(
+                            keyed(&child(&ip, "defaultRequest"), k),
+                            json!(dr.canonical()),
+                            format!("default value {} must equal to defaultRequest value {} in {k}", d.canonical(), dr.canonical()),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn fmt_q(q: Option<Quantity>) -> String {
+    q.map(|q| q.canonical()).unwrap_or_default()
+}
+
+const QUOTA_SCOPES: &[&str] = &["Terminating", "NotTerminating", "BestEffort", "NotBestEffort", "PriorityClass", "CrossNamespacePodAffinity", "VolumeAttributesClass"];
+
+fn validate_resource_quota(obj: &Value, old: Option<&Value>, e: &mut Errs) {
+    let spec = obj.get("spec").unwrap_or(&Value::Null);
+    for (section, base) in [(spec.get("hard"), "spec.hard"), (obj.pointer("/status/hard"), "status.hard"), (obj.pointer("/status/used"), "status.used")] {
+        for (k, v) in section.and_then(Value::as_object).into_iter().flatten() {
+            let p = keyed(base, k);
+            if validate_resource_name(k, &p, e) && !k.contains('/') && !STANDARD_RESOURCES.contains(&k.as_str()) && !is_hugepages(k) && !k.starts_with("requests.hugepages-") {
+                e.push(invalid(&p, json!(k), "must be a standard resource for quota"));
+            }
+            if let Some(q) = quantity_at(v, &p, e) {
+                validate_resource_quantity_value(k, &q, &p, e);
+            }
+        }
+    }
+    let scopes: Vec<&str> = list(spec, "scopes").iter().filter_map(Value::as_str).collect();
+    if scopes.iter().any(|s| !QUOTA_SCOPES.contains(s)) {
+        e.push(invalid("spec.scopes", json!(scopes), "unsupported scope"));
+    }
+    for pair in [["BestEffort", "NotBestEffort"], ["Terminating", "NotTerminating"]] {
+        if pair.iter().all(|p| scopes.contains(p)) {
+            e.push(invalid("spec.scopes", json!(scopes), "conflicting scopes"));
+        }
+    }
+    if let Some(old) = old {
+        let o: BTreeSet<&str> = list(old.get("spec").unwrap_or(&Value::Null), "scopes").iter().filter_map(Value::as_str).collect();
+        let n: BTreeSet<&str> = scopes.iter().copied().collect();
+        if o != n {
+            e.push(invalid("spec.scopes", json!(scopes), IMMUTABLE_MSG));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coordination, policy, autoscaling, RBAC, scheduling, apiextensions
+// ---------------------------------------------------------------------------------------------
+
+fn validate_lease(obj: &Value, e: &mut Errs) {
+    let spec = obj.get("spec").unwrap_or(&Value::Null);
+    if let Some(d) = int(spec, "leaseDurationSeconds") {
+        if d <= 0 {
+            e.push(invalid("spec.leaseDurationSeconds", json!(d), "must be greater than 0"));
+        }
+    }
+    if let Some(t) = int(spec, "leaseTransitions") {
+        if t < 0 {
+            e.push(invalid("spec.leaseTransitions", json!(t), NON_NEGATIVE_MSG));
+        }
+    }
+}
+
+fn validate_pdb(obj: &Value, e: &mut Errs) {
+    let spec = obj.get("spec").unwrap_or(&Value::Null);
+    let (min, max) = (get(spec, "minAvailable"), get(spec, "maxUnavailable"));
+    if min.is_some() && max.is_some() {
+        e.push(invalid("spec", spec.clone(), "minAvailable and maxUnavailable cannot be both set"));
+    }
+    for (v, p) in [(min, "spec.minAvailable"), (max, "spec.maxUnavailable")] {
+        if v.is_some() {
+            validate_int_or_percent(v, p, e);
+            is_not_more_than_100_percent(v, p, e);
+        }
+    }
+    validate_label_selector(get(spec, "selector"), "spec.selector", e);
+    if let Some(p) = opt_str(spec, "unhealthyPodEvictionPolicy") {
+        if !["AlwaysAllow", "IfHealthyBudget"].contains(&p) {
+            e.push(not_supported("spec.unhealthyPodEvictionPolicy", json!(p), &["AlwaysAllow", "IfHealthyBudget"]));
+        }
+    }
+}
+
+fn validate_cross_version_ref(r: &Value, p: &str, e: &mut Errs) {
+    for k in ["kind", "name"] {
+        let v = st(r, k);
+        if v.is_empty() {
+            e.push(required(child(p, k), ""));
+        } else {
+            for m in meta::path_segment_name(v) {
+                e.push(invalid(child(p, k), json!(v), m));
+            }
+        }
+    }
+}
+
+fn validate_metric_target(t: &Value, p: &str, e: &mut Errs) {
+    let typ = st(t, "type");
+    if typ.is_empty() {
+        e.push(required(child(p, "type"), "must specify a metric target type"));
+    }
+    if !["Utilization", "Value", "AverageValue"].contains(&typ) {
+        e.push(invalid(child(p, "type"), json!(typ), "must be either Utilization, Value, or AverageValue"));
+    }
+    for k in ["value", "averageValue"] {
+        if let Some(v) = get(t, k) {
+            match Quantity::from_value(v) {
+                Ok(q) if q.is_negative() || q.is_zero() => e.push(invalid(child(p, k), v.clone(), "must be positive")),
+                Ok(_) => {}
+                Err(err) => e.push(invalid(child(p, k), v.clone(), err.to_string())),
+            }
+        }
+    }
+    if let Some(u) = int(t, "averageUtilization") {
+        if u < 1 {
+            e.push(invalid(child(p, "averageUtilization"), json!(u), "must be greater than 0"));
+        }
+    }
+}
+
+fn validate_metric_identifier(m: &Value, p: &str, e: &mut Errs) {
+    let name = st(m, "name");
+    if name.is_empty() {
+        e.push(required(child(p, "name"), "must specify a metric name"));
+    } else {
+        for msg in meta::path_segment_name(name) {
+            e.push(invalid(child(p, "name"), json!(name), msg));
+        }
+    }
+    validate_label_selector(get(m, "selector"), &child(p, "selector"), e);
+}
+
+fn validate_metric(m: &Value, p: &str, e: &mut Errs) {
+    let types = ["ContainerResource", "External", "Object", "Pods", "Resource"];
+    let typ = st(m, "type");
+    if typ.is_empty() {
+        e.push(required(child(p, "type"), "must specify a metric source type"));
+    } else if !types.contains(&typ) {
+        e.push(not_supported(child(p, "type"), json!(typ), &types));
+    }
+    let fields = [("object", "Object"), ("pods", "Pods"), ("resource", "Resource"), ("external", "External"), ("containerResource", "ContainerResource")];
+    let present: Vec<&str> = fields.iter().filter(|(f, _)| get(m, f).is_some()).map(|(f, _)| *f).collect();
+    if let Some(first) = present.first() {
+        let src = m.get(*first).unwrap_or(&Value::Null);
+        let sp = child(p, first);
+        let target = src.get("target").unwrap_or(&Value::Null);
+        let tp = child(&sp, "target");
+        match *first {
+            "object" => {
+                validate_cross_version_ref(src.get("describedObject").unwrap_or(&Value::Null), &child(&sp, "describedObject"), e);
+                validate_metric_identifier(src.get("metric").unwrap_or(&Value::Null), &child(&sp, "metric"), e);
+                validate_metric_target(target, &tp, e);
+                if get(target, "value").is_none() && get(target, "averageValue").is_none() {
+                    e.push(required(child(&tp, "averageValue"), "must set either a target value or averageValue"));
+                }
+            }
+            "pods" | "external" => {
+                validate_metric_identifier(src.get("metric").unwrap_or(&Value::Null), &child(&sp, "metric"), e);
+                validate_metric_target(target, &tp, e);
+                if *first == "pods" && get(target, "averageValue").is_none() {
+                    e.push(required(child(&tp, "averageValue"), "must specify a positive target averageValue"));
+                }
+                if *first == "external" && get(target, "value").is_none() && get(target, "averageValue").is_none() {
+                    e.push(required(child(&tp, "averageValue"), "must set either a target value for metric or a per-pod target"));
+                }
+            }
+            _ => {
+                if st(src, "name").is_empty() {
+                    e.push(required(child(&sp, "name"), "must specify a resource name"));
+                }
+                if *first == "containerResource" {
+                    let c = st(src, "container");
+                    if c.is_empty() {
+                        e.push(required(child(&sp, "container"), "must specify a container"));
+                    } else {
+                        dns_label(c, &child(&sp, "container"), e);
+                    }
+                }
+                validate_metric_target(target, &tp, e);
+                let (av, au) = (get(target, "averageValue"), get(target, "averageUtilization"));
+                if av.is_none() && au.is_none() {
+                    e.push(required(child(&tp, "averageUtilization"), "must set either a target raw value or a target utilization"));
+                }
+                if av.is_some() && au.is_some() {
+                    e.push(forbidden(child(&tp, "averageValue"), "may not set both a target raw value and a target utilization"));
+                }
+            }
+        }
+    }
+    let expected = fields.iter().find(|(_, t)| *t == typ).map(|(f, _)| *f);
+    if let Some(exp) = expected {
+        if get(m, exp).is_none() {
+            e.push(required(child(p, exp), "must populate information for the given metric source"));
+        }
+    }
+    if present.len() != 1 {
+        for f in present.iter().filter(|f| Some(**f) != expected) {
+            e.push(forbidden(child(p, f), "must populate the given metric source only"));
+        }
+    }
+}
+
+fn validate_scaling_rules(r: Option<&Value>, p: &str, e: &mut Errs) {
+    let Some(r) = r else { return };
+    if let Some(w) = int(r, "stabilizationWindowSeconds") {
+        if w < 0 {
+            e.push(invalid(child(p, "stabilizationWindowSeconds"), json!(w), "must be greater than or equal to zero"));
+        } else if w > 3600 {
+            e.push(invalid(child(p, "stabilizationWindowSeconds"), json!(w), "must be less than or equal to 3600"));
+        }
+    }
+    if let Some(sp) = opt_str(r, "selectPolicy") {
+        if !["Disabled", "Max", "Min"].contains(&sp) {
+            e.push(not_supported(child(p, "selectPolicy"), json!(sp), &["Disabled", "Max", "Min"]));
+        }
+    }
+    let policies = list(r, "policies");
+    if policies.is_empty() {
+        e.push(required(child(p, "policies"), "must specify at least one Policy"));
+    }
+    for (i, pol) in policies.iter().enumerate() {
+        let pp = index(&child(p, "policies"), i);
+        let t = st(pol, "type");
+        if t != "Pods" && t != "Percent" {
+            e.push(invalid(child(&pp, "type"), json!(t), "must be either Pods or Percent"));
+        }
+        let v = int0(pol, "value");
+        if v <= 0 {
+            e.push(invalid(child(&pp, "value"), json!(v), "must be greater than zero"));
+        }
+        let ps = int0(pol, "periodSeconds");
+        if ps <= 0 {
+            e.push(invalid(child(&pp, "periodSeconds"), json!(ps), "must be greater than zero"));
+        } else if ps > 1800 {
+            e.push(invalid(child(&pp, "periodSeconds"), json!(ps), "must be less than or equal to 1800"));
+        }
+    }
+}
+
+fn validate_hpa(obj: &Value, e: &mut Errs) {
+    let spec = obj.get("spec").unwrap_or(&Value::Null);
+    let min = int(spec, "minReplicas");
+    if let Some(m) = min {
+        if m < 1 {
+            e.push(invalid("spec.minReplicas", json!(m), "must be greater than or equal to 1"));
+        }
+    }
+    let max = int0(spec, "maxReplicas");
+    if max < 1 {
+        e.push(invalid("spec.maxReplicas", json!(max), "must be greater than 0"));
+    }
+    if min.is_some_and(|m| max < m) {
+        e.push(invalid("spec.maxReplicas", json!(max), "must be greater than or equal to `minReplicas`"));
+    }
+    validate_cross_version_ref(spec.get("scaleTargetRef").unwrap_or(&Value::Null), "spec.scaleTargetRef", e);
+    for (i, m) in list(spec, "metrics").iter().enumerate() {
+        validate_metric(m, &index("spec.metrics", i), e);
+    }
+    if let Some(b) = get(spec, "behavior") {
+        validate_scaling_rules(get(b, "scaleUp"), "spec.behavior.scaleUp", e);
+        validate_scaling_rules(get(b, "scaleDown"), "spec.behavior.scaleDown", e);
+    }
+}
+
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+
+fn validate_rules(obj: &Value, namespaced: bool, e: &mut Errs) {
+    for (i, rule) in list(obj, "rules").iter().enumerate() {
+        let rp = index("rules", i);
+        if list(rule, "verbs").is_empty() {
+            e.push(required(child(&rp, "verbs"), "verbs must contain at least one value"));
+        }
+        let urls = list(rule, "nonResourceURLs");
+        if !urls.is_empty() {
+            if namespaced {
+                e.push(invalid(child(&rp, "nonResourceURLs"), json!(urls), "namespaced rules cannot apply to non-resource URLs"));
+            }
+            if !list(rule, "apiGroups").is_empty() || !list(rule, "resources").is_empty() || !list(rule, "resourceNames").is_empty() {
+                e.push(invalid(child(&rp, "nonResourceURLs"), json!(urls), "rules cannot apply to both regular resources and non-resource URLs"));
+            }
+            continue;
+        }
+        if list(rule, "apiGroups").is_empty() {
+            e.push(required(child(&rp, "apiGroups"), "resource rules must supply at least one api group"));
+        }
+        if list(rule, "resources").is_empty() {
+            e.push(required(child(&rp, "resources"), "resource rules must supply at least one resource"));
+        }
+    }
+}
+
+fn validate_cluster_role(obj: &Value, e: &mut Errs) {
+    validate_rules(obj, false, e);
+    if let Some(ar) = get(obj, "aggregationRule") {
+        let sels = list(ar, "clusterRoleSelectors");
+        if sels.is_empty() {
+            e.push(required("aggregationRule.clusterRoleSelectors", "at least one clusterRoleSelector required if aggregationRule is non-nil"));
+        }
+        for (i, s) in sels.iter().enumerate() {
+            let p = index("aggregationRule.clusterRoleSelectors", i);
+            validate_label_selector(Some(s), &p, e);
+            if LabelSelector::from_object(s).is_err() {
+                e.push(invalid(&p, s.clone(), "invalid label selector."));
+            }
+        }
+    }
+}
+
+fn validate_role_binding(obj: &Value, old: Option<&Value>, namespaced: bool, e: &mut Errs) {
+    let rr = obj.get("roleRef").unwrap_or(&Value::Null);
+    let group = st(rr, "apiGroup");
+    if group != RBAC_GROUP {
+        e.push(not_supported("roleRef.apiGroup", json!(group), &[RBAC_GROUP]));
+    }
+    let kind = st(rr, "kind");
+    let kinds: &[&str] = if namespaced { &["Role", "ClusterRole"] } else { &["ClusterRole"] };
+    if !kinds.contains(&kind) {
+        e.push(not_supported("roleRef.kind", json!(kind), kinds));
+    }
+    let name = st(rr, "name");
+    if name.is_empty() {
+        e.push(required("roleRef.name", ""));
+    } else {
+        for m in meta::path_segment_name(name) {
+            e.push(invalid("roleRef.name", json!(name), m));
+        }
+    }
+    for (i, s) in list(obj, "subjects").iter().enumerate() {
+        let sp = index("subjects", i);
+        let sname = st(s, "name");
+        if sname.is_empty() {
+            e.push(required(child(&sp, "name"), ""));
+        }
+        let sgroup = st(s, "apiGroup");
+        match st(s, "kind") {
+            "ServiceAccount" => {
+                if !sname.is_empty() {
+                    dns_subdomain(sname, &child(&sp, "name"), e);
+                }
+                if !sgroup.is_empty() {
+                    e.push(not_supported(child(&sp, "apiGroup"), json!(sgroup), &[""]));
+                }
+                if !namespaced && st(s, "namespace").is_empty() {
+                    e.push(required(child(&sp, "namespace"), ""));
+                }
+            }
+            "User" | "Group" => {
+                if sgroup != RBAC_GROUP {
+                    e.push(not_supported(child(&sp, "apiGroup"), json!(sgroup), &[RBAC_GROUP]));
+                }
+            }
+            other => e.push(not_supported(child(&sp, "kind"), json!(other), &["ServiceAccount", "User", "Group"])),
+        }
+    }
+    if let Some(old) = old {
+        if !sem_eq(obj.get("roleRef"), old.get("roleRef")) {
+            e.push(invalid("roleRef", rr.clone(), "cannot change roleRef"));
+        }
+    }
+}
+
+fn validate_priority_class(obj: &Value, old: Option<&Value>, e: &mut Errs) {
+    let name = meta::name(obj);
+    let value = int0(obj, "value");
+    let global_default = boolean(obj, "globalDefault");
+    if name.starts_with("system-") {
+        let known = [("system-node-critical", 2_000_001_000i64), ("system-cluster-critical", 2_000_000_000i64)];
+        let err = match known.iter().find(|(n, _)| *n == name) {
+            None => Some(format!("{name} is not a known system priority class")),
+            Some((n, v)) if *v != value => Some(format!("value of {n} PriorityClass must be {v}")),
+            Some((n, _)) if global_default => Some(format!("globalDefault of {n} PriorityClass must be false")),
+            _ => None,
+        };
+        if let Some(err) = err {
+            e.push(forbidden("metadata.name", format!("priority class names with 'system-' prefix are reserved for system use only. error: {err}")));
+        }
+    } else if value > 1_000_000_000 {
+        e.push(forbidden("value", "maximum allowed value of a user defined priority is 1000000000"));
+    }
+    if let Some(pp) = opt_str(obj, "preemptionPolicy") {
+        validate_preemption_policy(pp, "preemptionPolicy", e);
+    }
+    if let Some(old) = old {
+        if value != int0(old, "value") {
+            e.push(forbidden("value", "may not be changed in an update."));
+        }
+        immutable(obj.get("preemptionPolicy"), old.get("preemptionPolicy"), "preemptionPolicy", e);
+    }
+}
+
+fn dns1035_joined(s: &str) -> Option<String> {
+    let errs = meta::dns1035_label(s);
+    (!errs.is_empty()).then(|| errs.join(","))
+}
+
+fn validate_crd(obj: &Value, old: Option<&Value>, e: &mut Errs) {
+    let spec = obj.get("spec").unwrap_or(&Value::Null);
+    let names = spec.get("names").unwrap_or(&Value::Null);
+    let group = st(spec, "group");
+    let plural = st(names, "plural");
+    let name = meta::name(obj);
+    if !name.is_empty() && name != format!("{plural}.{group}") {
+        e.push(invalid("metadata.name", json!(name), "must be spec.names.plural+\".\"+spec.group"));
+    }
+    if group.is_empty() {
+        e.push(required("spec.group", ""));
+    } else {
+        let errs = meta::dns1123_subdomain(group);
+        if !errs.is_empty() {
+            e.push(invalid("spec.group", json!(group), errs.join(",")));
+        } else if !group.contains('.') {
+            e.push(invalid("spec.group", json!(group), "should be a domain with at least one dot"));
+        }
+    }
+    match st(spec, "scope") {
+        "" => e.push(required("spec.scope", "")),
+        "Cluster" | "Namespaced" => {}
+        other => e.push(not_supported("spec.scope", json!(other), &["Cluster", "Namespaced"])),
+    }
+    let versions = list(spec, "versions");
+    if versions.is_empty() {
+        e.push(required("spec.versions", "must have exactly one version marked as storage version"));
+    }
+    let mut storage = 0;
+    let mut seen = HashSet::new();
+    let mut unique = true;
+    for (i, v) in versions.iter().enumerate() {
+        let vp = index("spec.versions", i);
+        let vname = st(v, "name");
+        if boolean(v, "storage") {
+            storage += 1;
+        }
+        if !seen.insert(vname) {
+            unique = false;
+        }
+        if let Some(msg) = dns1035_joined(vname) {
+            e.push(invalid(child(&vp, "name"), json!(vname), msg));
+        }
+        if v.pointer("/schema/openAPIV3Schema").is_none_or(Value::is_null) {
+            e.push(required(child(&child(&vp, "schema"), "openAPIV3Schema"), "schemas are required"));
+        }
+        for (j, col) in list(v, "additionalPrinterColumns").iter().enumerate() {
+            let cp = index(&child(&vp, "additionalPrinterColumns"), j);
+            for k in ["name", "type", "jsonPath"] {
+                if st(col, k).is_empty() {
+                    e.push(required(child(&cp, k), ""));
+                }
+            }
+        }
+    }
+    if !unique {
+        e.push(invalid("spec.versions", json!(versions), "must contain unique version names"));
+    }
+    if storage != 1 {
+        e.push(invalid("spec.versions", json!(versions), "must have exactly one version marked as storage version"));
+    }
+    // Names.
+    for (k, mixed_case) in [("plural", false), ("singular", false), ("kind", true), ("listKind", true)] {
+        let v = st(names, k);
+        if v.is_empty() {
+            e.push(required(format!("spec.names.{k}"), ""));
+            continue;
+        }
+        let check = if mixed_case { v.to_ascii_lowercase() } else { v.to_string() };
+        if let Some(msg) = dns1035_joined(&check) {
+            let msg = if mixed_case { format!("may have mixed case, but should otherwise match: {msg}") } else { msg };
+            e.push(invalid(format!("spec.names.{k}"), json!(v), msg));
+        }
+    }
+    for k in ["shortNames", "categories"] {
+        for (i, s) in list(names, k).iter().enumerate() {
+            let s = s.as_str().unwrap_or_default();
+            if let Some(msg) = dns1035_joined(s) {
+                e.push(invalid(index(&format!("spec.names.{k}"), i), json!(s), msg));
+            }
+        }
+    }
+    let kind = st(names, "kind");
+    if !kind.is_empty() && kind == st(names, "listKind") {
+        e.push(invalid("spec.names.listKind", json!(kind), "kind and listKind may not be the same"));
+    }
+    // Conversion.
+    if let Some(conv) = get(spec, "conversion") {
+        let strategy = st(conv, "strategy");
+        if strategy != "None" && strategy != "Webhook" {
+            e.push(not_supported("spec.conversion.strategy", json!(strategy), &["None", "Webhook"]));
+        }
+        let webhook = get(conv, "webhook");
+        if strategy == "Webhook" {
+            if webhook.and_then(|w| get(w, "clientConfig")).is_none() {
+                e.push(required("spec.conversion.webhookClientConfig", "required when strategy is set to Webhook"));
+            }
+            let versions = webhook.map(|w| list(w, "conversionReviewVersions")).unwrap_or(&[]);
+            if !versions.iter().any(|v| matches!(v.as_str(), Some("v1" | "v1beta1"))) {
+                e.push(required("spec.conversion.conversionReviewVersions", "must include at least one of v1, v1beta1"));
+            }
+        } else if webhook.and_then(|w| get(w, "clientConfig")).is_some() {
+            e.push(forbidden("spec.conversion.webhookClientConfig", "should not be set when strategy is not set to Webhook"));
+        }
+    }
+    let Some(old) = old else { return };
+    let os = old.get("spec").unwrap_or(&Value::Null);
+    let established = list(old.get("status").unwrap_or(&Value::Null), "conditions").iter().any(|c| st(c, "type") == "Established" && st(c, "status") == "True");
+    if established {
+        immutable(spec.get("scope"), os.get("scope"), "spec.scope", e);
+        immutable(names.get("kind"), os.pointer("/names/kind"), "spec.names.kind", e);
+    }
+    immutable(spec.get("group"), os.get("group"), "spec.group", e);
+    immutable(names.get("plural"), os.pointer("/names/plural"), "spec.names.plural", e);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::defaults::apply_defaults;
+
+    /// Defaults then validates, as the API server does.
+    fn check(group: &str, kind: &str, mut obj: Value, old: Option<Value>) -> Vec<FieldError> {
+        apply_defaults(group, kind, &mut obj);
+        let old = old.map(|mut o| {
+            apply_defaults(group, kind, &mut o);
+            o
+        });
+        validate(group, kind, &obj, old.as_ref())
+    }
+
+    fn has(errs: &[FieldError], field: &str, kind: FieldErrorType) -> bool {
+        errs.iter().any(|e| e.field == field && e.kind == kind)
+    }
+
+    fn pod(spec: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"}, "spec": spec})
+    }
+
+    fn web_pod() -> Value {
+        pod(json!({"containers": [{"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}]}))
+    }
+
+    fn deployment(selector: Value, labels: Value) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "default"},
+            "spec": {"selector": selector, "template": {"metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}})
+    }
+
+    #[test]
+    fn name_rules_follow_the_kind() {
+        let cases = [
+            ("", "Namespace", NameRule::Label),
+            ("", "Service", NameRule::Dns1035),
+            ("rbac.authorization.k8s.io", "ClusterRole", NameRule::PathSegment),
+            ("rbac.authorization.k8s.io", "RoleBinding", NameRule::PathSegment),
+            ("", "Pod", NameRule::Subdomain),
+            ("apps", "Deployment", NameRule::Subdomain),
+            ("example.com", "Widget", NameRule::Subdomain),
+        ];
+        for (group, kind, rule) in cases {
+            assert_eq!(name_rule(group, kind), rule, "{group}/{kind}");
+        }
+    }
+
+    #[test]
+    fn pod_should_be_invalid_when_its_spec_breaks_a_rule() {
+        let cases: Vec<(&str, Value, &str, FieldErrorType)> = vec![
+            ("containers are missing", json!({}), "spec.containers", FieldErrorType::Required),
+            ("containers are empty", json!({"containers": []}), "spec.containers", FieldErrorType::Required),
+            ("the image is missing", json!({"containers": [{"name": "a"}]}), "spec.containers[0].image", FieldErrorType::Required),
+            ("the container name is not a label", json!({"containers": [{"name": "Web_1", "image": "x"}]}), "spec.containers[0].name", FieldErrorType::Invalid),
+            (
+                "container names repeat",
+                json!({"containers": [{"name": "a", "image": "x"}, {"name": "a", "image": "y"}]}),
+                "spec.containers[1].name",
+                FieldErrorType::Duplicate,
+            ),
+            (
+                "a port is out of range",
+                json!({"containers": [{"name": "a", "image": "x", "ports": [{"containerPort": 70000}]}]}),
+                "spec.containers[0].ports[0].containerPort",
+                FieldErrorType::Invalid,
+            ),
+            (
+                "a protocol is unknown",
+                json!({"containers": [{"name": "a", "image": "x", "ports": [{"containerPort": 80, "protocol": "ICMP"}]}]}),
+                "spec.containers[0].ports[0].protocol",
+                FieldErrorType::NotSupported,
+            ),
+            (
+                "an env name contains '='",
+                json!({"containers": [{"name": "a", "image": "x", "env": [{"name": "A=B", "value": "1"}]}]}),
+                "spec.containers[0].env[0].name",
+                FieldErrorType::Invalid,
+            ),
+            (
+                "a mount names no volume",
+                json!({"containers": [{"name": "a", "image": "x", "volumeMounts": [{"name": "data", "mountPath": "/d"}]}]}),
+                "spec.containers[0].volumeMounts[0].name",
+                FieldErrorType::NotFound,
+            ),
+            (
+                "volume names repeat",
+                json!({"containers": [{"name": "a", "image": "x"}], "volumes": [{"name": "v", "emptyDir": {}}, {"name": "v", "emptyDir": {}}]}),
+                "spec.volumes[1].name",
+                FieldErrorType::Duplicate,
+            ),
+            (
+                "a volume has two sources",
+                json!({"containers": [{"name": "a", "image": "x"}], "volumes": [{"name": "v", "emptyDir": {}, "hostPath": {"path": "/x"}}]}),
+                "spec.volumes[0].hostPath",
+                FieldErrorType::Forbidden,
+            ),
+            ("restartPolicy is unknown", json!({"restartPolicy": "Sometimes", "containers": [{"name": "a", "image": "x"}]}), "spec.restartPolicy", FieldErrorType::NotSupported),
+            ("dnsPolicy is unknown", json!({"dnsPolicy": "Google", "containers": [{"name": "a", "image": "x"}]}), "spec.dnsPolicy", FieldErrorType::NotSupported),
+            (
+                "requests exceed limits",
+                json!({"containers": [{"name": "a", "image": "x", "resources": {"limits": {"cpu": "500m"}, "requests": {"cpu": "1"}}}]}),
+                "spec.containers[0].resources.requests",
+                FieldErrorType::Invalid,
+            ),
+            (
+                "a quantity does not parse",
+                json!({"containers": [{"name": "a", "image": "x", "resources": {"limits": {"memory": "1x"}}}]}),
+                "spec.containers[0].resources.limits[memory]",
+                FieldErrorType::Invalid,
+            ),
+            (
+                "a resource name is not standard",
+                json!({"containers": [{"name": "a", "image": "x", "resources": {"limits": {"gpu": "1"}}}]}),
+                "spec.containers[0].resources.limits[gpu]",
+                FieldErrorType::Invalid,
+            ),
+            (
+                "a toleration has no key but uses Equal",
+                json!({"containers": [{"name": "a", "image": "x"}], "tolerations": [{"operator": "Equal", "value": "v"}]}),
+                "spec.tolerations[0].operator",
+                FieldErrorType::Invalid,
+            ),
+            (
+                "a liveness probe has no handler",
+                json!({"containers": [{"name": "a", "image": "x", "livenessProbe": {"periodSeconds": 5}}]}),
+                "spec.containers[0].livenessProbe",
+                FieldErrorType::Required,
+            ),
+            (
+                "host ports collide",
+                json!({"containers": [{"name": "a", "image": "x", "ports": [{"containerPort": 80, "hostPort": 8080}]},
+                                      {"name": "b", "image": "y", "ports": [{"containerPort": 81, "hostPort": 8080}]}]}),
+                "spec.containers[1].ports[0].hostPort",
+                FieldErrorType::Duplicate,
+            ),
+        ];
+        for (what, spec, field, kind) in cases {
+            let errs = check("", "Pod", pod(spec), None);
+            assert!(has(&errs, field, kind), "when {what}: expected {kind:?} at {field}, got {errs:#?}");
+        }
+    }
+
+    #[test]
+    fn pod_should_be_valid_when_well_formed_and_defaulted() {
+        let errs = check("", "Pod", web_pod(), None);
+        assert!(errs.is_empty(), "{errs:#?}");
+    }
+
+    #[test]
+    fn pod_should_report_every_error_with_kubernetes_messages() {
+        let errs = check(
+            "",
+            "Pod",
+            pod(json!({"containers": [{"name": "a", "ports": [{"containerPort": 0}],
+                "resources": {"limits": {"cpu": "500m"}, "requests": {"cpu": "1"}}}]})),
+            None,
+        );
+        let msgs: Vec<String> = errs.iter().map(FieldError::message).collect();
+        assert!(msgs.contains(&"spec.containers[0].image: Required value".to_string()), "{msgs:#?}");
+        assert!(msgs.contains(&"spec.containers[0].ports[0].containerPort: Required value".to_string()), "{msgs:#?}");
+        assert!(
+            msgs.contains(&"spec.containers[0].resources.requests: Invalid value: \"1\": must be less than or equal to cpu limit of 500m".to_string()),
+            "{msgs:#?}"
+        );
+    }
+
+    #[test]
+    fn pod_update_should_only_allow_the_mutable_fields() {
+        let base = web_pod();
+        let with = |f: &dyn Fn(&mut Value)| {
+            let mut p = base.clone();
+            f(&mut p);
+            p
+        };
+        let ok: Vec<(&str, Value)> = vec![
+            ("the image changes", with(&|p| p["spec"]["containers"][0]["image"] = json!("nginx:1.28"))),
+            ("a toleration is added", with(&|p| p["spec"]["tolerations"] = json!([{"key": "k", "operator": "Exists"}]))),
+            ("activeDeadlineSeconds is set", with(&|p| p["spec"]["activeDeadlineSeconds"] = json!(60))),
+            ("only labels change", with(&|p| p["metadata"]["labels"] = json!({"a": "b"}))),
+        ];
+        for (what, new) in ok {
+            let errs = check("", "Pod", new, Some(base.clone()));
+            assert!(errs.is_empty(), "when {what}: {errs:#?}");
+        }
+        let bad: Vec<(&str, Value, &str, FieldErrorType)> = vec![
+            ("the host network changes", with(&|p| p["spec"]["hostNetwork"] = json!(true)), "spec", FieldErrorType::Forbidden),
+            ("a port changes", with(&|p| p["spec"]["containers"][0]["ports"][0]["containerPort"] = json!(81)), "spec", FieldErrorType::Forbidden),
+            (
+                "a container is added",
+                with(&|p| p["spec"]["containers"].as_array_mut().into_iter().for_each(|a| a.push(json!({"name": "b", "image": "x"})))),
+                "spec.containers",
+                FieldErrorType::Forbidden,
+            ),
+        ];
+        for (what, new, field, kind) in bad {
+            let errs = check("", "Pod", new, Some(base.clone()));
+            assert!(has(&errs, field, kind), "when {what}: {errs:#?}");
+        }
+        let bound = with(&|p| p["spec"]["nodeName"] = json!("n1"));
+        assert!(check("", "Pod", bound.clone(), Some(base.clone())).is_empty(), "binding sets nodeName once");
+        let mut moved = bound.clone();
+        moved["spec"]["nodeName"] = json!("n2");
+        let errs = check("", "Pod", moved, Some(bound));
+        let msg = errs.iter().map(FieldError::message).collect::<Vec<_>>().join("\n");
+        assert!(msg.starts_with("spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"), "{msg}");
+    }
+
+    #[test]
+    fn pod_update_should_refuse_changed_tolerations_and_longer_deadlines() {
+        let mut old = web_pod();
+        old["spec"]["tolerations"] = json!([{"key": "k", "operator": "Equal", "value": "a", "effect": "NoSchedule"}]);
+        old["spec"]["activeDeadlineSeconds"] = json!(30);
+        let mut retoleration = old.clone();
+        retoleration["spec"]["tolerations"][0]["value"] = json!("b");
+        let errs = check("", "Pod", retoleration, Some(old.clone()));
+        assert!(has(&errs, "spec.tolerations", FieldErrorType::Forbidden), "{errs:#?}");
+        // Like Kubernetes, a longer deadline stops the update checks right there.
+        let mut longer = old.clone();
+        longer["spec"]["activeDeadlineSeconds"] = json!(60);
+        let errs = check("", "Pod", longer, Some(old));
+        assert_eq!(errs.iter().map(FieldError::message).collect::<Vec<_>>(), vec!["spec.activeDeadlineSeconds: Invalid value: 60: must be less than or equal to previous value".to_string()]);
+    }
+
+    #[test]
+    fn deployment_should_be_invalid_when_selector_does_not_match_template_labels() {
+        let errs = check("apps", "Deployment", deployment(json!({"matchLabels": {"app": "a"}}), json!({"app": "b"})), None);
+        let msgs: Vec<String> = errs.iter().map(FieldError::message).collect();
+        assert_eq!(msgs, vec!["spec.template.metadata.labels: Invalid value: {\"app\":\"b\"}: `selector` does not match template `labels`".to_string()]);
+    }
+
+    #[test]
+    fn deployment_should_be_invalid_in_these_cases() {
+        let good = deployment(json!({"matchLabels": {"app": "a"}}), json!({"app": "a"}));
+        let mut missing_selector = good.clone();
+        missing_selector["spec"].as_object_mut().map(|s| s.remove("selector"));
+        let mut negative = good.clone();
+        negative["spec"]["replicas"] = json!(-1);
+        let mut zero_zero = good.clone();
+        zero_zero["spec"]["strategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 0}});
+        let mut bad_percent = good.clone();
+        bad_percent["spec"]["strategy"] = json!({"rollingUpdate": {"maxUnavailable": "150%"}});
+        let mut always_not = good.clone();
+        always_not["spec"]["template"]["spec"]["restartPolicy"] = json!("Never");
+        let mut empty = good.clone();
+        empty["spec"]["selector"] = json!({});
+        let cases = [
+            ("the selector is missing", missing_selector.clone(), "spec.selector", FieldErrorType::Required),
+            ("the selector is missing (labels cannot match)", missing_selector, "spec.template.metadata.labels", FieldErrorType::Invalid),
+            ("replicas are negative", negative, "spec.replicas", FieldErrorType::Invalid),
+            ("maxSurge and maxUnavailable are both 0", zero_zero, "spec.strategy.rollingUpdate.maxUnavailable", FieldErrorType::Invalid),
+            ("maxUnavailable is over 100%", bad_percent, "spec.strategy.rollingUpdate.maxUnavailable", FieldErrorType::Invalid),
+            ("the template does not restart always", always_not, "spec.template.spec.restartPolicy", FieldErrorType::NotSupported),
+            ("the selector is empty", empty, "spec.selector", FieldErrorType::Invalid),
+        ];
+        for (what, obj, field, kind) in cases {
+            let errs = check("apps", "Deployment", obj, None);
+            assert!(has(&errs, field, kind), "when {what}: {errs:#?}");
+        }
+        assert!(check("apps", "Deployment", good, None).is_empty());
+    }
+
+    #[test]
+    fn deployment_selector_should_be_immutable_on_update() {
+        let old = deployment(json!({"matchLabels": {"app": "a"}}), json!({"app": "a", "tier": "x"}));
+        let new = deployment(json!({"matchLabels": {"app": "a", "tier": "x"}}), json!({"app": "a", "tier": "x"}));
+        let errs = check("apps", "Deployment", new, Some(old.clone()));
+        assert!(has(&errs, "spec.selector", FieldErrorType::Invalid), "{errs:#?}");
+        let mut scaled = old.clone();
+        scaled["spec"]["replicas"] = json!(5);
+        assert!(check("apps", "Deployment", scaled, Some(old)).is_empty());
+    }
+
+    #[test]
+    fn replica_set_and_daemon_set_should_check_selectors_and_strategies() {
+        let rs = json!({"metadata": {"name": "r", "namespace": "d"}, "spec": {"selector": {"matchLabels": {"a": "1"}},
+            "template": {"metadata": {"labels": {"a": "2"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+        assert!(has(&check("apps", "ReplicaSet", rs, None), "spec.template.metadata.labels", FieldErrorType::Invalid));
+        let ds = json!({"metadata": {"name": "r", "namespace": "d"}, "spec": {"selector": {"matchLabels": {"a": "1"}},
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 1}},
+            "template": {"metadata": {"labels": {"a": "1"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+        let errs = check("apps", "DaemonSet", ds, None);
+        assert!(has(&errs, "spec.updateStrategy.rollingUpdate.maxSurge", FieldErrorType::Invalid), "{errs:#?}");
+    }
+
+    #[test]
+    fn stateful_set_update_should_refuse_changes_outside_the_mutable_fields() {
+        let old = json!({"metadata": {"name": "s", "namespace": "d"}, "spec": {"serviceName": "s", "selector": {"matchLabels": {"a": "1"}},
+            "template": {"metadata": {"labels": {"a": "1"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}},
+            "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}});
+        assert!(check("apps", "StatefulSet", old.clone(), None).is_empty(), "{:#?}", check("apps", "StatefulSet", old.clone(), None));
+        let mut grown = old.clone();
+        grown["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] = json!("2Gi");
+        let errs = check("apps", "StatefulSet", grown, Some(old.clone()));
+        assert!(errs.iter().any(|e| e.field == "spec" && e.detail.starts_with("updates to statefulset spec for fields other than 'replicas'")), "{errs:#?}");
+        let mut scaled = old.clone();
+        scaled["spec"]["replicas"] = json!(3);
+        scaled["spec"]["template"]["spec"]["containers"][0]["image"] = json!("j");
+        assert!(check("apps", "StatefulSet", scaled, Some(old)).is_empty());
+    }
+
+    fn job(restart: &str) -> Value {
+        json!({"metadata": {"name": "pi", "namespace": "d", "uid": "u-1"},
+            "spec": {"template": {"spec": {"restartPolicy": restart, "containers": [{"name": "pi", "image": "perl"}]}}}})
+    }
+
+    #[test]
+    fn job_should_require_on_failure_or_never_restarts() {
+        let errs = check("batch", "Job", job("Always"), None);
+        let msgs: Vec<String> = errs.iter().map(FieldError::message).collect();
+        assert!(msgs.contains(&"spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"".to_string()), "{msgs:#?}");
+        for ok in ["Never", "OnFailure"] {
+            let errs = check("batch", "Job", job(ok), None);
+            assert!(errs.is_empty(), "{ok}: {errs:#?}");
+        }
+    }
+
+    #[test]
+    fn job_update_should_keep_selector_completions_and_template_fixed() {
+        let old = job("Never");
+        let mut new = old.clone();
+        apply_defaults("batch", "Job", &mut new);
+        new["spec"]["completions"] = json!(3);
+        new["spec"]["template"]["spec"]["containers"][0]["image"] = json!("perl:5");
+        let errs = check("batch", "Job", new, Some(old));
+        assert!(has(&errs, "spec.completions", FieldErrorType::Invalid), "{errs:#?}");
+        assert!(has(&errs, "spec.template", FieldErrorType::Invalid), "{errs:#?}");
+    }
+
+    #[test]
+    fn cron_schedules_should_parse_like_robfig_cron() {
+        let cases: [(&str, Result<(), &str>); 11] = [
+            ("*/5 * * * *", Ok(())),
+            ("0 0 1 jan-mar mon-fri", Ok(())),
+            ("@hourly", Ok(())),
+            ("@every 1h30m", Ok(())),
+            ("0,15,30,45 * * * ?", Ok(())),
+            ("61 * * * *", Err("end of range (61) above maximum (59): 61")),
+            ("* * * *", Err("expected exactly 5 fields, found 4: [* * * *]")),
+            ("@fortnightly", Err("unrecognized descriptor: @fortnightly")),
+            ("x * * * *", Err("failed to parse int from x: strconv.Atoi: parsing \"x\": invalid syntax")),
+            ("5-1 * * * *", Err("beginning of range (5) beyond end of range (1): 5-1")),
+            ("*/0 * * * *", Err("step of range should be a positive number: */0")),
+        ];
+        for (schedule, want) in cases {
+            assert_eq!(parse_cron(schedule), want.map_err(str::to_string), "{schedule}");
+        }
+    }
+
+    #[test]
+    fn cron_job_should_be_invalid_when_schedule_or_policy_is_wrong() {
+        let cj = |schedule: &str, policy: &str| {
+            json!({"metadata": {"name": "c", "namespace": "d"}, "spec": {"schedule": schedule, "concurrencyPolicy": policy,
+                "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "OnFailure", "containers": [{"name": "c", "image": "i"}]}}}}}})
+        };
+        assert!(check("batch", "CronJob", cj("*/1 * * * *", "Forbid"), None).is_empty());
+        let cases = [
+            (cj("every minute", "Allow"), "spec.schedule", FieldErrorType::Invalid),
+            (cj("TZ=UTC * * * * *", "Allow"), "spec.schedule", FieldErrorType::Invalid),
+            (cj("", "Allow"), "spec.schedule", FieldErrorType::Required),
+            (cj("* * * * *", "Sometimes"), "spec.concurrencyPolicy", FieldErrorType::NotSupported),
+        ];
+        for (obj, field, kind) in cases {
+            let errs = check("batch", "CronJob", obj, None);
+            assert!(has(&errs, field, kind), "{errs:#?}");
+        }
+    }
+
+    fn service(spec: Value) -> Value {
+        json!({"metadata": {"name": "s", "namespace": "d"}, "spec": spec})
+    }
+
+    #[test]
+    fn service_should_be_invalid_in_these_cases() {
+        let cases: Vec<(&str, Value, &str, FieldErrorType)> = vec![
+            ("ports are missing", json!({"selector": {"a": "b"}}), "spec.ports", FieldErrorType::Required),
+            ("a port is 0", json!({"ports": [{"port": 0}]}), "spec.ports[0].port", FieldErrorType::Invalid),
+            ("two ports have no names", json!({"ports": [{"port": 80}, {"port": 81}]}), "spec.ports[0].name", FieldErrorType::Required),
+            ("port names repeat", json!({"ports": [{"name": "a", "port": 80}, {"name": "a", "port": 81}]}), "spec.ports[1].name", FieldErrorType::Duplicate),
+            ("the type is unknown", json!({"type": "Magic", "ports": [{"port": 80}]}), "spec.type", FieldErrorType::NotSupported),
+            ("an ExternalName has no name", json!({"type": "ExternalName"}), "spec.externalName", FieldErrorType::Required),
+            ("a ClusterIP sets a nodePort", json!({"ports": [{"port": 80, "nodePort": 30080}]}), "spec.ports[0].nodePort", FieldErrorType::Forbidden),
+            ("ports repeat", json!({"ports": [{"name": "a", "port": 80}, {"name": "b", "port": 80}]}), "spec.ports[1]", FieldErrorType::Duplicate),
+        ];
+        for (what, spec, field, kind) in cases {
+            let errs = check("", "Service", service(spec), None);
+            assert!(has(&errs, field, kind), "when {what}: {errs:#?}");
+        }
+        for ok in [
+            json!({"ports": [{"port": 80}]}),
+            json!({"clusterIP": "None", "selector": {"a": "b"}}),
+            json!({"type": "ExternalName", "externalName": "example.com"}),
+            json!({"type": "LoadBalancer", "ports": [{"port": 443, "targetPort": "https"}]}),
+        ] {
+            let errs = check("", "Service", service(ok.clone()), None);
+            assert!(errs.is_empty(), "{ok}: {errs:#?}");
+        }
+    }
+
+    #[test]
+    fn service_update_should_keep_the_cluster_ip() {
+        let old = service(json!({"clusterIP": "10.0.0.10", "ports": [{"port": 80}]}));
+        let moved = service(json!({"clusterIP": "10.0.0.11", "ports": [{"port": 80}]}));
+        assert!(has(&check("", "Service", moved, Some(old.clone())), "spec.clusterIPs[0]", FieldErrorType::Invalid));
+        let omitted = service(json!({"ports": [{"port": 8080}]}));
+        assert!(check("", "Service", omitted, Some(old)).is_empty());
+    }
+
+    #[test]
+    fn config_maps_and_secrets_should_check_keys_sizes_and_immutability() {
+        let cm = |data: Value| json!({"metadata": {"name": "c", "namespace": "d"}, "data": data});
+        assert!(has(&check("", "ConfigMap", cm(json!({"bad key": "v"})), None), "data[bad key]", FieldErrorType::Invalid));
+        let big = "x".repeat(MAX_SECRET_SIZE + 1);
+        let errs = check("", "ConfigMap", cm(json!({"big": big})), None);
+        assert_eq!(errs.iter().map(FieldError::message).collect::<Vec<_>>(), vec![": Too long: may not be more than 1048576 bytes".to_string()]);
+        let mut frozen = cm(json!({"a": "1"}));
+        frozen["immutable"] = json!(true);
+        let mut changed = frozen.clone();
+        changed["data"]["a"] = json!("2");
+        assert!(has(&check("", "ConfigMap", changed, Some(frozen)), "data", FieldErrorType::Forbidden));
+
+        let secret = |t: &str, data: Value| json!({"metadata": {"name": "s", "namespace": "d"}, "type": t, "data": data});
+        assert!(has(&check("", "Secret", secret("Opaque", json!({"k": "not base64!"})), None), "data[k]", FieldErrorType::Invalid));
+        let tls = check("", "Secret", secret("kubernetes.io/tls", json!({"tls.crt": "Y2VydA=="})), None);
+        assert!(has(&tls, "data[tls.key]", FieldErrorType::Required), "{tls:#?}");
+        let errs = check("", "Secret", secret("kubernetes.io/basic-auth", json!({"username": "dQ=="})), Some(secret("Opaque", json!({}))));
+        assert!(has(&errs, "type", FieldErrorType::Invalid), "{errs:#?}");
+    }
+
+    #[test]
+    fn rbac_objects_should_need_verbs_resources_and_a_fixed_role_ref() {
+        let role = json!({"metadata": {"name": "r", "namespace": "d"}, "rules": [{"apiGroups": [""], "resources": ["pods"]}, {"verbs": ["get"]}, {"verbs": ["get"], "nonResourceURLs": ["/healthz"]}]});
+        let errs = check("rbac.authorization.k8s.io", "Role", role, None);
+        assert!(has(&errs, "rules[0].verbs", FieldErrorType::Required));
+        assert!(has(&errs, "rules[1].apiGroups", FieldErrorType::Required));
+        assert!(has(&errs, "rules[1].resources", FieldErrorType::Required));
+        assert!(has(&errs, "rules[2].nonResourceURLs", FieldErrorType::Invalid));
+        let rb = |role: &str| {
+            json!({"metadata": {"name": "b", "namespace": "d"}, "roleRef": {"kind": "Role", "name": role},
+                "subjects": [{"kind": "User", "name": "alice"}, {"kind": "ServiceAccount", "name": "default"}]})
+        };
+        assert!(check("rbac.authorization.k8s.io", "RoleBinding", rb("r"), None).is_empty());
+        assert!(has(&check("rbac.authorization.k8s.io", "RoleBinding", rb("r2"), Some(rb("r"))), "roleRef", FieldErrorType::Invalid));
+        let no_ref = json!({"metadata": {"name": "b"}, "subjects": []});
+        let errs = check("rbac.authorization.k8s.io", "ClusterRoleBinding", no_ref, None);
+        assert!(has(&errs, "roleRef.kind", FieldErrorType::NotSupported) && has(&errs, "roleRef.name", FieldErrorType::Required), "{errs:#?}");
+    }
+
+    #[test]
+    fn volumes_and_claims_should_need_access_modes_and_storage() {
+        let pvc = json!({"metadata": {"name": "c", "namespace": "d"}, "spec": {}});
+        let errs = check("", "PersistentVolumeClaim", pvc, None);
+        assert!(has(&errs, "spec.accessModes", FieldErrorType::Required));
+        assert!(has(&errs, "spec.resources[storage]", FieldErrorType::Required));
+        let good = json!({"metadata": {"name": "c", "namespace": "d"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
+        assert!(check("", "PersistentVolumeClaim", good.clone(), None).is_empty());
+        let mut changed = good.clone();
+        changed["spec"]["accessModes"] = json!(["ReadWriteMany"]);
+        assert!(has(&check("", "PersistentVolumeClaim", changed, Some(good)), "spec", FieldErrorType::Forbidden));
+        let pv = json!({"metadata": {"name": "v"}, "spec": {"capacity": {"storage": "1Gi"}}});
+        let errs = check("", "PersistentVolume", pv, None);
+        assert!(has(&errs, "spec.accessModes", FieldErrorType::Required) && has(&errs, "spec", FieldErrorType::Required), "{errs:#?}");
+    }
+
+    #[test]
+    fn cluster_scoped_kinds_should_validate_their_own_rules() {
+        let sc = check("storage.k8s.io", "StorageClass", json!({"metadata": {"name": "s"}}), None);
+        assert!(has(&sc, "provisioner", FieldErrorType::Required), "{sc:#?}");
+        let pc = check("scheduling.k8s.io", "PriorityClass", json!({"metadata": {"name": "system-mine"}, "value": 5}), None);
+        assert!(has(&pc, "metadata.name", FieldErrorType::Forbidden), "{pc:#?}");
+        let high = check("scheduling.k8s.io", "PriorityClass", json!({"metadata": {"name": "high"}, "value": 2_000_000_000}), None);
+        assert!(has(&high, "value", FieldErrorType::Forbidden), "{high:#?}");
+        let ns = check("", "Namespace", json!({"metadata": {"name": "n"}, "spec": {"finalizers": ["custom"]}}), None);
+        assert!(has(&ns, "spec.finalizers", FieldErrorType::Invalid), "{ns:#?}");
+    }
+
+    #[test]
+    fn custom_resource_definitions_should_be_named_after_plural_and_group() {
+        let crd = |name: &str, versions: Value| {
+            json!({"metadata": {"name": name}, "spec": {"group": "example.com", "scope": "Namespaced",
+                "names": {"plural": "widgets", "kind": "Widget"}, "versions": versions}})
+        };
+        let schema = json!({"openAPIV3Schema": {"type": "object"}});
+        let v1 = json!([{"name": "v1", "served": true, "storage": true, "schema": schema}]);
+        assert!(check("apiextensions.k8s.io", "CustomResourceDefinition", crd("widgets.example.com", v1.clone()), None).is_empty());
+        let errs = check("apiextensions.k8s.io", "CustomResourceDefinition", crd("widget.example.com", v1), None);
+        assert_eq!(errs.iter().map(FieldError::message).collect::<Vec<_>>(), vec!["metadata.name: Invalid value: \"widget.example.com\": must be spec.names.plural+\".\"+spec.group".to_string()]);
+        let two = json!([{"name": "v1", "served": true, "storage": true, "schema": schema}, {"name": "v2", "served": true, "storage": true, "schema": schema}]);
+        assert!(has(&check("apiextensions.k8s.io", "CustomResourceDefinition", crd("widgets.example.com", two), None), "spec.versions", FieldErrorType::Invalid));
+    }
+
+    #[test]
+    fn other_namespaced_kinds_should_validate_their_specs() {
+        let cases: Vec<(&str, &str, Value, &str, FieldErrorType)> = vec![
+            ("coordination.k8s.io", "Lease", json!({"metadata": {"name": "l", "namespace": "d"}, "spec": {"leaseDurationSeconds": 0}}), "spec.leaseDurationSeconds", FieldErrorType::Invalid),
+            ("policy", "PodDisruptionBudget", json!({"metadata": {"name": "p", "namespace": "d"}, "spec": {"minAvailable": 1, "maxUnavailable": 1}}), "spec", FieldErrorType::Invalid),
+            (
+                "autoscaling",
+                "HorizontalPodAutoscaler",
+                json!({"metadata": {"name": "h", "namespace": "d"}, "spec": {"minReplicas": 5, "maxReplicas": 2, "scaleTargetRef": {"kind": "Deployment", "name": "web"}}}),
+                "spec.maxReplicas",
+                FieldErrorType::Invalid,
+            ),
+            ("", "Endpoints", json!({"metadata": {"name": "e", "namespace": "d"}, "subsets": [{"addresses": [{"ip": "not-an-ip"}]}]}), "subsets[0].addresses[0].ip", FieldErrorType::Invalid),
+            (
+                "discovery.k8s.io",
+                "EndpointSlice",
+                json!({"metadata": {"name": "e", "namespace": "d"}, "addressType": "IPv4", "endpoints": [{"addresses": ["127.0.0.1"]}]}),
+                "endpoints[0].addresses[0]",
+                FieldErrorType::Invalid,
+            ),
+            ("", "Node", json!({"metadata": {"name": "n"}, "spec": {"taints": [{"key": "k", "effect": "Sometimes"}]}}), "metadata.taints[0].effect", FieldErrorType::NotSupported),
+            ("", "Event", json!({"metadata": {"name": "e", "namespace": "a"}, "involvedObject": {"namespace": "b"}}), "involvedObject.namespace", FieldErrorType::Invalid),
+        ];
+        for (group, kind, obj, field, ty) in cases {
+            let errs = check(group, kind, obj, None);
+            assert!(has(&errs, field, ty), "{kind}: {errs:#?}");
+        }
+    }
+
+    #[test]
+    fn quantities_should_parse_and_print_canonically() {
+        let cases = [
+            ("0.5", "500m"),
+            ("1000m", "1"),
+            ("1024Mi", "1Gi"),
+            ("1.5Gi", "1536Mi"),
+            ("0.5Ki", "512"),
+            ("1e3", "1e3"),
+            ("1500", "1500"),
+            ("2000", "2k"),
+            ("100u", "100u"),
+            ("0", "0"),
+            ("-1", "-1"),
+            ("128974848", "128974848"),
+            ("129e6", "129e6"),
+            ("123Mi", "123Mi"),
+            ("1.1", "1100m"),
+            ("0.0000000001", "1n"),
+        ];
+        for (input, canonical) in cases {
+            let q = Quantity::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(q.canonical(), canonical, "{input}");
+        }
+        for bad in ["", "1x", "abc", "1.2.3", "1Gix", "--1"] {
+            assert!(Quantity::parse(bad).is_err(), "{bad} should not parse");
+        }
+        let q = |s: &str| Quantity::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        assert_eq!(q("1Gi").cmp_value(&q("1G")), Ordering::Greater);
+        assert_eq!(q("500m").cmp_value(&q("0.5")), Ordering::Equal);
+        assert_eq!(q("100u").rounded_up(-3).canonical(), "1m");
+    }
+
+    #[test]
+    fn base64_decoding_should_follow_the_standard_alphabet_with_padding() {
+        assert_eq!(base64_decode("aGVsbG8="), Ok(b"hello".to_vec()));
+        assert_eq!(base64_decode(""), Ok(Vec::new()));
+        assert!(base64_decode("aGVsbG8").is_err());
+        assert!(base64_decode("a$==").is_err());
     }
 }

@@ -18,7 +18,7 @@ use crate::auth::{self, Attributes, TokenAuthenticator, UserInfo};
 use crate::cache::{CacheEvent, CachedObject, EventKind};
 use crate::discovery;
 use crate::error::{ApiError, Result};
-use crate::registry::{DeleteOptions, ListOptions, ReadAt, Registry, Served, WriteOptions};
+use crate::registry::{DeleteOptions, FieldValidation, ListOptions, ReadAt, Registry, Served, WriteOptions};
 use crate::strategy::Part;
 
 /// Response body type of the API server.
@@ -193,7 +193,13 @@ fn write_options(q: &HashMap<String, String>) -> Result<WriteOptions> {
             return Err(ApiError::BadRequest("fieldManager: Too long: must have at most 128 bytes".into()));
         }
     }
-    Ok(WriteOptions { dry_run, field_manager, force: flag(q, "force") })
+    let field_validation = match q.get("fieldValidation").map(String::as_str) {
+        None | Some("") | Some("Warn") => FieldValidation::Warn,
+        Some("Ignore") => FieldValidation::Ignore,
+        Some("Strict") => FieldValidation::Strict,
+        Some(other) => return Err(ApiError::BadRequest(format!("fieldValidation: Unsupported value: \"{other}\": supported values: \"Ignore\", \"Strict\", \"Warn\""))),
+    };
+    Ok(WriteOptions { dry_run, field_manager, force: flag(q, "force"), field_validation, warnings: Default::default() })
 }
 
 fn decode_body(headers: &HeaderMap, body: &[u8]) -> Result<Value> {
@@ -204,8 +210,11 @@ fn decode_body(headers: &HeaderMap, body: &[u8]) -> Result<Value> {
     if ct.contains("yaml") {
         return serde_yaml::from_slice(body).map_err(|e| ApiError::BadRequest(format!("error decoding YAML: {e}")));
     }
-    if ct.contains("protobuf") {
-        return Err(ApiError::UnsupportedMediaType(format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {ct})")));
+    if ct.contains("application/vnd.kubernetes.protobuf") {
+        return wharf_proto::decode(body).map_err(|e| ApiError::BadRequest(format!("decoding protobuf body: {e}")));
+    }
+    if !ct.contains("json") && !ct.is_empty() && !ct.starts_with("*/*") {
+        return Err(ApiError::UnsupportedMediaType(format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {ct})")));
     }
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("json: {e}")))
 }
@@ -406,7 +415,7 @@ impl ApiServer {
                     (Some("eviction"), Some(n)) => self.evict(&s, ns, n, obj, &opts).await,
                     (None, None) => {
                         let created = self.registry.create(&s, ns, obj, &opts).await?;
-                        Ok(self.render_object(&s, out, 201, created, &q))
+                        Ok(with_warnings(self.render_object(&s, out, 201, created, &q), &opts))
                     }
                     _ => Err(ApiError::MethodNotAllowed("the server does not allow this method on the requested resource".into())),
                 }
@@ -422,14 +431,14 @@ impl ApiServer {
                     Some("scale") => crate::subresources::update_scale(&self.registry, &s, ns, &name, obj, &opts).await?,
                     Some(_) => return Err(ApiError::MethodNotAllowed("the server does not allow this method on the requested resource".into())),
                 };
-                Ok(self.render_object(&s, out, 200, v, &q))
+                Ok(with_warnings(self.render_object(&s, out, 200, v, &q), &opts))
             }
             "patch" => {
                 let body = read_body(body).await?;
                 let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
                 let opts = write_options(&q)?;
                 let (v, created) = crate::subresources::patch(&self.registry, &s, ns, &name, sub, &ct, &body, &opts).await?;
-                Ok(self.render_object(&s, out, if created { 201 } else { 200 }, v, &q))
+                Ok(with_warnings(self.render_object(&s, out, if created { 201 } else { 200 }, v, &q), &opts))
             }
             "delete" => {
                 let body = read_body(body).await?;
@@ -695,6 +704,19 @@ impl WatchSender<'_> {
         };
         self.tx.send(Bytes::from(format!("{}\n", json!({"type": "BOOKMARK", "object": obj})))).await.is_ok()
     }
+}
+
+/// Adds `Warning: 299 - "..."` headers for the warnings a write produced.
+fn with_warnings(mut r: Response<Body>, opts: &WriteOptions) -> Response<Body> {
+    if let Ok(ws) = opts.warnings.lock() {
+        for w in ws.iter() {
+            let v = format!("299 - {}", serde_json::Value::String(w.clone()));
+            if let Ok(h) = header::HeaderValue::from_str(&v) {
+                r.headers_mut().append(header::WARNING, h);
+            }
+        }
+    }
+    r
 }
 
 fn method_verb(m: &Method) -> &'static str {

@@ -52,6 +52,10 @@ pub async fn bootstrap(reg: &Registry) -> Result<()> {
     for (group, version, resource, obj) in bootstrap_objects(&service_ip) {
         let Some(s) = reg.lookup(group, version, resource) else { continue };
         let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_string);
+        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        if reg.cache().get(&s.info.key(ns.as_deref(), name)).is_some() {
+            continue;
+        }
         match reg.create(&s, ns.as_deref(), obj, &WriteOptions::default()).await {
             Ok(_) | Err(ApiError::AlreadyExists { .. }) => {}
             Err(e) => return Err(e),

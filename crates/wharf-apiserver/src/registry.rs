@@ -20,8 +20,20 @@ use crate::strategy::{Part, Strategy};
 /// Largest object the store accepts (etcd's default request limit).
 pub const MAX_OBJECT_BYTES: usize = 1536 * 1024;
 
-/// Options shared by writes.
-#[derive(Debug, Clone, Default)]
+/// `fieldValidation`: what to do with fields the schema does not declare.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FieldValidation {
+    /// Drop them silently.
+    Ignore,
+    /// Drop them and warn (the default).
+    #[default]
+    Warn,
+    /// Refuse the request.
+    Strict,
+}
+
+/// Options shared by writes, and the warnings a write produced.
+#[derive(Debug, Default)]
 pub struct WriteOptions {
     /// `dryRun=All`: run every step but the write.
     pub dry_run: bool,
@@ -29,6 +41,41 @@ pub struct WriteOptions {
     pub field_manager: Option<String>,
     /// `force` for server-side apply.
     pub force: bool,
+    /// `fieldValidation`.
+    pub field_validation: FieldValidation,
+    /// Warnings for the client (`Warning: 299 - "..."` headers).
+    pub warnings: std::sync::Mutex<Vec<String>>,
+}
+
+impl WriteOptions {
+    /// Records a warning for the response.
+    pub fn warn(&self, w: String) {
+        if let Ok(mut ws) = self.warnings.lock() {
+            if !ws.contains(&w) {
+                ws.push(w);
+            }
+        }
+    }
+
+    /// Handles fields the schema does not declare, as `fieldValidation` asks.
+    pub fn unknown_fields(&self, fields: Vec<String>) -> Result<()> {
+        if fields.is_empty() {
+            return Ok(());
+        }
+        match self.field_validation {
+            FieldValidation::Ignore => Ok(()),
+            FieldValidation::Warn => {
+                for f in fields {
+                    self.warn(format!("unknown field \"{}\"", f.trim_start_matches('.')));
+                }
+                Ok(())
+            }
+            FieldValidation::Strict => {
+                let list: Vec<String> = fields.iter().map(|f| format!("unknown field \"{}\"", f.trim_start_matches('.'))).collect();
+                Err(ApiError::BadRequest(format!("strict decoding error: {}", list.join(", "))))
+            }
+        }
+    }
 }
 
 /// `DeleteOptions` as the store uses them.
@@ -200,7 +247,7 @@ impl Registry {
     pub fn new(store: Arc<dyn KvStore>, cache: Arc<WatchCache>, service_cidr: ([u8; 4], u8)) -> Self {
         let served = wharf_api::resources::builtin()
             .into_iter()
-            .map(|info| Arc::new(Served { strategy: Strategy::for_resource(&info, false), info, custom: false, crd_version: None }))
+            .map(|info| Arc::new(Served { strategy: Strategy::for_resource(&info, None), info, custom: false, crd_version: None }))
             .collect();
         Self { store, cache, served: RwLock::new(served), service_cidr }
     }
@@ -264,7 +311,7 @@ impl Registry {
                     subresources,
                     storage_group: group.clone(),
                 };
-                custom.push(Arc::new(Served { strategy: Strategy::for_resource(&info, true), info, custom: true, crd_version: Some(ver) }));
+                custom.push(Arc::new(Served { strategy: Strategy::for_resource(&info, Some(&ver)), info, custom: true, crd_version: Some(ver) }));
             }
         }
         if let Ok(mut served) = self.served.write() {
@@ -470,8 +517,10 @@ impl Registry {
         self.set_namespace(s, ns, &mut obj)?;
         let generate = meta::name(&obj).is_empty()
             && obj.pointer("/metadata/generateName").and_then(Value::as_str).is_some_and(|g| !g.is_empty());
-        s.strategy.default(&mut obj);
+        opts.unknown_fields(s.strategy.prune_unknown(&mut obj))?;
+        // System fields (uid) first: some defaults derive from them (a Job's generated selector).
         s.strategy.prepare_for_create(&mut obj);
+        s.strategy.default(&mut obj);
         for attempt in 0..8 {
             if generate {
                 let base = obj.pointer("/metadata/generateName").and_then(Value::as_str).unwrap_or_default();
@@ -626,6 +675,7 @@ impl Registry {
             if meta::name(&new).is_empty() {
                 meta::metadata_mut(&mut new).insert("name".into(), json!(name));
             }
+            opts.unknown_fields(s.strategy.prune_unknown(&mut new))?;
             s.strategy.prepare_for_update(&mut new, &old, part);
             s.strategy.default(&mut new);
             let errs = s.strategy.validate(&new, Some(&old));

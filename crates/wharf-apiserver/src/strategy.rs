@@ -17,6 +17,8 @@ pub struct Strategy {
     status_subresource: bool,
     custom: bool,
     name_rule: NameRule,
+    /// For custom resources: the version's `openAPIV3Schema`.
+    schema: Option<Value>,
 }
 
 /// Which part of an object a write may change.
@@ -44,8 +46,9 @@ fn spec_part(v: &Value) -> Value {
 }
 
 impl Strategy {
-    /// The strategy for a resource. `custom` marks CustomResourceDefinition-served kinds.
-    pub fn for_resource(info: &ResourceInfo, custom: bool) -> Self {
+    /// The strategy for a resource; `crd_version` is the CRD version object serving a custom resource.
+    pub fn for_resource(info: &ResourceInfo, crd_version: Option<&Value>) -> Self {
+        let custom = crd_version.is_some();
         Self {
             group: info.group.clone(),
             kind: info.kind.clone(),
@@ -53,6 +56,7 @@ impl Strategy {
             status_subresource: info.has_subresource("status"),
             custom,
             name_rule: if custom { NameRule::Subdomain } else { wharf_api::validation::name_rule(&info.group, &info.kind) },
+            schema: crd_version.and_then(|v| v.pointer("/schema/openAPIV3Schema")).cloned(),
         }
     }
 
@@ -135,6 +139,16 @@ impl Strategy {
             if self.kind == "CustomResourceDefinition" {
                 crd_status(o);
             }
+            if self.kind == "Namespace" && part == Part::Main {
+                // Only the `finalize` subresource changes a namespace's spec.finalizers.
+                let fins = old.pointer("/spec/finalizers").cloned();
+                if let Some(spec) = o.get_mut("spec").and_then(Value::as_object_mut) {
+                    match fins {
+                        Some(f) => spec.insert("finalizers".into(), f),
+                        None => spec.remove("finalizers"),
+                    };
+                }
+            }
         }
         if self.tracks_generation() && spec_part(new) != spec_part(old) {
             let g = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0) + 1;
@@ -142,10 +156,21 @@ impl Strategy {
         }
     }
 
-    /// Kubernetes' defaulting for the kind.
+    /// Kubernetes' defaulting for the kind (for custom resources: the schema's defaults).
     pub fn default(&self, obj: &mut Value) {
-        if !self.custom {
-            wharf_api::defaults::apply_defaults(&self.group, &self.kind, obj);
+        match &self.schema {
+            Some(schema) => wharf_api::schema::apply_defaults(obj, schema),
+            None if !self.custom => wharf_api::defaults::apply_defaults(&self.group, &self.kind, obj),
+            None => {}
+        }
+    }
+
+    /// Removes fields the kind's schema does not declare and returns their paths
+    /// (custom resources are pruned by their structural schema).
+    pub fn prune_unknown(&self, obj: &mut Value) -> Vec<String> {
+        match &self.schema {
+            Some(schema) => wharf_api::schema::prune(obj, schema),
+            None => Vec::new(),
         }
     }
 
@@ -160,8 +185,10 @@ impl Strategy {
                 }
             }
         }
-        if !self.custom {
-            errs.extend(wharf_api::validation::validate(&self.group, &self.kind, obj, old));
+        match &self.schema {
+            Some(schema) => errs.extend(wharf_api::schema::validate(obj, schema)),
+            None if !self.custom => errs.extend(wharf_api::validation::validate(&self.group, &self.kind, obj, old)),
+            None => {}
         }
         errs
     }

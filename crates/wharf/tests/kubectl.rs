@@ -129,25 +129,26 @@ fn get_watch_streams_every_change() {
     let mut child = Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(w.kubeconfig())
-        .args(["get", "configmaps", "--watch", "--output-watch-events", "-o", "custom-columns=NAME:.metadata.name,V:.data.v"])
+        .args(["get", "configmaps", "--watch", "--output-watch-events"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("kubectl watch");
     std::thread::sleep(std::time::Duration::from_millis(800));
     w.ok(&["create", "configmap", "second", "--from-literal=v=1"]);
-    w.ok(&["patch", "configmap", "second", "-p", r#"{"data":{"v":"2"}}"#]);
+    w.ok(&["patch", "configmap", "second", "-p", r#"{"data":{"w":"2"}}"#]);
     w.ok(&["delete", "configmap", "second"]);
     std::thread::sleep(std::time::Duration::from_millis(800));
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let mut out = String::new();
     child.stdout.take().expect("stdout").read_to_string(&mut out).expect("read");
     let _ = child.wait();
-    let events: Vec<&str> = out.lines().filter(|l| l.contains("second")).collect();
+    // Rows are: EVENT NAME DATA AGE.
+    let events: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()).filter(|c| c.get(1) == Some(&"second")).collect();
     assert_eq!(events.len(), 3, "{out}");
-    assert!(events[0].starts_with("ADDED") && events[0].ends_with('1'), "{out}");
-    assert!(events[1].starts_with("MODIFIED") && events[1].ends_with('2'), "{out}");
-    assert!(events[2].starts_with("DELETED"), "{out}");
+    assert_eq!(&events[0][..3], ["ADDED", "second", "1"], "{out}");
+    assert_eq!(&events[1][..3], ["MODIFIED", "second", "2"], "{out}");
+    assert_eq!(events[2][0], "DELETED", "{out}");
     assert!(out.lines().any(|l| l.starts_with("ADDED") && l.contains("watched")), "{out}");
 }
 
