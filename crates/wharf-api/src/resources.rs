@@ -120,7 +120,14 @@ const BUILTIN: &[Row] = &[
     Row("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false, &["crd", "crds"], &["api-extensions"], &["status"]),
     Row("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true, &[], &[], &[]),
     Row("events.k8s.io", "v1", "events", "Event", true, &["ev"], &[], &[]),
+    Row("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", false, &[], &[], &[]),
+    Row("authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", false, &[], &[], &[]),
+    Row("authorization.k8s.io", "v1", "localsubjectaccessreviews", "LocalSubjectAccessReview", true, &[], &[], &[]),
+    Row("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", false, &[], &[], &[]),
 ];
+
+/// Review kinds: evaluated on `create` and never stored.
+pub const REVIEW_GROUPS: &[&str] = &["authorization.k8s.io", "authentication.k8s.io"];
 
 /// The built-in resources, in discovery order.
 pub fn builtin() -> Vec<ResourceInfo> {
@@ -135,7 +142,7 @@ pub fn builtin() -> Vec<ResourceInfo> {
             namespaced: *namespaced,
             short_names: short.iter().map(|s| s.to_string()).collect(),
             categories: cats.iter().map(|s| s.to_string()).collect(),
-            verbs: ALL_VERBS.iter().map(|s| s.to_string()).collect(),
+            verbs: if REVIEW_GROUPS.contains(group) { vec!["create".to_string()] } else { ALL_VERBS.iter().map(|s| s.to_string()).collect() },
             subresources: subs.iter().map(|s| s.to_string()).collect(),
             storage_group: group.to_string(),
         })

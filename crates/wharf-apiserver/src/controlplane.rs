@@ -32,6 +32,8 @@ pub struct ControlPlaneConfig {
     pub store: Arc<dyn KvStore>,
     /// Service cluster IP range, e.g. `10.100.0.0/16`.
     pub service_cidr: ([u8; 4], u8),
+    /// How often the datastore history is compacted (kube-apiserver: 5 minutes).
+    pub compaction_interval: std::time::Duration,
 }
 
 /// Why a control plane could not start.
@@ -144,6 +146,7 @@ impl ControlPlane {
         let mut tasks = JoinSet::new();
         tasks.spawn(crate::lifecycle::follow_custom_resources(registry.clone()));
         tasks.spawn(crate::lifecycle::finalize_namespaces(registry.clone()));
+        tasks.spawn(crate::lifecycle::compact_history(registry.clone(), cfg.compaction_interval));
         tasks.spawn(serve(listener, acceptor, api, shutdown_rx));
         tracing::info!(cluster = %cfg.name, %addr, "control plane serving");
         Ok(Self { name: cfg.name, addr, ca_pem: ca.cert_pem.clone(), admin_cert, admin_token, registry, shutdown, tasks })

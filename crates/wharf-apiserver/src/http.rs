@@ -306,16 +306,61 @@ impl ApiServer {
     }
 
     fn authenticate(&self, headers: &HeaderMap, cert_user: Option<UserInfo>) -> Result<UserInfo> {
+        // As kube-apiserver's union authenticator: a verified client certificate wins.
+        if let Some(u) = cert_user {
+            return Ok(u);
+        }
         if let Some(h) = headers.get(header::AUTHORIZATION) {
             let v = h.to_str().map_err(|_| ApiError::Unauthorized)?;
             let token = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).ok_or(ApiError::Unauthorized)?.trim();
             return self.tokens.authenticate(token).ok_or(ApiError::Unauthorized);
         }
-        Ok(cert_user.unwrap_or_else(UserInfo::anonymous))
+        Ok(UserInfo::anonymous())
+    }
+
+    /// Applies `Impersonate-User`/`Impersonate-Group` headers after checking the `impersonate` verb.
+    fn impersonate(&self, headers: &HeaderMap, user: UserInfo) -> Result<UserInfo> {
+        let Some(as_user) = headers.get("impersonate-user").and_then(|v| v.to_str().ok()).map(str::to_string) else {
+            if headers.contains_key("impersonate-group") {
+                return Err(ApiError::BadRequest("requested impersonation of groups without impersonating a user".into()));
+            }
+            return Ok(user);
+        };
+        let groups: Vec<String> = headers.get_all("impersonate-group").iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect();
+        let check = |resource: &str, namespace: &str, name: &str| -> Result<()> {
+            let attrs = Attributes {
+                verb: "impersonate".into(),
+                resource_request: true,
+                resource: resource.into(),
+                namespace: namespace.into(),
+                name: name.into(),
+                ..Default::default()
+            };
+            if auth::authorize(self.registry.cache(), &user, &attrs) {
+                Ok(())
+            } else {
+                Err(ApiError::Forbidden(attrs.forbidden_message(&user)))
+            }
+        };
+        let mut as_groups: Vec<String> = Vec::new();
+        match as_user.strip_prefix("system:serviceaccount:").and_then(|r| r.split_once(':')) {
+            Some((ns, name)) => {
+                check("serviceaccounts", ns, name)?;
+                as_groups.extend(["system:serviceaccounts".to_string(), format!("system:serviceaccounts:{ns}")]);
+            }
+            None => check("users", "", &as_user)?,
+        }
+        for g in &groups {
+            check("groups", "", g)?;
+            as_groups.push(g.clone());
+        }
+        let refs: Vec<&str> = as_groups.iter().map(String::as_str).collect();
+        Ok(UserInfo::new(as_user, &refs))
     }
 
     async fn route(self: Arc<Self>, req: Request<Incoming>, cert_user: Option<UserInfo>) -> Result<Response<Body>> {
         let user = self.authenticate(req.headers(), cert_user)?;
+        let user = self.impersonate(req.headers(), user)?;
         let path = req.uri().path().trim_end_matches('/').to_string();
         let q = query_map(req.uri().query());
         let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
@@ -406,6 +451,14 @@ impl ApiServer {
             "watch" => self.watch(&s, ns, rp.name.as_deref(), &q, out).await,
             "list" => self.list(&s, ns, &q, out).await,
             "get" => self.get(&s, ns, &name, sub, &q, out).await,
+            "create" if wharf_api::resources::REVIEW_GROUPS.contains(&s.info.group.as_str()) => {
+                let body = read_body(body).await?;
+                let obj = decode_body(&parts.headers, &body)?;
+                Ok(json_response(201, &self.review(&s, &user, ns, obj)?))
+            }
+            _ if wharf_api::resources::REVIEW_GROUPS.contains(&s.info.group.as_str()) => {
+                Err(ApiError::MethodNotAllowed(format!("{verb} is not supported on {}", s.info.resource)))
+            }
             "create" => {
                 let body = read_body(body).await?;
                 let obj = decode_body(&parts.headers, &body)?;
@@ -456,6 +509,59 @@ impl ApiServer {
             }
             _ => Err(ApiError::NoRoute),
         }
+    }
+
+    /// Answers access reviews (`kubectl auth can-i`) and self reviews (`kubectl auth whoami`).
+    fn review(&self, s: &Served, user: &UserInfo, ns: Option<&str>, mut obj: Value) -> Result<Value> {
+        if s.info.kind == "SelfSubjectReview" {
+            obj["status"] = json!({"userInfo": {"username": user.name, "groups": user.groups}});
+            return Ok(obj);
+        }
+        let spec = obj.get("spec").cloned().unwrap_or_default();
+        let subject = match s.info.kind.as_str() {
+            "SelfSubjectAccessReview" => user.clone(),
+            _ => {
+                let name = spec.get("user").and_then(Value::as_str).unwrap_or_default();
+                let groups: Vec<&str> = spec.get("groups").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+                UserInfo::new(name, &groups)
+            }
+        };
+        let attrs = match (spec.get("resourceAttributes"), spec.get("nonResourceAttributes")) {
+            (Some(r), _) => {
+                let f = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+                let namespace = if s.info.kind == "LocalSubjectAccessReview" { ns.unwrap_or_default().to_string() } else { f("namespace") };
+                Attributes {
+                    verb: f("verb"),
+                    resource_request: true,
+                    api_group: f("group"),
+                    resource: f("resource"),
+                    subresource: f("subresource"),
+                    namespace,
+                    name: f("name"),
+                    path: String::new(),
+                }
+            }
+            (None, Some(n)) => Attributes {
+                verb: n.get("verb").and_then(Value::as_str).unwrap_or_default().to_string(),
+                path: n.get("path").and_then(Value::as_str).unwrap_or_default().to_string(),
+                ..Default::default()
+            },
+            (None, None) => {
+                return Err(ApiError::Invalid {
+                    group: s.info.group.clone(),
+                    kind: s.info.kind.clone(),
+                    name: String::new(),
+                    errors: vec![wharf_api::FieldError::invalid("spec.resourceAttributes", Value::Null, "exactly one of nonResourceAttributes or resourceAttributes must be specified")],
+                })
+            }
+        };
+        let allowed = auth::authorize(self.registry.cache(), &subject, &attrs);
+        obj["status"] = if allowed {
+            json!({"allowed": true, "reason": "RBAC: allowed"})
+        } else {
+            json!({"allowed": false})
+        };
+        Ok(obj)
     }
 
     fn render_object(&self, s: &Served, out: Output, code: u16, v: Value, q: &HashMap<String, String>) -> Response<Body> {

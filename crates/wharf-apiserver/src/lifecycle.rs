@@ -132,3 +132,21 @@ async fn finalize_one(reg: &Registry, ns: &str) -> Result<()> {
     .await?;
     Ok(())
 }
+
+/// Compacts the datastore history periodically at the revision seen one interval earlier,
+/// as kube-apiserver does, so history stays bounded and old resourceVersions expire (410).
+pub async fn compact_history(reg: Arc<Registry>, interval: Duration) {
+    let mut previous: Option<i64> = None;
+    loop {
+        tokio::time::sleep(interval).await;
+        let Ok(current) = reg.store().current_revision().await else { continue };
+        if let Some(rev) = previous {
+            match reg.store().compact(rev).await {
+                Ok(()) => tracing::debug!(revision = rev, "compacted"),
+                Err(wharf_store::StoreError::Compacted { .. }) => {}
+                Err(e) => tracing::warn!(error = %e, "compaction failed"),
+            }
+        }
+        previous = Some(current);
+    }
+}

@@ -34,6 +34,9 @@ struct UpArgs {
     /// Service cluster IP range.
     #[arg(long, default_value = "10.100.0.0/16")]
     service_cidr: String,
+    /// How often datastore history is compacted (e.g. 5m, 30s).
+    #[arg(long, env = "WHARF_COMPACTION_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
+    compaction_interval: std::time::Duration,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -61,6 +64,7 @@ async fn up(args: UpArgs) -> Result<()> {
         listen: args.listen,
         store: cluster_store,
         service_cidr: parse_cidr(&args.service_cidr)?,
+        compaction_interval: args.compaction_interval,
     })
     .await
     .context("starting the control plane of cluster default")?;
