@@ -181,13 +181,20 @@ fn list_options(q: &HashMap<String, String>) -> Result<ListOptions> {
     Ok(ListOptions { labels, fields, limit, continue_token, at })
 }
 
-fn write_options(q: &HashMap<String, String>) -> Result<WriteOptions> {
+fn write_options(q: &HashMap<String, String>, headers: &HeaderMap) -> Result<WriteOptions> {
     let dry_run = match q.get("dryRun").map(String::as_str) {
         None | Some("") => false,
         Some("All") => true,
         Some(other) => return Err(ApiError::BadRequest(format!("Invalid dry run value: {other}, supported values: All"))),
     };
-    let field_manager = q.get("fieldManager").cloned();
+    let apply = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("application/apply-patch"));
+    let field_manager = q.get("fieldManager").filter(|m| !m.is_empty()).cloned();
+    if apply && field_manager.is_none() {
+        return Err(ApiError::BadRequest("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch".into()));
+    }
+    let field_manager = field_manager.or_else(|| {
+        headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(wharf_api::apply::field_manager_from_user_agent).filter(|m| !m.is_empty())
+    });
     if let Some(fm) = &field_manager {
         if fm.len() > 128 {
             return Err(ApiError::BadRequest("fieldManager: Too long: must have at most 128 bytes".into()));
@@ -199,7 +206,7 @@ fn write_options(q: &HashMap<String, String>) -> Result<WriteOptions> {
         Some("Strict") => FieldValidation::Strict,
         Some(other) => return Err(ApiError::BadRequest(format!("fieldValidation: Unsupported value: \"{other}\": supported values: \"Ignore\", \"Strict\", \"Warn\""))),
     };
-    Ok(WriteOptions { dry_run, field_manager, force: flag(q, "force"), field_validation, warnings: Default::default() })
+    Ok(WriteOptions { dry_run, field_manager, force: flag(q, "force"), field_validation, apply, warnings: Default::default() })
 }
 
 fn decode_body(headers: &HeaderMap, body: &[u8]) -> Result<Value> {
@@ -462,7 +469,7 @@ impl ApiServer {
             "create" => {
                 let body = read_body(body).await?;
                 let obj = decode_body(&parts.headers, &body)?;
-                let opts = write_options(&q)?;
+                let opts = write_options(&q, &parts.headers)?;
                 match (sub, rp.name.as_deref()) {
                     (Some("binding"), Some(n)) => self.bind(&s, ns, n, obj, &opts).await,
                     (Some("eviction"), Some(n)) => self.evict(&s, ns, n, obj, &opts).await,
@@ -476,7 +483,7 @@ impl ApiServer {
             "update" => {
                 let body = read_body(body).await?;
                 let obj = decode_body(&parts.headers, &body)?;
-                let opts = write_options(&q)?;
+                let opts = write_options(&q, &parts.headers)?;
                 let v = match sub {
                     None => self.registry.update(&s, ns, &name, obj, Part::Main, &opts).await?,
                     Some("status") => self.registry.update(&s, ns, &name, obj, Part::Status, &opts).await?,
@@ -489,7 +496,7 @@ impl ApiServer {
             "patch" => {
                 let body = read_body(body).await?;
                 let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-                let opts = write_options(&q)?;
+                let opts = write_options(&q, &parts.headers)?;
                 let (v, created) = crate::subresources::patch(&self.registry, &s, ns, &name, sub, &ct, &body, &opts).await?;
                 Ok(with_warnings(self.render_object(&s, out, if created { 201 } else { 200 }, v, &q), &opts))
             }

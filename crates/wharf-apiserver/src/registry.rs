@@ -43,11 +43,23 @@ pub struct WriteOptions {
     pub force: bool,
     /// `fieldValidation`.
     pub field_validation: FieldValidation,
+    /// A server-side apply: `metadata.managedFields` is computed by the apply itself.
+    pub apply: bool,
     /// Warnings for the client (`Warning: 299 - "..."` headers).
     pub warnings: std::sync::Mutex<Vec<String>>,
 }
 
 impl WriteOptions {
+    /// Records field ownership for an ordinary write (`Update` in managedFields).
+    pub fn track(&self, s: &Served, old: Option<&Value>, new: &mut Value, part: Part) {
+        if self.apply || part == Part::Internal {
+            return;
+        }
+        let manager = self.field_manager.as_deref().unwrap_or("unknown");
+        let sub = if part == Part::Status { Some("status") } else { None };
+        wharf_api::apply::track_update(old, new, manager, &s.info.api_version(), &s.list_schema(), &meta::now_rfc3339(), sub);
+    }
+
     /// Records a warning for the response.
     pub fn warn(&self, w: String) {
         if let Ok(mut ws) = self.warnings.lock() {
@@ -142,6 +154,17 @@ pub struct Served {
     pub custom: bool,
     /// For custom resources: the version's schema and printer columns.
     pub crd_version: Option<Value>,
+}
+
+impl Served {
+    /// How server-side apply sees this resource's lists and maps.
+    pub fn list_schema(&self) -> wharf_api::apply::ListSchema<'_> {
+        let ls = wharf_api::apply::ListSchema::new(&self.info.group, &self.info.kind).with_status_subresource(self.info.has_subresource("status"));
+        match self.crd_version.as_ref().and_then(|v| v.pointer("/schema/openAPIV3Schema")) {
+            Some(schema) => ls.with_crd_schema(schema),
+            None => ls,
+        }
+    }
 }
 
 /// The generic store of one control plane.
@@ -529,6 +552,7 @@ impl Registry {
                 meta::metadata_mut(&mut obj).insert("name".into(), json!(name));
             }
             self.admit_create(s, &mut obj)?;
+            opts.track(s, None, &mut obj, Part::Main);
             let errs = s.strategy.validate(&obj, None);
             self.invalid(s, &obj, errs)?;
             let name = meta::name(&obj).to_string();
@@ -678,6 +702,7 @@ impl Registry {
             opts.unknown_fields(s.strategy.prune_unknown(&mut new))?;
             s.strategy.prepare_for_update(&mut new, &old, part);
             s.strategy.default(&mut new);
+            opts.track(s, Some(&old), &mut new, part);
             let errs = s.strategy.validate(&new, Some(&old));
             self.invalid(s, &new, errs)?;
             set_resource_version(&mut new, rev);

@@ -61,7 +61,7 @@ pub fn apply_patch(s: &Served, old: &Value, ptype: PatchType, body: &Value) -> R
         PatchType::Json => patch::json_patch(old, body).map_err(patch_error),
         PatchType::Merge => Ok(patch::merge_patch(old, body)),
         PatchType::Strategic => patch::strategic_merge_patch(old, body, &s.info.group, &s.info.kind).map_err(patch_error),
-        PatchType::Apply => Err(ApiError::UnsupportedMediaType("server-side apply is not supported yet".into())),
+        PatchType::Apply => Err(ApiError::Internal("apply patches go through server_side_apply".into())),
     }
 }
 
@@ -88,6 +88,9 @@ pub async fn patch(reg: &Registry, s: &Served, ns: Option<&str>, name: &str, sub
         }
         Some(_) => return Err(ApiError::MethodNotAllowed("the server does not allow this method on the requested resource".into())),
     };
+    if ptype == PatchType::Apply {
+        return apply(reg, s, ns, name, part, &doc, opts).await;
+    }
     let conflict_name = name.to_string();
     let v = reg
         .guaranteed_update(
@@ -115,6 +118,56 @@ pub async fn patch(reg: &Registry, s: &Served, ns: Option<&str>, name: &str, sub
         )
         .await?;
     Ok((v, false))
+}
+
+fn apply_error(e: wharf_api::apply::ApplyError) -> ApiError {
+    match e {
+        wharf_api::apply::ApplyError::Conflicts { message, conflicts } => ApiError::ApplyConflict {
+            message,
+            causes: conflicts.iter().map(|c| json!({"reason": "FieldManagerConflict", "message": c.cause_message(), "field": c.field})).collect(),
+        },
+        wharf_api::apply::ApplyError::Invalid(m) => ApiError::BadRequest(m),
+    }
+}
+
+/// Server-side apply (`application/apply-patch+yaml`): creates the object when it is absent.
+async fn apply(reg: &Registry, s: &Served, ns: Option<&str>, name: &str, part: Part, applied: &Value, opts: &WriteOptions) -> Result<(Value, bool)> {
+    let manager = opts.field_manager.clone().unwrap_or_default();
+    let api_version = s.info.api_version();
+    let sub = if part == Part::Status { Some("status") } else { None };
+    let schema = s.list_schema();
+    if applied.pointer("/metadata/name").and_then(Value::as_str).is_some_and(|n| n != name) {
+        return Err(ApiError::BadRequest(format!("the name of the object ({}) does not match the name on the URL ({name})", applied.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default())));
+    }
+    loop {
+        let existing = reg.get(s, ns, name, ReadAt::Latest).await;
+        match existing {
+            Err(ApiError::NotFound { .. }) if part == Part::Main => {
+                let mut obj = wharf_api::apply::server_side_apply(None, applied, &manager, opts.force, &api_version, &schema, &wharf_api::meta::now_rfc3339(), sub).map_err(apply_error)?;
+                if obj.pointer("/metadata/name").is_none() {
+                    obj["metadata"]["name"] = json!(name);
+                }
+                match reg.create(s, ns, obj, opts).await {
+                    Ok(v) => return Ok((v, true)),
+                    // Someone created it meanwhile: apply onto theirs.
+                    Err(ApiError::AlreadyExists { .. }) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+            Ok(_) => {
+                let v = reg
+                    .guaranteed_update(s, ns, name, None, opts, |old| {
+                        wharf_api::apply::server_side_apply(Some(old), applied, &manager, opts.force, &api_version, &schema, &wharf_api::meta::now_rfc3339(), sub).map_err(apply_error)
+                    }, part)
+                    .await;
+                return match v {
+                    Err(ApiError::NotFound { .. }) => continue,
+                    other => other.map(|v| (v, false)),
+                };
+            }
+        }
+    }
 }
 
 fn qualified(s: &Served) -> String {

@@ -193,3 +193,39 @@ fn system_namespaces_and_discovery_are_served() {
     let v = w.ok(&["version", "-o", "json"]);
     assert!(v.contains("\"minor\": \"32\""), "{v}");
 }
+
+#[test]
+fn server_side_apply_tracks_managers_and_reports_conflicts() {
+    let w = Wharf::start();
+    let out = w.ok_stdin(&["apply", "--server-side", "-f", "-"], DEPLOYMENT);
+    assert!(out.contains("deployment.apps/web serverside-applied"), "{out}");
+    let d: serde_json::Value = serde_json::from_str(&w.ok(&["get", "deploy", "web", "-o", "json", "--show-managed-fields"])).expect("json");
+    let mf = &d["metadata"]["managedFields"][0];
+    assert_eq!((mf["manager"].as_str(), mf["operation"].as_str()), (Some("kubectl"), Some("Apply")), "{d}");
+    assert!(mf["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"nginx\"}"].is_object(), "{mf}");
+    w.ok(&["patch", "deployment", "web", "--field-manager=ops", "--type=merge", "-p", r#"{"spec":{"replicas":7}}"#]);
+    let o = w.kubectl_stdin(&["apply", "--server-side", "-f", "-"], Some(&DEPLOYMENT.replace("replicas: 2", "replicas: 4")));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("conflict with \"ops\"") && err.contains(".spec.replicas"), "{err}");
+    w.ok_stdin(&["apply", "--server-side", "--force-conflicts", "-f", "-"], &DEPLOYMENT.replace("replicas: 2", "replicas: 4"));
+    assert_eq!(w.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"]), "4");
+}
+
+#[test]
+fn explain_reads_the_published_schema() {
+    let w = Wharf::start();
+    let out = w.ok(&["explain", "deployment.spec.replicas"]);
+    assert!(out.contains("KIND:") && out.contains("Deployment") && out.contains("replicas"), "{out}");
+    let err = w.fails(&["explain", "deployment.spec.nonexistent"]);
+    assert!(err.contains("nonexistent"), "{err}");
+}
+
+#[test]
+fn strict_field_validation_rejects_unknown_fields() {
+    let w = Wharf::start();
+    let bad = DEPLOYMENT.replace("replicas: 2", "replicas: 2\n  replicass: 3");
+    let o = w.kubectl_stdin(&["apply", "-f", "-"], Some(&bad));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("replicass"), "{err}");
+    assert!(!w.kubectl(&["get", "deploy", "web"]).status.success());
+}
