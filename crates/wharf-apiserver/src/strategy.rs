@@ -12,6 +12,7 @@ use wharf_api::{FieldError, ResourceInfo};
 #[derive(Debug, Clone)]
 pub struct Strategy {
     group: String,
+    version: String,
     kind: String,
     namespaced: bool,
     status_subresource: bool,
@@ -51,6 +52,7 @@ impl Strategy {
         let custom = crd_version.is_some();
         Self {
             group: info.group.clone(),
+            version: info.version.clone(),
             kind: info.kind.clone(),
             namespaced: info.namespaced,
             status_subresource: info.has_subresource("status"),
@@ -170,7 +172,13 @@ impl Strategy {
     pub fn prune_unknown(&self, obj: &mut Value) -> Vec<String> {
         match &self.schema {
             Some(schema) => wharf_api::schema::prune(obj, schema),
-            None => Vec::new(),
+            None if self.custom => Vec::new(),
+            None => {
+                // Built-in kinds: what decoding into the typed object would drop.
+                let unknown = wharf_openapi::unknown_fields(&self.group, &self.version, &self.kind, obj);
+                crate::openapi::remove_paths(obj, &unknown);
+                unknown
+            }
         }
     }
 

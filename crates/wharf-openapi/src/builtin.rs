@@ -8,8 +8,9 @@
 //!   Rust-side `required: ["metadata"]` on kinds is dropped (Kubernetes does not require it);
 //! - list definitions (`io.k8s.api.apps.v1.DeploymentList`, which k8s-openapi models as a
 //!   generic `List<T>` without a schema) are synthesised with Kubernetes' list shape;
-//! - `IntOrString` is `type: string, format: int-or-string`, the `JSON` and
-//!   `JSONSchemaPropsOr…` wrappers are untyped, as in Kubernetes;
+//! - `IntOrString` and `Quantity` carry the `oneOf` types kube-openapi writes in v3 (v2 gets
+//!   `type: string`), the `JSON` and `JSONSchemaPropsOr…` wrappers are untyped, as in
+//!   Kubernetes;
 //! - patch metadata comes from Wharf's own strategic merge patch table ([`crate::patch_meta`]).
 //!
 //! Definitions are kept in the v3 form (`#/components/schemas/…`); [`crate::render`] rewrites
@@ -166,6 +167,13 @@ fn generate() -> Builtin {
         apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
         kube_aggregator::pkg::apis::apiregistration::v1::APIService,
     );
+    // Kinds that are only created (reviews).
+    r.kind::<api::authentication::v1::SelfSubjectReview>();
+    r.kind::<api::authentication::v1::TokenReview>();
+    r.kind::<api::authorization::v1::LocalSubjectAccessReview>();
+    r.kind::<api::authorization::v1::SelfSubjectAccessReview>();
+    r.kind::<api::authorization::v1::SelfSubjectRulesReview>();
+    r.kind::<api::authorization::v1::SubjectAccessReview>();
     // Bodies of subresources.
     r.kind::<api::autoscaling::v1::Scale>();
     r.kind::<api::policy::v1::Eviction>();
@@ -335,8 +343,9 @@ mod tests {
             let kind = b.kind(&info.group, &info.version, &info.kind);
             let Some(kind) = kind else { panic!("no schema for {}/{} {}", info.group, info.version, info.kind) };
             assert!(b.definitions.contains_key(&kind.definition), "{}", kind.definition);
-            let list = kind.list_definition.as_deref().unwrap_or_default();
-            assert!(b.definitions.contains_key(list), "{list}");
+            if let Some(list) = kind.list_definition.as_deref() {
+                assert!(b.definitions.contains_key(list), "{list}");
+            }
         }
     }
 

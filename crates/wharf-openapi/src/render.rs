@@ -50,12 +50,21 @@ impl Resolved {
             let gv = (info.group.clone(), info.version.clone());
             let builtin_kind = if s.crd_version.is_none() { b.kind(&info.group, &info.version, &info.kind) } else { None };
             let target = match builtin_kind {
-                Some(kind) => Target {
-                    info,
-                    definition: kind.definition.clone(),
-                    list_definition: kind.list_definition.clone().unwrap_or_else(|| format!("{}List", kind.definition)),
-                    custom: false,
-                },
+                Some(kind) => {
+                    let list_definition = match &kind.list_definition {
+                        Some(list) => list.clone(),
+                        None => {
+                            // A kind k8s-openapi has no list for (reviews), served with list verbs.
+                            let list_kind = format!("{}List", kind.kind);
+                            let list = format!("{}List", kind.definition);
+                            let schema =
+                                builtin::list_schema(kind.kind, &kind.definition, kind.group, kind.version, &list_kind);
+                            custom_definitions.insert(list.clone(), schema);
+                            list
+                        }
+                    };
+                    Target { info, definition: kind.definition.clone(), list_definition, custom: false }
+                }
                 None => {
                     let definition = crd::definition_name(&info.group, &info.version, &info.kind);
                     let list_kind = format!("{}List", info.kind);

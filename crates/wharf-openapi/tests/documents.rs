@@ -404,7 +404,7 @@ fn patch_metadata_agrees_with_the_servers_strategic_merge_patch() {
     let infos = builtin();
     let served = served(&infos);
     let mut checked = 0;
-    for info in &infos {
+    for info in infos.iter().filter(|i| i.verbs.iter().any(|v| v == "patch")) {
         let doc = v3_group_version(&served, &info.group, &info.version).expect("served");
         let schemas = &doc["components"]["schemas"];
         let root = schemas

@@ -72,10 +72,7 @@ impl Decoder<'_> {
         let mut slots = self.collect(msg, bytes, depth)?;
         let mut get = |tag: u32| -> Option<Value> {
             let i = msg.field_index(tag)?;
-            slot_value(
-                &msg.fields[i],
-                std::mem::replace(&mut slots[i], Slot::Empty),
-            )
+            slot_value(std::mem::replace(&mut slots[i], Slot::Empty))
         };
         match msg.special {
             // JSONSchemaPropsOrArray: {schema=1, JSONSchemas=2}
@@ -96,7 +93,7 @@ impl Decoder<'_> {
             _ => {
                 let mut out = Map::new();
                 for (field, slot) in msg.fields.iter().zip(slots) {
-                    let Some(value) = slot_value(field, slot) else {
+                    let Some(value) = slot_value(slot) else {
                         continue;
                     };
                     if field.inline {
@@ -374,12 +371,19 @@ impl Decoder<'_> {
     }
 }
 
-/// The JSON value a slot contributes, or `None` when Go's JSON would omit the field.
-fn slot_value(field: &Field, slot: Slot<'_>) -> Option<Value> {
+/// The JSON value a slot contributes, or `None` when the field is left out.
+///
+/// Every field present on the wire is kept, zero or not. Go's generated marshaller writes a
+/// pointer field only when it is set and a non-pointer field always; which Go fields are
+/// pointers is not in the protos nor in OpenAPI, so a zero is kept for both: for a pointer
+/// (`replicas: 0`, `runAsUser: 0`, `readOnly: false`) it is the value, for a non-pointer
+/// field absence and zero mean the same to Kubernetes. The cost is that zero-valued
+/// non-pointer `omitempty` fields (`hostPort: 0`, `generateName: ""`) appear where Go's JSON
+/// would leave them out. Empty lists and maps carry nothing on the wire and are left out.
+fn slot_value(slot: Slot<'_>) -> Option<Value> {
     match slot {
         Slot::Empty | Slot::Chunks(_) => None,
-        Slot::Scalar(v) => (field.pointer || field.required || !is_zero(&v)).then_some(v),
-        Slot::Message(v) => Some(v),
+        Slot::Scalar(v) | Slot::Message(v) => Some(v),
         Slot::List(l) => (!l.is_empty()).then_some(Value::Array(l)),
         Slot::Map(m) => (!m.is_empty()).then(|| Value::Object(m.into_iter().collect())),
     }
@@ -395,16 +399,6 @@ fn zero(s: Scalar) -> Value {
         Scalar::Bool => Value::Bool(false),
         Scalar::Int32 | Scalar::Int64 => Value::from(0),
         Scalar::Double => Value::from(0),
-    }
-}
-
-fn is_zero(v: &Value) -> bool {
-    match v {
-        Value::String(s) => s.is_empty(),
-        Value::Bool(b) => !b,
-        Value::Number(n) => n.as_f64() == Some(0.0),
-        Value::Null => true,
-        _ => false,
     }
 }
 

@@ -162,7 +162,7 @@ impl Encoder<'_> {
                 let empty = Map::new();
                 let obj = match value {
                     Value::Object(o) => o,
-                    // The zero value of a struct Go always sends.
+                    // A null list item: the zero struct.
                     Value::Null => &empty,
                     _ => return Err(err(path, format!("{} must be an object", msg.short_name()))),
                 };
@@ -177,26 +177,24 @@ impl Encoder<'_> {
                         w.bytes_field(field.tag, &bytes);
                         continue;
                     }
-                    let v = obj.get(&field.json).filter(|v| !v.is_null());
-                    let Some(v) = v else {
-                        // Go always sends non-pointer scalars and structs, zero or not; `null`
-                        // or absence is their zero value (e.g. `creationTimestamp: null`).
-                        if field.shape == Shape::Single && !field.pointer {
-                            match field.kind {
-                                Kind::Message(m) => {
-                                    let zero = self.message(
-                                        m,
-                                        &Value::Null,
-                                        &join(path, &field.json),
-                                        depth + 1,
-                                    )?;
-                                    w.bytes_field(field.tag, &zero);
-                                }
-                                Kind::Scalar(s) => write_zero(&mut w, field.tag, s),
+                    // Only the fields the JSON has are written (see `lib.rs`): a field the
+                    // decoder got from the wire, zero or not, is in the JSON; a field absent
+                    // from it is absent on the wire, which a Go reader takes as nil for a
+                    // pointer and as the zero value otherwise, as its JSON decoder would.
+                    let Some(v) = obj.get(&field.json) else {
+                        continue;
+                    };
+                    if v.is_null() {
+                        // `null` is the JSON of an empty Time, RawExtension, ...
+                        // (`creationTimestamp: null`): send the empty message. Otherwise it
+                        // is Go's nil or zero value: send nothing.
+                        if let (Shape::Single, Kind::Message(m)) = (field.shape, field.kind) {
+                            if self.schema.messages[m].special.null_is_empty_message() {
+                                w.bytes_field(field.tag, &[]);
                             }
                         }
                         continue;
-                    };
+                    }
                     self.field(field, v, &join(path, &field.json), depth, &mut w)?;
                 }
             }
@@ -322,14 +320,6 @@ impl Encoder<'_> {
             }
         }
         Ok(())
-    }
-}
-
-fn write_zero(w: &mut Writer, tag: u32, s: Scalar) {
-    match s {
-        Scalar::String | Scalar::Bytes => w.bytes_field(tag, b""),
-        Scalar::Bool | Scalar::Int32 | Scalar::Int64 => w.varint_field(tag, 0),
-        Scalar::Double => w.double_field(tag, 0.0),
     }
 }
 

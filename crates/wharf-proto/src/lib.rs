@@ -9,19 +9,24 @@
 //! followed by a `runtime.Unknown` {typeMeta=1 {apiVersion=1, kind=2}, raw=2,
 //! contentEncoding=3, contentType=4} whose `raw` is the object's own proto2 message.
 //!
-//! Every message's fields (tag, JSON name, type, cardinality, whether the Go field is a
-//! pointer, lacks `omitempty`, or is an inlined embedded struct) come from a generated table,
-//! `src/table.txt`, built by `scripts/gen-proto-table.py` from the `k8s-pb` 0.9 crate
-//! (Kubernetes v1.35 protos), `k8s-openapi` (JSON names) and Go struct facts
-//! (`data/go-fields.txt`). The decoder and encoder are generic over that table; the only
-//! per-type code is for the types whose JSON is not an object of their fields: `Time`,
-//! `MicroTime`, `Duration`, `IntOrString`, `Quantity`, `RawExtension`, `FieldsV1`,
+//! Every message's fields (tag, JSON name, type, cardinality, whether it is an inlined
+//! embedded struct) come from a generated table, `src/table.txt`, built by
+//! `scripts/gen-proto-table.py` from two crates.io crates only: `k8s-pb` 0.9 (the
+//! Kubernetes v1.35 protos as prost code) and `k8s-openapi` 0.25/0.29 (JSON names; an
+//! embedded struct is a message field whose name is not a JSON key of its parent while
+//! all of its message's keys are). The decoder and encoder are generic over that table;
+//! the only per-type code is for the types whose JSON is not an object of their fields:
+//! `Time`, `MicroTime`, `Duration`, `IntOrString`, `Quantity`, `RawExtension`, `FieldsV1`,
 //! apiextensions `JSON` and `JSONSchemaPropsOr*`, and named slices (`Verbs`, `ExtraValue`).
 //!
-//! JSON follows Go's `encoding/json` of the decoded Go struct: fields in struct order,
-//! map keys sorted, a zero scalar kept only when the Go field is a pointer or has no
-//! `omitempty`, present messages always emitted (`{}`; an empty `Time` is `null`),
-//! `bytes` as base64.
+//! JSON follows Go's `encoding/json` of the decoded Go struct in order and form: fields in
+//! struct order, map keys sorted, present messages always emitted (`{}`; an empty `Time` is
+//! `null`), `bytes` as base64. One difference: every scalar present on the wire is kept,
+//! zero or not. Go writes pointer fields only when set and non-pointer fields always, and
+//! neither the protos nor OpenAPI say which fields are pointers; keeping the zero keeps
+//! `replicas: 0` or `runAsUser: 0` (pointers, where zero is a value) at the cost of
+//! zero-valued non-pointer `omitempty` fields (`hostPort: 0`, `generateName: ""`) that Go's
+//! JSON would leave out and that mean the same as their absence.
 
 #![warn(missing_docs)]
 
@@ -116,11 +121,14 @@ pub fn supports(api_version: &str, kind: &str) -> bool {
 /// Encodes a JSON object with `apiVersion` and `kind` as a Kubernetes protobuf body
 /// (with the `k8s\0` envelope), as kube-apiserver would send it.
 ///
-/// Fields are written as Go's generated marshaller writes them: ascending tags, map keys
-/// sorted, non-pointer scalars and structs always (their zero value when absent or null),
-/// pointers only when set. Encoding the decoded JSON of a body kubectl sent reproduces it
-/// byte for byte. JSON keys the message does not know are dropped (protobuf cannot carry
-/// them); a value of the wrong JSON type is [`ProtoError::Encode`].
+/// Fields are written in ascending tag order, map keys sorted, each field the JSON has
+/// (a `null` only where it stands for an empty message: `creationTimestamp: null`), and
+/// inlined embedded structs always, as Go's generated marshaller does. Since the decoder
+/// keeps every field present on the wire, encoding the decoded JSON of a body kubectl sent
+/// reproduces it byte for byte. A field absent from the JSON is not written; Go's reader
+/// then has nil or the zero value, as its JSON decoder would. JSON keys the message does not
+/// know are dropped (protobuf cannot carry them); a value of the wrong JSON type is
+/// [`ProtoError::Encode`].
 pub fn encode(obj: &Value) -> Result<Vec<u8>, ProtoError> {
     let schema = schema::schema()?;
     encode::Encoder { schema }.envelope(obj)

@@ -59,10 +59,6 @@ pub(crate) struct Field {
     pub(crate) json: String,
     pub(crate) kind: Kind,
     pub(crate) shape: Shape,
-    /// The Go field is a pointer: a zero value on the wire is meaningful and kept.
-    pub(crate) pointer: bool,
-    /// The Go field has no `omitempty`: a zero value is emitted.
-    pub(crate) required: bool,
     /// An embedded Go struct with `json:",inline"`: its fields join the parent's object.
     pub(crate) inline: bool,
 }
@@ -93,6 +89,22 @@ pub(crate) enum Special {
     SchemaOrStringArray,
     /// A named Go slice (`Verbs`, `ExtraValue`): the array of its `items`.
     Wrap,
+}
+
+impl Special {
+    /// Whether JSON `null` is how the decoder renders this message when it is empty on the
+    /// wire (so the encoder turns `null` back into the empty message).
+    pub(crate) fn null_is_empty_message(self) -> bool {
+        matches!(
+            self,
+            Special::Time
+                | Special::MicroTime
+                | Special::RawExtension
+                | Special::EmbeddedJson
+                | Special::SchemaOrArray
+                | Special::SchemaOrStringArray
+        )
+    }
 }
 
 fn special_for(name: &str, wrap: bool) -> Special {
@@ -278,9 +290,11 @@ fn parse(text: &str) -> Result<Schema, String> {
                 json: f.json.to_string(),
                 kind: resolve(ty, pkg)?,
                 shape,
-                pointer: f.flags.contains('p'),
-                required: f.flags.contains('r'),
-                inline: f.flags.contains('i'),
+                inline: match f.flags {
+                    "" => false,
+                    "i" => true,
+                    other => return Err(format!("table: unknown field flags {other:?}")),
+                },
             });
         }
         let mut by_tag: Vec<(u32, usize)> =

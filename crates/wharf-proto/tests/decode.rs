@@ -1,7 +1,8 @@
 //! Bodies built with `k8s-pb` + `prost` (the same messages Go's go-to-protobuf code
 //! produces), wrapped in the `k8s\0` envelope, decoded, and compared with the JSON
-//! Kubernetes' Go types give for the same object (written by hand from the Go structs'
-//! JSON tags).
+//! Kubernetes' Go types give for the same object (written by hand from the Kubernetes API
+//! reference), except that every scalar the body carries is kept, zero or not (see the
+//! crate docs: nothing tells pointers from non-pointer `omitempty` fields).
 
 #![allow(clippy::unwrap_used)]
 
@@ -101,7 +102,9 @@ fn configmap_decodes_to_kubernetes_json() {
         metadata: Some(meta::ObjectMeta {
             name: s("cfg"),
             namespace: s("default"),
-            // Go always sends non-pointer scalars; zero ones are omitempty and vanish.
+            // Go always sends non-pointer scalars. Which ones are pointers is not known
+            // (only k8s-pb and k8s-openapi feed the table), so zeros on the wire are kept;
+            // Go's JSON would leave these omitempty ones out, which means the same.
             generate_name: s(""),
             resource_version: s(""),
             generation: Some(0),
@@ -120,7 +123,10 @@ fn configmap_decodes_to_kubernetes_json() {
         "apiVersion": "v1",
         "metadata": {
             "name": "cfg",
+            "generateName": "",
             "namespace": "default",
+            "resourceVersion": "",
+            "generation": 0,
             "creationTimestamp": "2024-01-02T03:04:05Z",
             "labels": {"app": "web", "tier": "db"}
         },
@@ -227,7 +233,8 @@ fn deployment_with_int_or_string_and_quantities_decodes() {
                     "containers": [{
                         "name": "web",
                         "image": "nginx:1.27",
-                        "ports": [{"containerPort": 80, "protocol": "TCP"}],
+                        // hostPort was sent (a zero on the wire is kept).
+                        "ports": [{"hostPort": 0, "containerPort": 80, "protocol": "TCP"}],
                         "resources": {
                             "limits": {"cpu": "500m", "memory": "128Mi"},
                             "requests": {"cpu": "250m"}
@@ -237,12 +244,16 @@ fn deployment_with_int_or_string_and_quantities_decodes() {
                             "initialDelaySeconds": 5
                         }
                     }],
-                    "terminationGracePeriodSeconds": 30
+                    "terminationGracePeriodSeconds": 30,
+                    "hostNetwork": false
                 }
             },
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": "25%"}},
-            // *int32 pointers: zero is kept.
+            // Zeros sent on the wire are kept: non-pointer (minReadySeconds, paused) where
+            // Go's JSON would omit them, and *int32 (revisionHistoryLimit) where it would not.
+            "minReadySeconds": 0,
             "revisionHistoryLimit": 0,
+            "paused": false,
             "progressDeadlineSeconds": 600
         },
         "status": {}
@@ -343,7 +354,7 @@ fn pod_fields_use_kubernetes_json_names_and_inline_structs() {
         "metadata": {"name": "p"},
         "spec": {
             "volumes": [
-                {"name": "ebs", "awsElasticBlockStore": {"volumeID": "vol-123", "fsType": "ext4"}},
+                {"name": "ebs", "awsElasticBlockStore": {"volumeID": "vol-123", "fsType": "ext4", "partition": 0, "readOnly": false}},
                 {"name": "cfg", "configMap": {"name": "settings", "defaultMode": 420}}
             ],
             "containers": [{"name": "app", "envFrom": [{"configMapRef": {"name": "settings", "optional": true}}]}],
@@ -433,7 +444,7 @@ fn service_target_ports_are_numbers_or_names() {
             "metadata": {"name": "web"},
             "spec": {
                 "ports": [
-                    {"name": "http", "protocol": "TCP", "port": 80, "targetPort": "http"},
+                    {"name": "http", "protocol": "TCP", "port": 80, "targetPort": "http", "nodePort": 0},
                     {"name": "metrics", "protocol": "TCP", "port": 9090, "targetPort": 9091}
                 ],
                 "selector": {"app": "web"},
@@ -581,7 +592,8 @@ fn embedded_json_is_parsed() {
                     "apiVersion": "apps/v1",
                     "time": "2024-01-02T03:04:05Z",
                     "fieldsType": "FieldsV1",
-                    "fieldsV1": {"f:data": {".": {}}}
+                    "fieldsV1": {"f:data": {".": {}}},
+                    "subresource": ""
                 }]
             },
             "data": {"spec": {"template": 1}},
@@ -796,4 +808,82 @@ fn encoding_custom_resources_is_an_error() {
     let bad = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": 1}});
     let err = encode(&bad).unwrap_err().to_string();
     assert!(err.contains("data[a]"), "{err}");
+}
+
+#[test]
+fn embedded_structs_are_flattened_and_gathered_back() {
+    use k8s_pb::api::core::v1 as core;
+    let pv = core::PersistentVolume {
+        metadata: Some(meta::ObjectMeta {
+            name: s("pv1"),
+            ..Default::default()
+        }),
+        spec: Some(core::PersistentVolumeSpec {
+            capacity: BTreeMap::from([("storage".to_string(), quantity("1Gi"))]),
+            persistent_volume_source: Some(core::PersistentVolumeSource {
+                host_path: Some(core::HostPathVolumeSource {
+                    path: s("/data"),
+                    r#type: None,
+                }),
+                ..Default::default()
+            }),
+            access_modes: vec!["ReadWriteOnce".into()],
+            ..Default::default()
+        }),
+        status: None,
+    };
+    let got = decode_checked(&envelope("v1", "PersistentVolume", pv.encode_to_vec()));
+    assert_eq!(
+        got["spec"],
+        json!({"capacity": {"storage": "1Gi"}, "hostPath": {"path": "/data"}, "accessModes": ["ReadWriteOnce"]})
+    );
+    // The embed goes back into its own field on the wire.
+    assert_eq!(
+        encode(&got).unwrap(),
+        envelope("v1", "PersistentVolume", pv.encode_to_vec())
+    );
+
+    let pod = core::Pod {
+        spec: Some(core::PodSpec {
+            containers: vec![core::Container {
+                name: s("c"),
+                env: vec![core::EnvVar {
+                    name: s("PW"),
+                    value_from: Some(core::EnvVarSource {
+                        secret_key_ref: Some(core::SecretKeySelector {
+                            local_object_reference: Some(core::LocalObjectReference {
+                                name: s("creds"),
+                            }),
+                            key: s("password"),
+                            optional: None,
+                        }),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }],
+                liveness_probe: Some(core::Probe {
+                    handler: Some(core::ProbeHandler {
+                        exec: Some(core::ExecAction {
+                            command: vec!["true".into()],
+                        }),
+                        ..Default::default()
+                    }),
+                    period_seconds: Some(10),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let got = decode_checked(&envelope("v1", "Pod", pod.encode_to_vec()));
+    assert_eq!(
+        got["spec"]["containers"][0],
+        json!({
+            "name": "c",
+            "env": [{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}}],
+            "livenessProbe": {"exec": {"command": ["true"]}, "periodSeconds": 10}
+        })
+    );
 }

@@ -55,6 +55,8 @@ use wharf_store::sqlite::SqliteStore;
 use wharf_store::{Compare, KeyValue, KvStore, Op, RangeRequest, TxnRequest};
 
 const PREFIX: &str = "/registry/core/configmaps/bench/";
+/// Samples of the fsync probe each engine run takes before, between and after its phases.
+const PROBE_SAMPLES: usize = 50;
 
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Embedded store engine benchmark: SQLite (wharf-store) vs a redb prototype")]
@@ -152,6 +154,10 @@ struct EngineResult {
     /// The raw overwrite+fdatasync probe, run in the engine's data dir just before its workload
     /// (the VM disk's fsync latency drifts over time, so each run carries its own).
     fsync_probe: Lat,
+    /// The same probe after the concurrent write phase and after the 1-writer phase: when the
+    /// three disagree, the disk changed regime during the run.
+    fsync_probe_mid: Lat,
+    fsync_probe_end: Lat,
     /// 1-minute load average when the run started (other work on the machine skews results).
     load_before: f64,
     concurrent: WriteStats,
@@ -393,12 +399,13 @@ async fn run_engine(engine: &str, dir: &Path, args: &Args) -> Result<EngineResul
         .ok()
         .and_then(|s| s.split_whitespace().next().and_then(|x| x.parse().ok()))
         .unwrap_or(0.0);
-    res.fsync_probe = fsync_probe(dir, 100, true)?.1;
+    res.fsync_probe = fsync_probe(dir, PROBE_SAMPLES, true)?.1;
     let main_dir = dir.join("main");
     {
         let store = Store::open(engine, &main_dir, args)?;
         eprintln!("[{engine}] {} writers x {} creates ...", args.writers, args.total);
         res.concurrent = write_phase(&store, PREFIX, args.writers, args.total, args.value_size).await?;
+        res.fsync_probe_mid = fsync_probe(dir, PROBE_SAMPLES, true)?.1;
 
         // GETs: a fixed pseudo-random sequence of existing keys.
         let mut x: u64 = 0x2545_F491_4F6C_DD1D;
@@ -456,6 +463,7 @@ async fn run_engine(engine: &str, dir: &Path, args: &Args) -> Result<EngineResul
         res.single = Some(write_phase(&store, PREFIX, 1, args.single_total, args.value_size).await?);
         drop(store);
         wait_closed(&single_dir).await;
+        res.fsync_probe_end = fsync_probe(dir, PROBE_SAMPLES, true)?.1;
     }
     res.vm_hwm_end_kb = proc_status_kb("VmHWM:");
     Ok(res)
@@ -595,6 +603,69 @@ fn cell(v: &[f64], prec: usize) -> String {
 
 type Metric = (String, usize, Box<dyn Fn(&EngineResult) -> Option<f64>>);
 
+/// On the development VM an fsync completes in ~0.1 ms while the vCPU that takes the disk
+/// interrupt is running and in ~4 ms (one host timer tick) when that vCPU is halted, so the
+/// flush latency depends on what else the machine is doing; a run is classified by the fsync
+/// probes taken before, between and after its phases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Regime {
+    Fast,
+    Slow,
+    Mixed,
+}
+
+impl Regime {
+    fn describe(self) -> &'static str {
+        match self {
+            Regime::Fast => "runs whose fsync probes all had p50 < 1 ms (fast flush)",
+            Regime::Slow => "runs whose fsync probes all had p50 >= 2 ms (slow flush)",
+            Regime::Mixed => "runs whose disk changed regime",
+        }
+    }
+}
+
+fn regime_of(r: &EngineResult) -> Regime {
+    let probes: Vec<f64> = [&r.fsync_probe, &r.fsync_probe_mid, &r.fsync_probe_end]
+        .iter()
+        .filter(|l| l.n > 0)
+        .map(|l| l.p50_ms)
+        .collect();
+    if probes.iter().all(|&p| p < 1.0) {
+        Regime::Fast
+    } else if probes.iter().all(|&p| p >= 2.0) {
+        Regime::Slow
+    } else {
+        Regime::Mixed
+    }
+}
+
+fn print_table(title: &str, args: &Args, metrics: &[Metric], results: Vec<&EngineResult>) {
+    println!("{title}:");
+    println!();
+    let engines: Vec<&String> = args.engines.iter().collect();
+    let runs: Vec<usize> = engines.iter().map(|e| results.iter().filter(|r| &r.engine == *e).count()).collect();
+    let several = runs.iter().any(|&n| n > 1);
+    let cells = if several { " — median (min–max) of n runs" } else { "" };
+    let heads: Vec<String> = engines.iter().zip(&runs).map(|(e, n)| if several { format!("{e} (n={n})") } else { e.to_string() }).collect();
+    println!("| metric{cells} | {} |", heads.join(" | "));
+    println!("|---|{}", "---:|".repeat(engines.len()));
+    for (name, prec, f) in metrics {
+        let row: Vec<String> = engines
+            .iter()
+            .map(|e| {
+                let v: Vec<f64> = results.iter().filter(|r| &r.engine == *e).filter_map(|r| f(r)).collect();
+                if v.is_empty() {
+                    "–".into()
+                } else {
+                    cell(&v, *prec)
+                }
+            })
+            .collect();
+        println!("| {name} | {} |", row.join(" | "));
+    }
+    println!();
+}
+
 fn print_report(m: &Machine, args: &Args, results: &[EngineResult]) {
     const MIB: f64 = 1024.0 * 1024.0;
     println!();
@@ -613,7 +684,14 @@ fn print_report(m: &Machine, args: &Args, results: &[EngineResult]) {
     );
     println!(
         "workload: {} writers x {} creates of {} B values, {} GETs, LIST {:?} x {} (+1 warm-up), 1 writer x {} creates; rounds {}",
-        args.writers, args.total, args.value_size, args.gets, args.list_sizes, args.list_iters, args.single_total, args.rounds
+        args.writers,
+        args.total,
+        args.value_size,
+        args.gets,
+        args.list_sizes,
+        args.list_iters,
+        args.single_total,
+        args.rounds
     );
     println!();
     let w = args.writers;
@@ -671,32 +749,27 @@ fn print_report(m: &Machine, args: &Args, results: &[EngineResult]) {
     metrics.push(("disk allocated, after close (MiB)".into(), 1, Box::new(|r| Some(r.disk_closed_alloc as f64 / MIB))));
     metrics.push(("peak RSS after writes+reads (MiB)".into(), 1, Box::new(|r| Some(r.vm_hwm_kb as f64 / 1024.0))));
 
-    let engines: Vec<&String> = args.engines.iter().collect();
-    let cells = if args.rounds > 1 { " (median (min–max) of rounds)" } else { "" };
-    println!("| metric{cells} | {} |", engines.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(" | "));
-    println!("|---|{}", "---:|".repeat(engines.len()));
-    for (name, prec, f) in &metrics {
-        let row: Vec<String> = engines
-            .iter()
-            .map(|e| {
-                let v: Vec<f64> = results.iter().filter(|r| &r.engine == *e).filter_map(f).collect();
-                if v.is_empty() {
-                    "–".into()
-                } else {
-                    cell(&v, *prec)
-                }
-            })
-            .collect();
-        println!("| {name} | {} |", row.join(" | "));
+    print_table("all runs", args, &metrics, results.iter().collect());
+    for regime in [Regime::Fast, Regime::Slow] {
+        let sel: Vec<&EngineResult> = results.iter().filter(|r| regime_of(r) == regime).collect();
+        if !sel.is_empty() && sel.len() < results.len() {
+            print_table(regime.describe(), args, &metrics, sel);
+        }
     }
     println!();
-    println!("per run (in execution order): engine, load average, fsync p50 ms, {w}-writer creates/s, p99 ms, 1-writer creates/s, p99 ms");
+    println!(
+        "per run (in execution order): engine, regime, load average, fsync probe p50 ms before/mid/end, \
+         {w}-writer creates/s and ack p99 ms, 1-writer creates/s and ack p99 ms"
+    );
     for r in results {
         println!(
-            "  {:7} load {:4.2} fsync {:6.2}  {w}w {:7.0}/s p99 {:7.2}  1w {:6.0}/s p99 {:6.2}",
+            "  {:7} {:9} load {:4.2} fsync {:5.2}/{:5.2}/{:5.2}  {w}w {:7.0}/s p99 {:6.2}  1w {:6.0}/s p99 {:6.2}",
             r.engine,
+            format!("{:?}", regime_of(r)),
             r.load_before,
             r.fsync_probe.p50_ms,
+            r.fsync_probe_mid.p50_ms,
+            r.fsync_probe_end.p50_ms,
             r.concurrent.per_sec,
             r.concurrent.ack.p99_ms,
             r.single.as_ref().map_or(0.0, |s| s.per_sec),

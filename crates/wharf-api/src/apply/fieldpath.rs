@@ -80,7 +80,10 @@ impl PathElement {
                 let parsed: Value = serde_json::from_str(rest).map_err(|e| format!("invalid value {rest:?}: {e}"))?;
                 Ok(Some(PathElement::Value(parsed)))
             }
-            "i:" => rest.parse::<usize>().map(|i| Some(PathElement::Index(i))).map_err(|e| format!("invalid index {rest:?}: {e}")),
+            "i:" => rest
+                .parse::<usize>()
+                .map(|i| Some(PathElement::Index(i)))
+                .map_err(|e| format!("invalid index {rest:?}: {e}")),
             _ => Ok(None),
         }
     }
@@ -434,6 +437,13 @@ pub(super) fn values_equal(a: &Value, b: &Value) -> bool {
         }
         _ => a == b,
     }
+}
+
+/// `value` as Go's `encoding/json` writes it (see [`go_json`]).
+pub(super) fn go_json_text(value: &Value) -> String {
+    let mut out = String::new();
+    go_json(value, &mut out);
+    out
 }
 
 /// Writes `value` as Go's `encoding/json` would (object keys sorted, HTML characters escaped,

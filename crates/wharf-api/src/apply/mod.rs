@@ -196,10 +196,18 @@ pub fn field_manager_from_user_agent(user_agent: &str) -> String {
 ///
 /// The result is the live object with the configuration merged in and the fields this manager
 /// stopped applying removed (unless another manager owns them); it still has to go through
-/// the ordinary update path (defaulting, `status` reset, validation, admission). When the apply
-/// changes nothing, the result equals `live` (managedFields included, no time bumped), so the
-/// caller can skip the write. `subresource` is the subresource the request addressed (`status`),
-/// recorded in the manager's entry.
+/// the ordinary update path (defaulting, `status` reset, validation, admission, and the
+/// resourceVersion precondition when the configuration carries one). When the apply changes
+/// nothing, the result equals `live` (managedFields included, no time bumped), so the caller
+/// can skip the write. `subresource` is the subresource the request addressed (`status`),
+/// recorded in the manager's entry. A `metadata.managedFields` in `live` that cannot be read
+/// is an error, as in Kubernetes.
+///
+/// As in Kubernetes: the fields of an existing object that has no managedFields at all are
+/// first attributed to an `Update` manager `before-first-apply`; and the manager `kubectl`
+/// (`kubectl apply --server-side`) takes over without conflict the fields its client-side
+/// `kubectl.kubernetes.io/last-applied-configuration` annotation still matches, and keeps that
+/// annotation, when the object has one, equal to the configuration it applies.
 ///
 /// Errors: [`ApplyError::Invalid`] when `applied` is not an object, has another apiVersion or
 /// kind than the request, has no `metadata.name`, sets `metadata.managedFields`, or has items
@@ -218,43 +226,155 @@ pub fn server_side_apply(
 ) -> Result<Value, ApplyError> {
     validate_applied(applied, api_version, schema)?;
     let ctx = Ctx::new(schema, subresource);
-    let id = Identity::new(manager, true, api_version, subresource);
+    let request = ApplyRequest { live, applied, manager, api_version, ctx: &ctx, now, subresource };
+    let mut out = match apply_once(&request, force) {
+        Err(ApplyFailure::Conflicts(conflicts)) if manager == KUBECTL => {
+            // `kubectl apply --server-side` over an object kubectl managed client-side: the
+            // fields its last-applied annotation still matches are not conflicts
+            // (`lastAppliedManager`).
+            let allowed = live.and_then(|live| allowed_by_last_applied(live, api_version, &ctx)).unwrap_or_default();
+            let remaining: Vec<(Identity, String, Set)> = conflicts
+                .into_iter()
+                .map(|(id, version, set)| (id, version, set.difference(&allowed)))
+                .filter(|(_, _, set)| !set.is_empty())
+                .collect();
+            if remaining.is_empty() {
+                apply_once(&request, true).map_err(ApplyFailure::into_error)?
+            } else {
+                return Err(conflicts_error(remaining));
+            }
+        }
+        result => result.map_err(ApplyFailure::into_error)?,
+    };
+    if manager == KUBECTL {
+        sync_last_applied(&mut out, applied);
+    }
+    Ok(out)
+}
 
-    let mut managed = match live.and_then(managed_fields_of) {
+/// The field manager kubectl uses for `apply --server-side`, which Kubernetes treats specially
+/// to keep client-side apply working (the `last-applied-configuration` annotation).
+const KUBECTL: &str = "kubectl";
+
+/// The annotation of kubectl's client-side apply.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// The inputs of one server-side apply.
+struct ApplyRequest<'r, 's> {
+    live: Option<&'r Value>,
+    applied: &'r Value,
+    manager: &'r str,
+    api_version: &'r str,
+    ctx: &'r Ctx<'s>,
+    now: &'r str,
+    subresource: Option<&'r str>,
+}
+
+/// Why one attempt at an apply failed.
+enum ApplyFailure {
+    Conflicts(Vec<(Identity, String, Set)>),
+    Invalid(ApplyError),
+}
+
+impl ApplyFailure {
+    fn into_error(self) -> ApplyError {
+        match self {
+            ApplyFailure::Conflicts(conflicts) => conflicts_error(conflicts),
+            ApplyFailure::Invalid(e) => e,
+        }
+    }
+}
+
+fn invalid(message: String) -> ApplyFailure {
+    ApplyFailure::Invalid(ApplyError::Invalid(message))
+}
+
+/// `Updater.Apply` and the managedFields layers around it, for one value of `force`.
+fn apply_once(r: &ApplyRequest<'_, '_>, force: bool) -> Result<Value, ApplyFailure> {
+    let ctx = r.ctx;
+    let id = Identity::new(r.manager, true, r.api_version, r.subresource);
+    let mut managed = match r.live.and_then(managed_fields_of) {
         Some(encoded) => {
-            decode_managed(encoded).map_err(|e| ApplyError::Invalid(format!("failed to decode managed fields: {e}")))?
+            decode_managed(encoded).map_err(|e| invalid(format!("failed to decode managed fields: {e}")))?
         }
         None => Managed::default(),
     };
-    let live_obj = live.map(without_managed_fields).unwrap_or_else(|| Value::Object(Map::new()));
+    let live_obj = r.live.map(without_managed_fields).unwrap_or_else(|| Value::Object(Map::new()));
+    if managed.fields.is_empty() && r.live.is_some() {
+        // Fields of an object nobody manages yet belong to `before-first-apply`, so applying
+        // other values to them is a conflict (`skipNonAppliedManager`).
+        let before = Identity::new("before-first-apply", false, r.api_version, r.subresource);
+        record_update(&mut managed, &ctx.zero(), &live_obj, &before, ctx, r.now)
+            .map_err(|e| invalid(format!("failed to create manager for existing fields: {e}")))?;
+    }
 
     // The configuration on its own: keys, duplicates, and the fields it sets.
-    typed::merge(None, Some(applied), ctx.ty).map_err(|e| typed_patch_error(applied, schema, &e))?;
-    let config_set = typed::to_field_set(applied, ctx.ty).map_err(|e| typed_patch_error(applied, schema, &e))?;
+    let typed_error = |e: String| ApplyFailure::Invalid(typed_patch_error(r.applied, ctx.kind, &e));
+    typed::merge(None, Some(r.applied), ctx.ty).map_err(typed_error)?;
+    let config_set = typed::to_field_set(r.applied, ctx.ty).map_err(typed_error)?;
 
-    let merged = typed::merge(Some(&live_obj), Some(applied), ctx.ty)
-        .map_err(|e| ApplyError::Invalid(format!("failed to merge config: {e}")))?
+    let merged = typed::merge(Some(&live_obj), Some(r.applied), ctx.ty)
+        .map_err(|e| invalid(format!("failed to merge config: {e}")))?
         .unwrap_or_else(|| Value::Object(Map::new()));
     let last = managed.fields.get(&id).map(|e| e.set.clone());
     let new_set = config_set.recursive_difference(&ctx.ignored);
-    managed.fields.insert(id.clone(), Entry { set: new_set, api_version: api_version.to_string() });
-    let merged = prune(merged, &managed, last.as_ref(), ctx.ty)
-        .map_err(|e| ApplyError::Invalid(format!("failed to prune fields: {e}")))?;
+    managed.fields.insert(id.clone(), Entry { set: new_set, api_version: r.api_version.to_string() });
+    let merged =
+        prune(merged, &managed, last.as_ref(), ctx.ty).map_err(|e| invalid(format!("failed to prune fields: {e}")))?;
 
-    update_ownership(&live_obj, &merged, &mut managed, Some(&id), force, &ctx).map_err(|e| match e {
-        OwnershipError::Conflicts(conflicts) => conflicts_error(conflicts),
-        OwnershipError::Invalid(e) => ApplyError::Invalid(format!("failed to compare objects: {e}")),
+    update_ownership(&live_obj, &merged, &mut managed, Some(&id), force, ctx).map_err(|e| match e {
+        OwnershipError::Conflicts(conflicts) => ApplyFailure::Conflicts(conflicts),
+        OwnershipError::Invalid(e) => invalid(format!("failed to compare objects: {e}")),
     })?;
     strip_meta(&mut managed, &id);
 
     let mut out = if values_equal(&live_obj, &merged) {
         live_obj
     } else {
-        managed.times.insert(id, now.to_string());
+        managed.times.insert(id, r.now.to_string());
         merged
     };
-    set_managed_fields(&mut out, encode_managed(&managed));
+    set_managed_fields(&mut out, encode_managed(&managed), managed_fields_position(r.live));
     Ok(out)
+}
+
+fn last_applied_of(obj: &Value) -> Option<&str> {
+    obj.get("metadata")
+        .and_then(|m| m.get("annotations"))
+        .and_then(|a| a.get(LAST_APPLIED))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// The fields kubectl's last-applied annotation on `live` sets to the values `live` still
+/// has: those kubectl owns in all but name, so taking them over is not a conflict.
+fn allowed_by_last_applied(live: &Value, api_version: &str, ctx: &Ctx<'_>) -> Option<Set> {
+    let last_applied: Value = serde_json::from_str(last_applied_of(live)?).ok()?;
+    if last_applied.get("apiVersion").and_then(Value::as_str) != Some(api_version) {
+        return None;
+    }
+    let live = ctx.with_zero_fields(&without_managed_fields(live));
+    let set = typed::to_field_set(&last_applied, ctx.ty).ok()?;
+    let cmp = typed::compare(Some(&last_applied), Some(&live), ctx.ty).ok()?;
+    Some(set.difference(&cmp.modified).difference(&cmp.added).difference(&cmp.removed))
+}
+
+/// Keeps kubectl's last-applied annotation, where the object has one, equal to what kubectl
+/// applied server-side (`lastAppliedUpdater`), so that a later client-side apply computes the
+/// right patch.
+fn sync_last_applied(obj: &mut Value, applied: &Value) {
+    if last_applied_of(obj).is_none() {
+        return;
+    }
+    let mut config = applied.clone();
+    if let Some(Value::Object(annotations)) = config.get_mut("metadata").and_then(|m| m.get_mut("annotations")) {
+        annotations.shift_remove(LAST_APPLIED);
+    }
+    let mut encoded = fieldpath::go_json_text(&config);
+    encoded.push('\n');
+    if let Some(Value::Object(annotations)) = obj.get_mut("metadata").and_then(|m| m.get_mut("annotations")) {
+        annotations.insert(LAST_APPLIED.to_string(), Value::String(encoded));
+    }
 }
 
 /// Ownership bookkeeping for an ordinary write by `manager` (operation Update): sets
@@ -264,12 +384,14 @@ pub fn server_side_apply(
 /// stored (after defaulting). The manager comes to own every field the write added or changed
 /// (on top of what its entry for this apiVersion and subresource already owned); every other
 /// manager loses the fields the write changed or removed. The entry's time becomes `now` only
-/// if the write changed something it tracks.
+/// if the write changed something it tracks. `subresource` is the subresource the request
+/// addressed (`status`, `scale`), recorded in the entry.
 ///
 /// As in Kubernetes, managedFields the client sent in `new` are honoured (that is how clients
 /// edit or, with `[]` or `[{}]`, reset them); when it sent none, or for a subresource, those of
-/// `old` are used. If the objects cannot be tracked (an associative list item without its
-/// keys), `new` gets `old`'s managedFields unchanged.
+/// `old` are used. An existing object (with a `metadata.uid`) that ends up with no managers is
+/// not tracked until it is next applied. If the objects cannot be tracked (an associative list
+/// item without its keys), `new` gets `old`'s managedFields unchanged.
 pub fn track_update(
     old: Option<&Value>,
     new: &mut Value,
@@ -279,13 +401,12 @@ pub fn track_update(
     now: &str,
     subresource: Option<&str>,
 ) {
-    match track(old, new, manager, api_version, schema, now, subresource) {
-        Ok(entries) => set_managed_fields(new, entries),
-        Err(_) => {
-            let previous = old.and_then(managed_fields_of).and_then(Value::as_array).cloned().unwrap_or_default();
-            set_managed_fields(new, previous);
-        }
-    }
+    let position = managed_fields_position(Some(new)).or_else(|| managed_fields_position(old));
+    let entries = match track(old, new, manager, api_version, schema, now, subresource) {
+        Ok(entries) => entries,
+        Err(_) => old.and_then(managed_fields_of).and_then(Value::as_array).cloned().unwrap_or_default(),
+    };
+    set_managed_fields(new, entries, position);
 }
 
 fn track(
@@ -300,27 +421,45 @@ fn track(
     let ctx = Ctx::new(schema, subresource);
     let id = Identity::new(manager, false, api_version, subresource);
     let mut managed = decode_live_or_new(old, new, subresource.is_some());
+    let old_uid = old.and_then(|o| o.get("metadata")).and_then(|m| m.get("uid")).and_then(Value::as_str);
+    if managed.fields.is_empty() && old_uid.is_some_and(|uid| !uid.is_empty()) {
+        // An existing object nobody manages stays untracked until it is first applied
+        // (`skipNonAppliedManager`).
+        return Ok(Vec::new());
+    }
     let old_obj = match old {
         Some(old) => without_managed_fields(old),
         None => ctx.zero(),
     };
-    let new_obj = without_managed_fields(new);
+    record_update(&mut managed, &old_obj, &without_managed_fields(new), &id, &ctx, now)?;
+    Ok(encode_managed(&managed))
+}
 
-    let cmp = update_ownership(&old_obj, &new_obj, &mut managed, None, true, &ctx).map_err(|e| match e {
+/// Records a write from `old` to `new` by the `Update` manager `id` (the managedFields layers
+/// around `Updater.Update`): other managers lose what changed, `id` gains it.
+fn record_update(
+    managed: &mut Managed,
+    old: &Value,
+    new: &Value,
+    id: &Identity,
+    ctx: &Ctx<'_>,
+    now: &str,
+) -> Result<(), String> {
+    let cmp = update_ownership(old, new, managed, None, true, ctx).map_err(|e| match e {
         OwnershipError::Invalid(e) => e,
         OwnershipError::Conflicts(_) => "unexpected conflicts".to_string(),
     })?;
     let current = cmp.modified.union(&cmp.added).recursive_difference(&ctx.ignored).difference(&strip_set());
     if !current.is_empty() {
-        let set = match managed.fields.get(&id) {
+        let set = match managed.fields.get(id) {
             Some(previous) => current.union(&previous.set),
             None => current,
         };
-        managed.fields.insert(id.clone(), Entry { set, api_version: api_version.to_string() });
-        managed.times.insert(id, now.to_string());
+        managed.fields.insert(id.clone(), Entry { set, api_version: id.api_version.clone() });
+        managed.times.insert(id.clone(), now.to_string());
     }
-    cap_update_managers(&mut managed);
-    Ok(encode_managed(&managed))
+    cap_update_managers(managed);
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -502,12 +641,18 @@ fn encode_managed(managed: &Managed) -> Vec<Value> {
         .collect()
 }
 
-/// Sets (or, for no entries, removes) `metadata.managedFields`, keeping its place if it had one.
-fn set_managed_fields(obj: &mut Value, entries: Vec<Value>) {
+/// Where `metadata.managedFields` sits among the metadata fields of `obj`, if it has them.
+fn managed_fields_position(obj: Option<&Value>) -> Option<usize> {
+    obj?.get("metadata")?.as_object()?.keys().position(|k| k == "managedFields")
+}
+
+/// Sets (or, for no entries, removes) `metadata.managedFields`: in place if the object has
+/// them, else at `position` (where the object it came from had them), else last.
+fn set_managed_fields(obj: &mut Value, entries: Vec<Value>, position: Option<usize>) {
     let Value::Object(root) = obj else { return };
     if entries.is_empty() {
         if let Some(Value::Object(meta)) = root.get_mut("metadata") {
-            meta.remove("managedFields");
+            meta.shift_remove("managedFields");
         }
         return;
     }
@@ -516,14 +661,21 @@ fn set_managed_fields(obj: &mut Value, entries: Vec<Value>) {
         *meta = Value::Object(Map::new());
     }
     if let Value::Object(meta) = meta {
-        meta.insert("managedFields".into(), Value::Array(entries));
+        match position {
+            Some(at) if !meta.contains_key("managedFields") => {
+                meta.shift_insert(at.min(meta.len()), "managedFields".into(), Value::Array(entries));
+            }
+            _ => {
+                meta.insert("managedFields".into(), Value::Array(entries));
+            }
+        }
     }
 }
 
 fn without_managed_fields(obj: &Value) -> Value {
     let mut out = obj.clone();
     if let Some(Value::Object(meta)) = out.get_mut("metadata") {
-        meta.remove("managedFields");
+        meta.shift_remove("managedFields");
     }
     out
 }
@@ -535,9 +687,17 @@ fn strip_set() -> Set {
     set.insert(&[field("apiVersion")]);
     set.insert(&[field("kind")]);
     set.insert(&[field("metadata")]);
-    for name in
-        ["name", "namespace", "creationTimestamp", "selfLink", "uid", "clusterName", "generation", "managedFields", "resourceVersion"]
-    {
+    for name in [
+        "name",
+        "namespace",
+        "creationTimestamp",
+        "selfLink",
+        "uid",
+        "clusterName",
+        "generation",
+        "managedFields",
+        "resourceVersion",
+    ] {
         set.insert(&[field("metadata"), field(name)]);
     }
     set
@@ -604,6 +764,8 @@ fn cap_update_managers(managed: &mut Managed) {
 /// The schema and the fields nobody owns for one write.
 struct Ctx<'s> {
     ty: Ty<'s>,
+    /// The kind, for messages.
+    kind: &'s str,
     /// Reset fields: excluded (with everything below them) from ownership.
     ignored: Set,
     /// The zero value of the kind, the "old object" of a create.
@@ -621,7 +783,7 @@ impl<'s> Ctx<'s> {
             _ => {}
         }
         let zero = if schema.crd_schema.is_none() { table.map(|(_, z)| z) } else { None };
-        Ctx { ty, ignored, zero }
+        Ctx { ty, kind: schema.kind, ignored, zero }
     }
 
     fn zero(&self) -> Value {
@@ -776,20 +938,21 @@ fn validate_applied(applied: &Value, api_version: &str, schema: &ListSchema) -> 
         return Err(ApplyError::Invalid("metadata.managedFields must be nil".into()));
     }
     if meta.and_then(|m| m.get("name")).and_then(Value::as_str).is_none_or(str::is_empty) {
-        return Err(ApplyError::Invalid("metadata.name: Required value: name is required in an apply configuration".into()));
+        return Err(ApplyError::Invalid(
+            "metadata.name: Required value: name is required in an apply configuration".into(),
+        ));
     }
     Ok(())
 }
 
 /// An error about the configuration's structure, worded as Kubernetes words it.
-fn typed_patch_error(applied: &Value, schema: &ListSchema, error: &str) -> ApplyError {
+fn typed_patch_error(applied: &Value, kind: &str, error: &str) -> ApplyError {
     let meta = applied.get("metadata");
     let name = meta.and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("<unknown>");
     let namespace = meta.and_then(|m| m.get("namespace")).and_then(Value::as_str).unwrap_or_default();
     let api_version = applied.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
     ApplyError::Invalid(format!(
-        "failed to create typed patch object ({namespace}/{name}; {group}/{version}, Kind={}): {error}",
-        schema.kind
+        "failed to create typed patch object ({namespace}/{name}; {group}/{version}, Kind={kind}): {error}"
     ))
 }

@@ -12,7 +12,13 @@ fn deployments() -> ListSchema<'static> {
     ListSchema::new("apps", "Deployment").with_status_subresource(true)
 }
 
-fn apply_deployment(live: Option<&Value>, config: &Value, manager: &str, force: bool, now: &str) -> Result<Value, ApplyError> {
+fn apply_deployment(
+    live: Option<&Value>,
+    config: &Value,
+    manager: &str,
+    force: bool,
+    now: &str,
+) -> Result<Value, ApplyError> {
     server_side_apply(live, config, manager, force, "apps/v1", &deployments(), now, None)
 }
 
@@ -232,7 +238,10 @@ fn apply_conflicts_with_a_field_another_manager_set() {
     let mut config = nginx(3, "nginx:1.14.2");
     config["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"] = json!("TCP");
     let (message, list) = conflicts(apply_deployment(Some(&live), &config, "kubectl", false, T2));
-    assert_eq!(message, "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using apps/v1: .spec.replicas");
+    assert_eq!(
+        message,
+        "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using apps/v1: .spec.replicas"
+    );
     assert_eq!(
         list,
         vec![Conflict {
@@ -393,9 +402,9 @@ fn containers_merge_by_name_under_apply() {
 #[test]
 fn an_applier_that_stops_applying_a_list_item_removes_it() {
     let mut two = nginx(3, "nginx:1.14.2");
-    two["spec"]["template"]["spec"]["containers"]
-        .as_array_mut()
-        .map(|c| c.push(json!({"name": "sidecar", "image": "envoy:1"})));
+    if let Some(containers) = two["spec"]["template"]["spec"]["containers"].as_array_mut() {
+        containers.push(json!({"name": "sidecar", "image": "envoy:1"}));
+    }
     let live = ok(apply_deployment(None, &two, "kubectl", false, T1));
     let one = ok(apply_deployment(Some(&live), &nginx(3, "nginx:1.14.2"), "kubectl", false, T2));
     let containers = &one["spec"]["template"]["spec"]["containers"];
@@ -433,7 +442,8 @@ fn atomic_lists_are_replaced_by_apply() {
     let applied = ok(apply_deployment(Some(&live), &with_args(json!(["c"])), "kubectl", false, T2));
     assert_eq!(applied["spec"]["template"]["spec"]["containers"][0]["args"], json!(["c"]));
     assert_eq!(
-        fields(&applied, "kubectl", "Apply")["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"nginx\"}"]["f:args"],
+        fields(&applied, "kubectl", "Apply")["f:spec"]["f:template"]["f:spec"]["f:containers"]
+            ["k:{\"name\":\"nginx\"}"]["f:args"],
         json!({})
     );
 }
@@ -454,9 +464,7 @@ fn atomic_structs_are_replaced_and_owned_whole() {
 
 #[test]
 fn finalizers_merge_as_a_set() {
-    let with_finalizers = |f: Value| {
-        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "nginx", "finalizers": f}})
-    };
+    let with_finalizers = |f: Value| json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "nginx", "finalizers": f}});
     let live = ok(apply_deployment(None, &with_finalizers(json!(["a.example.com/x"])), "alice", false, T1));
     let merged = ok(apply_deployment(Some(&live), &with_finalizers(json!(["b.example.com/y"])), "bob", false, T2));
     assert_eq!(merged["metadata"]["finalizers"], json!(["a.example.com/x", "b.example.com/y"]));
@@ -466,9 +474,7 @@ fn finalizers_merge_as_a_set() {
 #[test]
 fn service_ports_merge_by_port_and_protocol() {
     let services = ListSchema::new("", "Service").with_status_subresource(true);
-    let service = |ports: Value| {
-        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "dns"}, "spec": {"ports": ports}})
-    };
+    let service = |ports: Value| json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "dns"}, "spec": {"ports": ports}});
     let live = ok(server_side_apply(
         None,
         &service(json!([{"port": 53, "name": "dns"}])),
@@ -561,9 +567,9 @@ fn applying_null_removes_the_field() {
 #[test]
 fn duplicate_keys_in_the_applied_config_are_invalid() {
     let mut config = nginx(3, "nginx:1.14.2");
-    config["spec"]["template"]["spec"]["containers"]
-        .as_array_mut()
-        .map(|c| c.push(json!({"name": "nginx", "image": "other"})));
+    if let Some(containers) = config["spec"]["template"]["spec"]["containers"].as_array_mut() {
+        containers.push(json!({"name": "nginx", "image": "other"}));
+    }
     let message = invalid(apply_deployment(None, &config, "kubectl", false, T1));
     assert_eq!(
         message,
@@ -596,7 +602,10 @@ fn apply_requires_an_object_with_the_request_version_kind_and_a_name() {
 
     let mut wrong_kind = nginx(1, "x");
     wrong_kind["kind"] = json!("StatefulSet");
-    assert_eq!(invalid(apply_deployment(None, &wrong_kind, "kubectl", false, T1)), "invalid object type: apps/v1, Kind=StatefulSet");
+    assert_eq!(
+        invalid(apply_deployment(None, &wrong_kind, "kubectl", false, T1)),
+        "invalid object type: apps/v1, Kind=StatefulSet"
+    );
 
     let mut nameless = nginx(1, "x");
     nameless["metadata"].as_object_mut().map(|m| m.remove("name"));
@@ -604,7 +613,10 @@ fn apply_requires_an_object_with_the_request_version_kind_and_a_name() {
 
     let mut with_managed_fields = nginx(1, "x");
     with_managed_fields["metadata"]["managedFields"] = json!([]);
-    assert_eq!(invalid(apply_deployment(None, &with_managed_fields, "kubectl", false, T1)), "metadata.managedFields must be nil");
+    assert_eq!(
+        invalid(apply_deployment(None, &with_managed_fields, "kubectl", false, T1)),
+        "metadata.managedFields must be nil"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -770,8 +782,16 @@ fn widget(items: Value) -> Value {
 fn custom_resource_lists_are_atomic_without_a_schema() {
     let schema = ListSchema::new("example.com", "Widget");
     assert!(!schema.is_builtin());
-    let live =
-        ok(server_side_apply(None, &widget(json!([{"name": "a"}])), "alice", false, "example.com/v1", &schema, T1, None));
+    let live = ok(server_side_apply(
+        None,
+        &widget(json!([{"name": "a"}])),
+        "alice",
+        false,
+        "example.com/v1",
+        &schema,
+        T1,
+        None,
+    ));
     assert_eq!(fields(&live, "alice", "Apply"), json!({"f:spec": {".": {}, "f:items": {}}}));
     let (message, _) = conflicts(server_side_apply(
         Some(&live),
@@ -903,7 +923,8 @@ fn fields_v1_keys_are_written_as_go_writes_json() {
 fn malformed_managed_fields_make_apply_fail() {
     let mut live = ok(apply_deployment(None, &nginx(3, "nginx:1.14.2"), "kubectl", false, T1));
     live["metadata"]["managedFields"][0]["operation"] = json!("Patch");
-    assert!(invalid(apply_deployment(Some(&live), &nginx(3, "x"), "kubectl", false, T2)).starts_with("failed to decode managed fields"));
+    assert!(invalid(apply_deployment(Some(&live), &nginx(3, "x"), "kubectl", false, T2))
+        .starts_with("failed to decode managed fields"));
 }
 
 #[test]
@@ -915,11 +936,186 @@ fn field_manager_from_user_agent_takes_the_part_before_the_first_slash() {
 }
 
 #[test]
-fn every_served_builtin_kind_has_a_table_and_a_zero_value() {
-    for info in crate::resources::builtin() {
+fn every_stored_builtin_kind_has_a_table_and_a_zero_value() {
+    // Kinds that cannot be patched (the access reviews) are never stored, nor tracked.
+    for info in crate::resources::builtin().into_iter().filter(|r| r.verbs.iter().any(|v| v == "patch")) {
         let schema = ListSchema::new(&info.group, &info.kind);
         assert!(schema.is_builtin(), "{}/{}", info.group, info.kind);
         let ctx = Ctx::new(&schema, None);
         assert!(ctx.zero().is_object(), "{}/{}", info.group, info.kind);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// kubectl client-side apply interop
+// ---------------------------------------------------------------------------------------------
+
+/// A Deployment created by `kubectl apply` (client-side) from `config`.
+fn client_side_applied(config: &Value) -> Value {
+    let mut stored = defaulted_nginx(config["spec"]["replicas"].as_i64().unwrap_or(1));
+    let mut annotation = fieldpath::go_json_text(config);
+    annotation.push('\n');
+    stored["metadata"]["annotations"][LAST_APPLIED] = json!(annotation);
+    update_deployment(None, &stored, "kubectl-client-side-apply", T1)
+}
+
+#[test]
+fn kubectl_server_side_apply_takes_over_what_it_applied_client_side() {
+    let live = client_side_applied(&nginx(1, "nginx:1.14.2"));
+    let mut config = nginx(3, "nginx:1.14.2");
+    config["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"] = json!("TCP");
+    let applied = ok(apply_deployment(Some(&live), &config, "kubectl", false, T2));
+    assert_eq!(applied["spec"]["replicas"], 3);
+    assert_eq!(fields(&applied, "kubectl", "Apply")["f:spec"]["f:replicas"], json!({}));
+    assert_eq!(fields(&applied, "kubectl-client-side-apply", "Update")["f:spec"].get("f:replicas"), None);
+    // The annotation now records what was applied server-side.
+    let mut expected = fieldpath::go_json_text(&config);
+    expected.push('\n');
+    assert_eq!(applied["metadata"]["annotations"][LAST_APPLIED], json!(expected));
+
+    // Another field manager gets no such leniency.
+    let (message, _) = conflicts(apply_deployment(Some(&live), &config, "my-controller", false, T2));
+    assert!(message.contains(".spec.replicas"), "{message}");
+}
+
+#[test]
+fn kubectl_server_side_apply_still_conflicts_on_fields_changed_since_the_client_side_apply() {
+    let live = client_side_applied(&nginx(1, "nginx:1.14.2"));
+    let mut scaled = live.clone();
+    scaled["spec"]["replicas"] = json!(5);
+    let scaled = update_deployment(Some(&live), &scaled, "hpa", T2);
+    let mut config = nginx(3, "nginx:1.16.1");
+    config["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"] = json!("TCP");
+    let (message, list) = conflicts(apply_deployment(Some(&scaled), &config, "kubectl", false, T3));
+    // The image kubectl applied client-side is taken over; replicas, changed by the HPA, is not.
+    assert_eq!(message, "Apply failed with 1 conflict: conflict with \"hpa\" using apps/v1: .spec.replicas");
+    assert_eq!(list.len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Objects nobody manages
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn applying_to_an_object_nobody_manages_conflicts_with_before_first_apply() {
+    let untracked = defaulted_nginx(1);
+    let mut config = nginx(3, "nginx:1.14.2");
+    config["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"] = json!("TCP");
+    let (message, _) = conflicts(apply_deployment(Some(&untracked), &config, "alice", false, T2));
+    assert_eq!(
+        message,
+        "Apply failed with 1 conflict: conflict with \"before-first-apply\" using apps/v1: .spec.replicas"
+    );
+
+    let applied = ok(apply_deployment(Some(&untracked), &nginx(1, "nginx:1.14.2"), "alice", false, T2));
+    let before = entry(&applied, "before-first-apply", "Update").unwrap_or(Value::Null);
+    assert_eq!(before["time"], T2);
+    assert_eq!(before["fieldsV1"]["f:spec"]["f:replicas"], json!({}));
+    assert!(entry(&applied, "alice", "Apply").is_some());
+}
+
+#[test]
+fn updates_to_an_existing_object_nobody_manages_are_not_tracked() {
+    let untracked = defaulted_nginx(1);
+    let mut scaled = untracked.clone();
+    scaled["spec"]["replicas"] = json!(2);
+    let scaled = update_deployment(Some(&untracked), &scaled, "someone", T2);
+    assert_eq!(scaled["metadata"].get("managedFields"), None);
+    assert_eq!(scaled["spec"]["replicas"], 2);
+}
+
+#[test]
+fn managed_fields_keep_their_place_among_the_metadata_fields() {
+    let live = ok(apply_deployment(None, &nginx(3, "nginx:1.14.2"), "kubectl", false, T1));
+    // Put managedFields between name and namespace, as a stored object might have them.
+    let mut stored = live.clone();
+    if let Some(meta) = stored["metadata"].as_object_mut() {
+        let entries = meta.shift_remove("managedFields").unwrap_or(Value::Null);
+        meta.shift_insert(1, "managedFields".into(), entries);
+    }
+    let keys = |obj: &Value| -> Vec<String> {
+        obj["metadata"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
+    };
+    let same = ok(apply_deployment(Some(&stored), &nginx(3, "nginx:1.14.2"), "kubectl", false, T2));
+    assert_eq!(serde_json::to_string(&same).ok(), serde_json::to_string(&stored).ok());
+    let changed = ok(apply_deployment(Some(&stored), &nginx(4, "nginx:1.14.2"), "kubectl", false, T2));
+    assert_eq!(keys(&changed), keys(&stored));
+    let mut edited = stored.clone();
+    edited["metadata"]["labels"]["x"] = json!("y");
+    let edited = update_deployment(Some(&stored), &edited, "editor", T2);
+    assert_eq!(keys(&edited), keys(&stored));
+}
+
+#[test]
+fn reapplying_after_the_registry_defaulted_the_object_is_a_no_op() {
+    let pods = ListSchema::new("", "Pod").with_status_subresource(true);
+    let config = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "containers": [{
+                "name": "web", "image": "nginx",
+                "ports": [{"containerPort": 80}],
+                "env": [{"name": "A", "value": "1"}],
+                "volumeMounts": [{"name": "data", "mountPath": "/data"}]
+            }],
+            "volumes": [{"name": "data", "emptyDir": {}}],
+            "tolerations": [{"key": "k", "operator": "Exists"}]
+        }
+    });
+    let created = ok(server_side_apply(None, &config, "kubectl", false, "v1", &pods, T1, None));
+    // What the registry adds on create.
+    let mut stored = created.clone();
+    stored["metadata"]["uid"] = json!("1234");
+    stored["metadata"]["resourceVersion"] = json!("7");
+    stored["metadata"]["creationTimestamp"] = json!(T1);
+    let c = &mut stored["spec"]["containers"][0];
+    c["ports"][0]["protocol"] = json!("TCP");
+    c["terminationMessagePath"] = json!("/dev/termination-log");
+    c["imagePullPolicy"] = json!("Always");
+    c["resources"] = json!({});
+    stored["spec"]["dnsPolicy"] = json!("ClusterFirst");
+    stored["spec"]["restartPolicy"] = json!("Always");
+    stored["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
+
+    let again = ok(server_side_apply(Some(&stored), &config, "kubectl", false, "v1", &pods, T2, None));
+    assert_eq!(serde_json::to_string(&again).ok(), serde_json::to_string(&stored).ok());
+
+    // Dropping the env var and the toleration removes exactly those.
+    let mut smaller = config.clone();
+    smaller["spec"]["containers"][0].as_object_mut().map(|c| c.shift_remove("env"));
+    smaller["spec"].as_object_mut().map(|s| s.shift_remove("tolerations"));
+    let trimmed = ok(server_side_apply(Some(&stored), &smaller, "kubectl", false, "v1", &pods, T3, None));
+    assert_eq!(trimmed["spec"]["containers"][0].get("env"), None);
+    assert_eq!(trimmed["spec"].get("tolerations"), None);
+    assert_eq!(trimmed["spec"]["containers"][0]["terminationMessagePath"], "/dev/termination-log");
+    assert_eq!(trimmed["spec"]["dnsPolicy"], "ClusterFirst");
+    assert_eq!(trimmed["status"], stored["status"]);
+    assert_eq!(
+        fields(&trimmed, "kubectl", "Apply")["f:spec"]["f:containers"]["k:{\"name\":\"web\"}"],
+        json!({
+            ".": {}, "f:image": {}, "f:name": {},
+            "f:ports": {"k:{\"containerPort\":80,\"protocol\":\"TCP\"}": {".": {}, "f:containerPort": {}}},
+            "f:volumeMounts": {"k:{\"mountPath\":\"/data\"}": {".": {}, "f:mountPath": {}, "f:name": {}}}
+        })
+    );
+}
+
+#[test]
+fn a_status_write_by_the_deployment_controller_records_what_kubernetes_records() {
+    // The entry, as a real cluster recorded it for the same write.
+    let live = ok(apply_deployment(None, &nginx(1, "nginx:1.14.2"), "kubectl", false, T1));
+    let mut new = live.clone();
+    new["metadata"]["annotations"] = json!({"deployment.kubernetes.io/revision": "3"});
+    let condition = |kind: &str, reason: &str| json!({"lastTransitionTime": T1, "lastUpdateTime": T1, "message": "m", "reason": reason, "status": "True", "type": kind});
+    new["status"] = json!({
+        "availableReplicas": 1,
+        "conditions": [condition("Available", "MinimumReplicasAvailable"), condition("Progressing", "NewReplicaSetAvailable")],
+        "observedGeneration": 3, "readyReplicas": 1, "replicas": 1, "updatedReplicas": 1
+    });
+    track_update(Some(&live), &mut new, "kube-controller-manager", "apps/v1", &deployments(), T2, Some("status"));
+    let recorded = r#"{"f:metadata":{"f:annotations":{".":{},"f:deployment.kubernetes.io/revision":{}}},"f:status":{"f:availableReplicas":{},"f:conditions":{".":{},"k:{\"type\":\"Available\"}":{".":{},"f:lastTransitionTime":{},"f:lastUpdateTime":{},"f:message":{},"f:reason":{},"f:status":{},"f:type":{}},"k:{\"type\":\"Progressing\"}":{".":{},"f:lastTransitionTime":{},"f:lastUpdateTime":{},"f:message":{},"f:reason":{},"f:status":{},"f:type":{}}},"f:observedGeneration":{},"f:readyReplicas":{},"f:replicas":{},"f:updatedReplicas":{}}}"#;
+    let e = entry(&new, "kube-controller-manager", "Update").unwrap_or(Value::Null);
+    assert_eq!(serde_json::to_string(&e["fieldsV1"]).ok().as_deref(), Some(recorded));
+    assert_eq!(e["subresource"], "status");
 }

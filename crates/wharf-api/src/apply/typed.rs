@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use super::builtin::{T, DEDUCED, OBJECT_META, PLAIN};
+use super::builtin::{DEDUCED, OBJECT_META, PLAIN, T};
 use super::fieldpath::{path_string, values_equal, PathElement, Set};
 
 /// How the value at a place in an object is tracked.

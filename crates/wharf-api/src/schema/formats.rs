@@ -3,12 +3,12 @@
 
 use super::regex;
 
-/// The formats apiextensions-apiserver keeps for `type: string` (and untyped) fields, after
-/// go-openapi's name normalization (dashes removed). Unlisted formats are stripped and not checked.
-const SUPPORTED_STRING_FORMATS: &[&str] = &[
+/// The formats apiextensions-apiserver (Kubernetes v1.32) keeps, after go-openapi's name
+/// normalization (dashes removed). Any other `format` is stripped from the schema before
+/// validation, whatever the field's type (so `int32` is not a format the validator sees).
+const SUPPORTED_FORMATS: &[&str] = &[
     "bsonobjectid", "uri", "email", "hostname", "ipv4", "ipv6", "cidr", "mac", "uuid", "uuid3", "uuid4", "uuid5", "isbn", "isbn10",
-    "isbn13", "creditcard", "ssn", "hexcolor", "rgbcolor", "byte", "password", "date", "duration", "datetime", "k8sshortname",
-    "k8slongname",
+    "isbn13", "creditcard", "ssn", "hexcolor", "rgbcolor", "byte", "password", "date", "duration", "datetime",
 ];
 
 /// go-openapi's format-name normalization.
@@ -17,19 +17,9 @@ pub(crate) fn normalize(name: &str) -> String {
 }
 
 /// The format a schema node keeps once apiextensions strips unsupported ones
-/// (`StripUnsupportedFormatsPostProcess`), given its OpenAPI types.
-pub(crate) fn effective<'a>(format: &'a str, types: &[&str]) -> &'a str {
-    if format.is_empty() {
-        return "";
-    }
-    let single = if types.len() == 1 { types[0] } else { "" };
-    let keep = match single {
-        "" | "string" => SUPPORTED_STRING_FORMATS.contains(&normalize(format).as_str()),
-        "integer" => format == "int32" || format == "int64",
-        "number" => format == "float" || format == "double",
-        _ => false,
-    };
-    if keep {
+/// (`StripUnsupportedFormatsPostProcess`).
+pub(crate) fn effective(format: &str) -> &str {
+    if SUPPORTED_FORMATS.contains(&normalize(format).as_str()) {
         format
     } else {
         ""
@@ -38,7 +28,7 @@ pub(crate) fn effective<'a>(format: &'a str, types: &[&str]) -> &'a str {
 
 /// Whether `strfmt.Default` knows the format (so the format validator applies to strings).
 pub(crate) fn is_known(format: &str) -> bool {
-    !format.is_empty() && SUPPORTED_STRING_FORMATS.contains(&normalize(format).as_str())
+    !format.is_empty() && SUPPORTED_FORMATS.contains(&normalize(format).as_str())
 }
 
 fn re(pattern: &str, s: &str) -> bool {
@@ -75,18 +65,8 @@ pub(crate) fn validates(format: &str, s: &str) -> bool {
         "date" => is_date(s),
         "datetime" => is_date_time(s),
         "duration" => is_duration(s),
-        "k8sshortname" => s.len() <= 63 && is_short_name(s),
-        "k8slongname" => s.len() <= 253 && s.split('.').all(is_short_name),
         _ => true,
     }
-}
-
-fn is_short_name(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
 }
 
 fn days_in(month: u32, year: i64) -> u32 {
@@ -294,7 +274,7 @@ fn is_isbn(s: &str, version: u32) -> bool {
             sum += (i as u32 + 1) * u32::from(c - b'0');
         }
         sum += if b[9] == b'X' { 100 } else { 10 * u32::from(b[9] - b'0') };
-        return sum % 11 == 0;
+        return sum.checked_rem(11) == Some(0);
     }
     if !re("^(?:[0-9]{13})$", &sanitized) {
         return false;
@@ -458,9 +438,6 @@ mod tests {
             ("duration", "1h30m", true),
             ("duration", "5 days", true),
             ("duration", "soon", false),
-            ("k8s-short-name", "my-name", true),
-            ("k8s-short-name", "My-Name", false),
-            ("k8s-long-name", "a.b-c.d", true),
             ("isbn10", "0321751043", true),
             ("isbn13", "978-0321751041", true),
             ("creditcard", "4111 1111 1111 1111", true),
@@ -475,12 +452,11 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_formats_are_stripped_by_type() {
-        assert_eq!(effective("date-time", &["string"]), "date-time");
-        assert_eq!(effective("made-up", &["string"]), "");
-        assert_eq!(effective("int32", &["integer"]), "int32");
-        assert_eq!(effective("int16", &["integer"]), "");
-        assert_eq!(effective("date", &["integer", "string"]), "date");
-        assert_eq!(effective("date", &["object"]), "");
+    fn unsupported_formats_are_stripped_whatever_the_type() {
+        assert_eq!(effective("date-time"), "date-time");
+        assert_eq!(effective("datetime"), "datetime");
+        assert_eq!(effective("made-up"), "");
+        assert_eq!(effective("int32"), "");
+        assert_eq!(effective("k8s-short-name"), "");
     }
 }

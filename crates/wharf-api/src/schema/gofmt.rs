@@ -304,24 +304,17 @@ pub(crate) fn not_supported(field: impl Into<String>, value: &Value, supported: 
 
 /// `field.TooMany(path, actual, max)`: `Too many: 5: must have at most 3 items`.
 pub(crate) fn too_many(field: impl Into<String>, actual: i64, max: i64) -> FieldError {
-    let detail = if max >= 0 {
-        format!("must have at most {max} {}", if max == 1 { "item" } else { "items" })
-    } else {
-        "has too many items".to_string()
-    };
+    let detail = if max >= 0 { format!("must have at most {max} items") } else { "has too many items".to_string() };
     let detail = if actual >= 0 { format!("{actual}: {detail}") } else { detail };
     FieldError { kind: FieldErrorType::TooMany, field: field.into(), value: None, detail }
 }
 
 /// `field.TooLong(path, "", max)`: `Too long: may not be more than 5 bytes`.
 pub(crate) fn too_long(field: impl Into<String>, max: i64) -> FieldError {
-    if max == 1 {
-        return FieldError { kind: FieldErrorType::TooLong, field: field.into(), value: None, detail: "may not be more than 1 byte".into() };
+    match usize::try_from(max) {
+        Ok(max) => FieldError::too_long(field, max),
+        Err(_) => FieldError { kind: FieldErrorType::TooLong, field: field.into(), value: None, detail: "value is too long".into() },
     }
-    if max < 0 {
-        return FieldError { kind: FieldErrorType::TooLong, field: field.into(), value: None, detail: "value is too long".into() };
-    }
-    FieldError::too_long(field, usize::try_from(max).unwrap_or(usize::MAX))
 }
 
 #[cfg(test)]

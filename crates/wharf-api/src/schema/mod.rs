@@ -7,10 +7,13 @@
 //! `fieldValidation=Strict|Warn`), then [`apply_defaults`], then [`validate`]. CRD creation and
 //! update call [`validate_structural`] for every version's schema.
 //!
-//! Semantics follow `k8s.io/apiextensions-apiserver/pkg/apiserver/schema` (pruning, defaulting,
-//! objectmeta, listtype, structural validation) and `k8s.io/kube-openapi/pkg/validation/validate`
-//! (validator order, `anyOf`/`oneOf` best-failure selection, de-duplicated messages). Patterns
-//! use Go's RE2 syntax, like the apiserver (see [`regex`] limitations in the module source).
+//! Semantics and messages are those of Kubernetes v1.32 (the version Wharf reports):
+//! `k8s.io/apiextensions-apiserver/pkg/apiserver/schema` (pruning, defaulting, objectmeta,
+//! listtype, structural validation) and `k8s.io/kube-openapi/pkg/validation/validate` (validator
+//! order, `anyOf`/`oneOf` best-failure selection, de-duplicated messages), rendered like
+//! apimachinery's `field.Error`. One addition from v1.36: `int32`/`float` formats reject
+//! out-of-range numbers (`validate::NUMERIC_FORMAT_RANGES`). Patterns use Go's RE2 syntax, like
+//! the apiserver, through a small engine in this module (`regex.rs` lists its limits).
 //!
 //! Out of scope: CEL rules (`x-kubernetes-validations` are only checked for their static shape
 //! in [`validate_structural`], never evaluated), validation ratcheting on update, the status
@@ -67,9 +70,9 @@ impl<'a> S<'a> {
             t => vec![t],
         }
     }
-    /// `format`, after apiextensions strips the formats it does not support for the type.
+    /// `format`, after apiextensions strips the formats it does not support.
     fn format(self) -> &'a str {
-        formats::effective(self.str("format"), &self.types())
+        formats::effective(self.str("format"))
     }
     fn nullable(self) -> bool {
         self.flag("nullable")
@@ -155,14 +158,16 @@ fn kindex(base: &str, i: usize) -> String {
 /// of the schema's rules for them only those a CRD may carry apply: `apiVersion`/`kind` as
 /// strings and `metadata.name`/`metadata.generateName` constraints.
 ///
-/// Exactly as kube-apiserver, the whole object is validated against the schema, followed by the `apiVersion`/`kind`/`metadata` checks of
-/// `x-kubernetes-embedded-resource` objects and `x-kubernetes-list-type: set|map` uniqueness.
+/// Exactly as kube-apiserver, the whole object is validated against the schema, followed by
+/// the `apiVersion`/`kind`/`metadata` checks of `x-kubernetes-embedded-resource` objects and
+/// `x-kubernetes-list-type: set|map` uniqueness. (On update Kubernetes reports list-type errors
+/// only when the old object had none; that ratcheting is the caller's.)
 /// Errors that kube-openapi reports without a field (`anyOf`/`oneOf`/`allOf`/`not` failures)
-/// have an empty field path, as in Kubernetes (`: Invalid value: "": "spec.x" must validate
+/// carry the field `<nil>`, as in Kubernetes (`<nil>: Invalid value: "": "spec.x" must validate
 /// at least one schema (anyOf)`). CEL `x-kubernetes-validations` rules are not evaluated.
 pub fn validate(obj: &Value, schema: &Value) -> Vec<FieldError> {
     let s = S(schema);
-    let mut errs = validate::validate_value("", obj, s);
+    let mut errs = validate::validate_value(None, obj, s);
     objectmeta::validate("", obj, Some(s), &mut errs);
     if let Value::Object(m) = obj {
         listtype::validate_object("", s, m, &mut errs);

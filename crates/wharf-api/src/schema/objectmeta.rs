@@ -278,10 +278,10 @@ fn validate_meta(path: &str, m: &Map<String, Value>, errs: &mut Vec<FieldError>)
 
 fn validate_embedded_resource(path: &str, x: &Map<String, Value>, errs: &mut Vec<FieldError>) {
     if !x.contains_key("apiVersion") {
-        errs.push(FieldError::required(kchild(path, "apiVersion"), ""));
+        errs.push(FieldError::required(kchild(path, "apiVersion"), "must not be empty"));
     }
     if !x.contains_key("kind") {
-        errs.push(FieldError::required(kchild(path, "kind"), ""));
+        errs.push(FieldError::required(kchild(path, "kind"), "must not be empty"));
     }
     for (k, v) in x {
         match k.as_str() {

@@ -220,18 +220,18 @@ const KNOWN_KEYS: &[&str] = &[
     "x-kubernetes-validations",
 ];
 
-fn invariants(s: S, lvl: Level, root_embedded: bool, path: &str, errs: &mut Vec<FieldError>) {
+fn invariants(s: S, lvl: Level, path: &str, errs: &mut Vec<FieldError>) {
     let ty = s.ty();
-    let embedded = root_embedded || s.embedded();
+    let embedded = s.embedded();
     if ty == "array" && s.items().is_none() {
         errs.push(FieldError::required(kchild(path, "items"), "must be specified"));
     }
     if let Some(items) = s.items() {
-        invariants(items, Level::Item, false, &kchild(path, "items"), errs);
+        invariants(items, Level::Item, &kchild(path, "items"), errs);
     }
     if let Some(props) = s.props() {
         for (k, p) in props {
-            invariants(S(p), Level::Field, false, &kkey(&kchild(path, "properties"), k), errs);
+            invariants(S(p), Level::Field, &kkey(&kchild(path, "properties"), k), errs);
         }
     }
     if s.has_ap() {
@@ -239,14 +239,14 @@ fn invariants(s: S, lvl: Level, root_embedded: bool, path: &str, errs: &mut Vec<
             errs.push(FieldError::forbidden(kchild(path, "additionalProperties"), "must not be used at the root"));
         }
         if let Some(ap) = s.ap_schema() {
-            invariants(ap, Level::Field, false, &kchild(path, "additionalProperties"), errs);
+            invariants(ap, Level::Field, &kchild(path, "additionalProperties"), errs);
         }
     }
     let int_or_string = s.flag("x-kubernetes-int-or-string");
     if int_or_string && s.preserve() {
         errs.push(FieldError::invalid(kchild(path, "x-kubernetes-preserve-unknown-fields"), Value::Bool(true), "must be false if x-kubernetes-int-or-string is true"));
     }
-    if int_or_string && s.embedded() {
+    if int_or_string && embedded {
         errs.push(FieldError::invalid(kchild(path, "x-kubernetes-embedded-resource"), Value::Bool(true), "must be false if x-kubernetes-int-or-string is true"));
     }
     let any_of = schema_list(s, "anyOf");
@@ -291,7 +291,7 @@ fn invariants(s: S, lvl: Level, root_embedded: bool, path: &str, errs: &mut Vec<
             errs.push(FieldError::forbidden(mpath, "must not specify anything other than name and generateName, but metadata is implicitly specified"));
         }
     }
-    if s.embedded() && !s.preserve() && s.props().is_none_or(Map::is_empty) {
+    if embedded && !s.preserve() && s.props().is_none_or(Map::is_empty) {
         errs.push(FieldError::required(
             kchild(path, "properties"),
             "must not be empty if x-kubernetes-embedded-resource is true without x-kubernetes-preserve-unknown-fields",
@@ -391,7 +391,7 @@ fn validate_defaults<'a>(path: &str, s: S<'a>, mut ctx: DefaultsCtx<'a>, mut ins
             if !meta_errs.is_empty() {
                 errs.push(gofmt::invalid(kchild(path, "default"), d, format!("must result in valid metadata: {}", aggregate(&meta_errs))));
             } else {
-                errs.extend(validate::validate_value(&dpath, d, s));
+                errs.extend(validate::validate_value(Some(&dpath), d, s));
             }
         } else {
             let mut pruned = d.clone();
@@ -408,7 +408,7 @@ fn validate_defaults<'a>(path: &str, s: S<'a>, mut ctx: DefaultsCtx<'a>, mut ins
             if !meta_errs.is_empty() {
                 errs.extend(meta_errs);
             } else {
-                errs.extend(validate::validate_value(&dpath, d, s));
+                errs.extend(validate::validate_value(Some(&dpath), d, s));
             }
         }
     }
@@ -566,11 +566,10 @@ fn openapi_checks(s: S, path: &str, ssv: &Ssv, is_root: bool, errs: &mut Vec<Fie
                             errs.push(gofmt::invalid(kchild(&ipath, "x-kubernetes-list-type"), &Value::from(ilt), "must be atomic as item of a list with x-kubernetes-list-type=set"));
                         }
                     }
-                    "object" => {
-                        if is.str("x-kubernetes-map-type") != "atomic" {
-                            let shown = is.get("x-kubernetes-list-type").cloned().unwrap_or(Value::Null);
-                            errs.push(gofmt::invalid(kchild(&ipath, "x-kubernetes-map-type"), &shown, "must be atomic as item of a list with x-kubernetes-list-type=set"));
-                        }
+                    "object" if is.str("x-kubernetes-map-type") != "atomic" => {
+                        // Kubernetes shows the item's list-type here (usually unset, so null).
+                        let shown = is.get("x-kubernetes-list-type").cloned().unwrap_or(Value::Null);
+                        errs.push(gofmt::invalid(kchild(&ipath, "x-kubernetes-map-type"), &shown, "must be atomic as item of a list with x-kubernetes-list-type=set"));
                     }
                     _ => {}
                 }
@@ -669,9 +668,9 @@ fn x_validations_checks(s: S, path: &str, errs: &mut Vec<FieldError>) {
         if trimmed_rule.is_empty() {
             errs.push(FieldError::required(kchild(&rpath, "rule"), "rule is not specified"));
         } else if !message.is_empty() && trimmed_msg.is_empty() {
-            errs.push(gofmt::invalid(kchild(&rpath, "message"), &Value::from(message), "must be non-empty if specified"));
+            errs.push(gofmt::invalid(kchild(&rpath, "message"), &Value::from(message), "message must be non-empty if specified"));
         } else if has_newlines(trimmed_msg) {
-            errs.push(gofmt::invalid(kchild(&rpath, "message"), &Value::from(message), "must not contain line breaks"));
+            errs.push(gofmt::invalid(kchild(&rpath, "message"), &Value::from(message), "message must not contain line breaks"));
         } else if has_newlines(trimmed_rule) && trimmed_msg.is_empty() {
             errs.push(FieldError::required(kchild(&rpath, "message"), "message must be specified if rule contains line breaks"));
         }
@@ -688,10 +687,10 @@ fn x_validations_checks(s: S, path: &str, errs: &mut Vec<FieldError>) {
         }
         let field_path = r.str("fieldPath");
         if !field_path.is_empty() && field_path.trim().is_empty() {
-            errs.push(gofmt::invalid(kchild(&rpath, "fieldPath"), &Value::from(field_path), "must be non-empty if specified"));
+            errs.push(gofmt::invalid(kchild(&rpath, "fieldPath"), &Value::from(field_path), "fieldPath must be non-empty if specified"));
         }
         if has_newlines(field_path) {
-            errs.push(gofmt::invalid(kchild(&rpath, "fieldPath"), &Value::from(field_path), "must not contain line breaks"));
+            errs.push(gofmt::invalid(kchild(&rpath, "fieldPath"), &Value::from(field_path), "fieldPath must not contain line breaks"));
         }
     }
 }
@@ -705,7 +704,7 @@ pub(super) fn validate_structural(schema: S, base: &str) -> Vec<FieldError> {
     let init_err = structural_unsupported(schema);
     if init_err.is_none() {
         let mut serrs = Vec::new();
-        invariants(schema, Level::Root, false, base, &mut serrs);
+        invariants(schema, Level::Root, base, &mut serrs);
         value_completeness(schema, schema, base, base, &mut serrs);
         serrs.sort_by_key(FieldError::message);
         if !serrs.is_empty() {

@@ -24,7 +24,7 @@ fn cr(spec: Value) -> Value {
 
 /// (name, spec properties, spec value, expected messages in order)
 /// Note: messages are Kubernetes' verbatim, including quirks such as the empty field path of
-/// `anyOf`/`oneOf`/`allOf`/`not` failures and the double space after a nameless default path.
+/// `anyOf`/`oneOf`/`allOf`/`not` failures (`<nil>`) and the double space after a nameless default path.
 type Case = (&'static str, Value, Value, Vec<&'static str>);
 
 fn run(cases: Vec<Case>) {
@@ -48,10 +48,7 @@ fn integer_field_should_reject_a_string_with_kubernetes_message() {
             "fractional float for integer",
             json!({"replicas": {"type": "integer"}}),
             json!({"replicas": 3.5}),
-            vec![
-                r#"spec.replicas: Invalid value: "number": spec.replicas in body must be of type integer: "number""#,
-                r#": Invalid value: "": Checked value must be of type integer (default format) in spec.replicas"#,
-            ],
+            vec![r#"spec.replicas: Invalid value: "number": spec.replicas in body must be of type integer: "number""#],
         ),
         ("integer for number", json!({"ratio": {"type": "number"}}), json!({"ratio": 3}), vec![]),
         (
@@ -192,7 +189,7 @@ fn numeric_bounds_and_multiples_follow_kube_openapi() {
             "int32 overflow",
             json!({"n": {"type": "integer", "format": "int32"}}),
             json!({"n": 2147483648_i64}),
-            vec![r#": Invalid value: "": Checked value must be of type integer with format int32 in spec.n"#],
+            vec![r#"<nil>: Invalid value: "": Checked value must be of type integer with format int32 in spec.n"#],
         ),
         ("int32 max", json!({"n": {"type": "integer", "format": "int32"}}), json!({"n": 2147483647}), vec![]),
         ("int64 max", json!({"n": {"type": "integer", "format": "int64"}}), json!({"n": 9223372036854775807_i64}), vec![]),
@@ -204,7 +201,7 @@ fn string_lengths_count_characters_and_patterns_use_go_regexp() {
     run(vec![
         ("max length", json!({"s": {"type": "string", "maxLength": 3}}), json!({"s": "abcd"}), vec!["spec.s: Too long: may not be more than 3 bytes"]),
         ("max length counts characters", json!({"s": {"type": "string", "maxLength": 3}}), json!({"s": "héé"}), vec![]),
-        ("max length one", json!({"s": {"type": "string", "maxLength": 1}}), json!({"s": "ab"}), vec!["spec.s: Too long: may not be more than 1 byte"]),
+        ("max length one", json!({"s": {"type": "string", "maxLength": 1}}), json!({"s": "ab"}), vec!["spec.s: Too long: may not be more than 1 bytes"]),
         (
             "min length",
             json!({"s": {"type": "string", "minLength": 2}}),
@@ -308,7 +305,7 @@ fn objects_check_property_counts_and_additional_properties() {
             "max properties",
             json!({"labels": {"type": "object", "maxProperties": 1, "additionalProperties": {"type": "string"}}}),
             json!({"labels": {"a": "1", "b": "2"}}),
-            vec!["spec.labels: Too many: 2: must have at most 1 item"],
+            vec!["spec.labels: Too many: 2: must have at most 1 items"],
         ),
         (
             "additionalProperties schema",
@@ -338,7 +335,7 @@ fn int_or_string_accepts_both_and_nothing_else() {
             json!({"port": true}),
             vec![
                 r#"spec.port: Invalid value: "boolean": spec.port in body must be of type integer,string: "boolean""#,
-                r#": Invalid value: "": "spec.port" must validate at least one schema (anyOf)"#,
+                r#"<nil>: Invalid value: "": "spec.port" must validate at least one schema (anyOf)"#,
                 r#"spec.port: Invalid value: "boolean": spec.port in body must be of type integer: "boolean""#,
             ],
         ),
@@ -353,7 +350,7 @@ fn composition_keywords_report_like_kube_openapi() {
             json!({"n": {"type": "integer", "anyOf": [{"minimum": 5}, {"maximum": 1}]}}),
             json!({"n": 3}),
             vec![
-                r#": Invalid value: "": "spec.n" must validate at least one schema (anyOf)"#,
+                r#"<nil>: Invalid value: "": "spec.n" must validate at least one schema (anyOf)"#,
                 "spec.n: Invalid value: 3: spec.n in body should be greater than or equal to 5",
             ],
         ),
@@ -362,14 +359,14 @@ fn composition_keywords_report_like_kube_openapi() {
             "oneOf with two matches",
             json!({"n": {"type": "integer", "oneOf": [{"minimum": 0}, {"maximum": 10}]}}),
             json!({"n": 3}),
-            vec![r#": Invalid value: "": "spec.n" must validate one and only one schema (oneOf). Found 2 valid alternatives"#],
+            vec![r#"<nil>: Invalid value: "": "spec.n" must validate one and only one schema (oneOf). Found 2 valid alternatives"#],
         ),
         (
             "oneOf with none",
             json!({"n": {"type": "integer", "oneOf": [{"minimum": 5}, {"maximum": 1}]}}),
             json!({"n": 3}),
             vec![
-                r#": Invalid value: "": "spec.n" must validate one and only one schema (oneOf). Found none valid"#,
+                r#"<nil>: Invalid value: "": "spec.n" must validate one and only one schema (oneOf). Found none valid"#,
                 "spec.n: Invalid value: 3: spec.n in body should be greater than or equal to 5",
             ],
         ),
@@ -379,14 +376,14 @@ fn composition_keywords_report_like_kube_openapi() {
             json!({"n": 11}),
             vec![
                 "spec.n: Invalid value: 11: spec.n in body should be less than or equal to 10",
-                r#": Invalid value: "": "spec.n" must validate all the schemas (allOf)"#,
+                r#"<nil>: Invalid value: "": "spec.n" must validate all the schemas (allOf)"#,
             ],
         ),
         (
             "not",
             json!({"s": {"type": "string", "not": {"enum": ["forbidden"]}}}),
             json!({"s": "forbidden"}),
-            vec![r#": Invalid value: "": "spec.s" must not validate the schema (not)"#],
+            vec![r#"<nil>: Invalid value: "": "spec.s" must not validate the schema (not)"#],
         ),
         (
             "identical messages are reported once",
@@ -394,14 +391,14 @@ fn composition_keywords_report_like_kube_openapi() {
             json!({"n": 1}),
             vec![
                 "spec.n: Invalid value: 1: spec.n in body should be greater than or equal to 5",
-                r#": Invalid value: "": "spec.n" must validate all the schemas (allOf). None validated"#,
+                r#"<nil>: Invalid value: "": "spec.n" must validate all the schemas (allOf). None validated"#,
             ],
         ),
         (
             "required alternatives",
             json!({"src": {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}}, "oneOf": [{"required": ["a"]}, {"required": ["b"]}]}}),
             json!({"src": {}}),
-            vec![r#": Invalid value: "": "spec.src" must validate one and only one schema (oneOf). Found none valid"#, "spec.src.a: Required value"],
+            vec![r#"<nil>: Invalid value: "": "spec.src" must validate one and only one schema (oneOf). Found none valid"#, "spec.src.a: Required value"],
         ),
     ]);
 }
@@ -480,7 +477,7 @@ fn embedded_resources_validate_api_version_kind_and_metadata() {
             "missing type meta and bad name",
             props.clone(),
             json!({"template": {"metadata": {"name": "a/b"}}}),
-            vec!["spec.template.apiVersion: Required value", "spec.template.kind: Required value", "spec.template.metadata.name: Invalid value: \"a/b\": may not contain '/'"],
+            vec!["spec.template.apiVersion: Required value: must not be empty", "spec.template.kind: Required value: must not be empty", "spec.template.metadata.name: Invalid value: \"a/b\": may not contain '/'"],
         ),
         (
             "bad api version and kind",
@@ -848,4 +845,147 @@ fn invalid_type_errors_keep_the_field_value_invalid_reason() {
     let cause = errs[0].cause();
     assert_eq!(cause["field"], "spec.replicas");
     assert_eq!(cause["message"], r#"Invalid value: "string": spec.replicas in body must be of type integer: "string""#);
+}
+
+#[test]
+fn list_uniqueness_under_additional_properties_uses_key_notation() {
+    run(vec![(
+        "set in a map",
+        json!({"groups": {"type": "object", "additionalProperties": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}}}}),
+        json!({"groups": {"g1": ["a", "a"]}}),
+        vec![r#"spec.groups[g1][1]: Duplicate value: "a""#],
+    )]);
+}
+
+#[test]
+fn a_preserving_root_keeps_unknown_fields_but_prunes_declared_ones() {
+    let schema = json!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true,
+        "properties": {"spec": {"type": "object", "properties": {"a": {"type": "string"}}}}
+    });
+    let mut obj = json!({"apiVersion": "a/v1", "kind": "K", "metadata": {"name": "n"}, "extra": {"x": 1}, "spec": {"a": "1", "b": 2}});
+    assert_eq!(prune(&mut obj, &schema), vec!["spec.b"]);
+    assert_eq!(obj, json!({"apiVersion": "a/v1", "kind": "K", "metadata": {"name": "n"}, "extra": {"x": 1}, "spec": {"a": "1"}}));
+}
+
+#[test]
+fn a_missing_schema_prunes_everything_but_type_meta_and_metadata() {
+    let mut obj = cr(json!({"a": 1}));
+    assert_eq!(prune(&mut obj, &Value::Null), vec!["spec"]);
+    assert_eq!(obj, json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}));
+}
+
+#[test]
+fn defaults_never_replace_present_values() {
+    let schema = spec_schema(json!({"n": {"type": "integer", "default": 1}, "s": {"type": "string", "default": "d"}}));
+    let mut obj = cr(json!({"n": 0, "s": ""}));
+    apply_defaults(&mut obj, &schema);
+    assert_eq!(obj["spec"], json!({"n": 0, "s": ""}));
+}
+
+#[test]
+fn fieldless_errors_use_the_nil_path_like_kubernetes() {
+    let errs = validate(&cr(json!({"n": 3})), &spec_schema(json!({"n": {"type": "integer", "not": {"minimum": 0}}})));
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errs[0].field, "<nil>");
+    assert_eq!(errs[0].cause()["message"], r#"Invalid value: "": "spec.n" must not validate the schema (not)"#);
+}
+
+#[test]
+fn int_or_string_without_any_of_is_structural() {
+    let schema = json!({"type": "object", "properties": {"port": {"x-kubernetes-int-or-string": true}}});
+    assert_eq!(structural_msgs(schema), Vec::<String>::new());
+}
+
+#[test]
+fn set_items_that_are_objects_must_be_atomic_maps() {
+    let schema = json!({"type": "object", "properties": {"l": {"type": "array", "x-kubernetes-list-type": "set",
+        "items": {"type": "object", "properties": {"a": {"type": "string"}}}}}});
+    assert_eq!(
+        structural_msgs(schema),
+        vec![format!("{BASE}.properties[l].items.x-kubernetes-map-type: Invalid value: null: must be atomic as item of a list with x-kubernetes-list-type=set")]
+    );
+}
+
+/// A condensed controller-gen schema (shaped like cert-manager's Certificate).
+fn controller_gen_schema() -> Value {
+    json!({
+        "description": "A Certificate resource.",
+        "type": "object",
+        "properties": {
+            "apiVersion": {"description": "APIVersion defines the versioned schema.", "type": "string"},
+            "kind": {"description": "Kind is a string value.", "type": "string"},
+            "metadata": {"type": "object"},
+            "spec": {
+                "description": "Specification of the desired state.",
+                "type": "object",
+                "required": ["issuerRef", "secretName"],
+                "properties": {
+                    "dnsNames": {"description": "DNS names.", "type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "atomic"},
+                    "duration": {"type": "string"},
+                    "issuerRef": {"type": "object", "required": ["name"], "properties": {
+                        "group": {"type": "string"}, "kind": {"type": "string"}, "name": {"type": "string"}}},
+                    "privateKey": {"type": "object", "properties": {
+                        "algorithm": {"type": "string", "enum": ["RSA", "ECDSA", "Ed25519"]},
+                        "size": {"type": "integer"}}},
+                    "revisionHistoryLimit": {"type": "integer", "format": "int32"},
+                    "secretName": {"type": "string"},
+                    "secretTemplate": {"type": "object", "properties": {
+                        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "labels": {"type": "object", "additionalProperties": {"type": "string"}}}},
+                    "usages": {"type": "array", "x-kubernetes-list-type": "atomic", "items": {"type": "string", "enum": ["digital signature", "key encipherment", "server auth"]}}
+                }
+            },
+            "status": {
+                "type": "object",
+                "properties": {
+                    "conditions": {
+                        "type": "array",
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["type"],
+                        "items": {"type": "object", "required": ["status", "type"], "properties": {
+                            "lastTransitionTime": {"type": "string", "format": "date-time"},
+                            "observedGeneration": {"type": "integer", "format": "int64"},
+                            "status": {"type": "string", "enum": ["True", "False", "Unknown"]},
+                            "type": {"type": "string"}}}
+                    },
+                    "notAfter": {"type": "string", "format": "date-time"}
+                }
+            }
+        }
+    })
+}
+
+#[test]
+fn a_controller_gen_schema_is_structural_and_accepts_a_real_object() {
+    let schema = controller_gen_schema();
+    assert_eq!(structural_msgs(schema.clone()), Vec::<String>::new());
+    let mut obj = json!({
+        "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+        "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
+        "spec": {
+            "secretName": "web-tls", "dnsNames": ["a.example.com", "a.example.com"],
+            "issuerRef": {"name": "le", "kind": "ClusterIssuer"},
+            "privateKey": {"algorithm": "ECDSA", "size": 256},
+            "revisionHistoryLimit": 1,
+            "secretTemplate": {"labels": {"x": "y"}},
+            "usages": ["digital signature", "server auth"]
+        },
+        "status": {"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2024-01-02T03:04:05Z", "observedGeneration": 1}]}
+    });
+    assert!(prune(&mut obj, &schema).is_empty());
+    apply_defaults(&mut obj, &schema);
+    assert_eq!(msgs(&validate(&obj, &schema)), Vec::<String>::new());
+
+    obj["spec"]["usages"] = json!(["digital signature", "bogus"]);
+    obj["status"]["conditions"] = json!([{"type": "Ready", "status": "True"}, {"type": "Ready", "status": "Maybe"}]);
+    assert_eq!(
+        msgs(&validate(&obj, &schema)),
+        vec![
+            r#"spec.usages[1]: Unsupported value: "bogus": supported values: "digital signature", "key encipherment", "server auth""#,
+            r#"status.conditions[1].status: Unsupported value: "Maybe": supported values: "True", "False", "Unknown""#,
+            r#"status.conditions[1]: Duplicate value: map[string]interface {}{"type":"Ready"}"#,
+        ]
+    );
 }

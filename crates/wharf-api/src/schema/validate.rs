@@ -149,7 +149,7 @@ fn type_validate(s: S, data: &Value, path: &str) -> Res {
     {
         return Res::err(invalid_type(path, fmt, dfmt));
     }
-    if !(types.contains(&"number") || types.contains(&"integer")) && !fmt.is_empty() && string_or_slice {
+    if string_or_slice && !(fmt.is_empty() || types.contains(&"number") || types.contains(&"integer")) {
         return Res { errs: Vec::new(), mc: 1 };
     }
     if !(types.contains(&sch_type) || is_float_int || is_int_float) {
@@ -281,30 +281,28 @@ fn format_validate(fmt: &str, data: &str, path: &str) -> Res {
     Res::err(invalid_type(path, fmt, data))
 }
 
-/// kube-openapi's `IsValueValidAgainstRange`: an error when `val` does not fit `type_name`/`format`.
-fn range_error(val: Num, type_name: &str, format: &str, prefix: &str, path: &str) -> Option<OErr> {
-    let rep = match val {
-        Num::I(i) => i.to_string(),
-        Num::F(f) => format!("{f}"),
-    };
-    let ok = match type_name {
-        "integer" => match format {
-            "int32" => rep.parse::<i32>().is_ok(),
-            _ => rep.parse::<i64>().is_ok(),
-        },
-        _ => match format {
-            "float" | "float32" => rep.parse::<f64>().is_ok_and(|v| (v as f32).is_finite()),
-            _ => true,
-        },
-    };
-    if ok {
+/// Whether `format: int32` (on `type: integer`) and `format: float` (on `type: number`) reject
+/// values outside their range. Kubernetes v1.32 strips both formats and accepts any value; v1.36+
+/// rejects overflow with `Checked value must be of type integer with format int32 in <path>`.
+/// On by default because Wharf wants the range check; turn off for strict v1.32 behaviour.
+pub(super) const NUMERIC_FORMAT_RANGES: bool = true;
+
+/// The v1.36 range check for `int32`/`float` formats (see [`NUMERIC_FORMAT_RANGES`]).
+fn range_error(s: S, val: Num, path: &str) -> Option<OErr> {
+    if !NUMERIC_FORMAT_RANGES {
         return None;
     }
-    Some(OErr::plain(if format.is_empty() {
-        format!("{prefix} value must be of type {type_name} (default format) in {path}")
-    } else {
-        format!("{prefix} value must be of type {type_name} with format {format} in {path}")
-    }))
+    let (type_name, format) = match (s.types().as_slice(), s.str("format")) {
+        (["integer"], "int32") => ("integer", "int32"),
+        (["number"], "float") => ("number", "float"),
+        _ => return None,
+    };
+    let ok = match val {
+        Num::I(i) if format == "int32" => i32::try_from(i).is_ok(),
+        Num::F(f) if format == "int32" => format!("{f}").parse::<i32>().is_ok(),
+        n => (n.as_f64() as f32).is_finite(),
+    };
+    (!ok).then(|| OErr::plain(format!("Checked value must be of type {type_name} with format {format} in {path}")))
 }
 
 /// Go's float64 → int64 conversion (truncating; saturating here).
@@ -312,10 +310,11 @@ fn go_int(f: f64) -> i64 {
     f as i64
 }
 
-fn multiple_of(path: &str, data: Num, factor: f64, native: bool) -> Option<OErr> {
+/// `MultipleOfNativeType`: integer data against the factor truncated to an integer.
+fn multiple_of(path: &str, data: Num, factor: f64) -> Option<OErr> {
     let data_v = gofmt::num_value(data);
-    match (native, data) {
-        (true, Num::I(i)) => {
+    match data {
+        Num::I(i) => {
             let f = go_int(factor);
             if f <= 0 {
                 return Some(OErr::v(Code::MultipleOfPositive, path, Some(Value::from(f)), format!("factor MultipleOf declared for {path} must be positive: {f}")));
@@ -341,11 +340,12 @@ fn multiple_of(path: &str, data: Num, factor: f64, native: bool) -> Option<OErr>
     }
 }
 
-fn bound(path: &str, data: Num, limit: f64, exclusive: bool, native: bool, is_max: bool) -> Option<OErr> {
+/// `MaximumNativeType`/`MinimumNativeType`: integer data against the bound truncated to an integer.
+fn bound(path: &str, data: Num, limit: f64, exclusive: bool, is_max: bool) -> Option<OErr> {
     let (word_inc, word_exc, code) = if is_max { ("less than or equal to", "less than", Code::Max) } else { ("greater than or equal to", "greater than", Code::Min) };
     let word = if exclusive { word_exc } else { word_inc };
-    match (native, data) {
-        (true, Num::I(i)) => {
+    match data {
+        Num::I(i) => {
             let l = go_int(limit);
             let fails = if is_max { (!exclusive && i > l) || (exclusive && i >= l) } else { (!exclusive && i < l) || (exclusive && i <= l) };
             fails.then(|| OErr::v(code, path, Some(Value::from(i)), format!("{path} in body should be {word} {l}")))
@@ -359,47 +359,25 @@ fn bound(path: &str, data: Num, limit: f64, exclusive: bool, native: bool, is_ma
 }
 
 fn number_validate(s: S, data: Num, path: &str) -> Res {
-    let types = s.types();
-    let fmt = s.format();
-    let (type_name, format) = match types.as_slice() {
-        ["integer"] => ("integer", if fmt == "int32" || fmt == "int64" { fmt } else { "" }),
-        ["number"] => ("number", if fmt == "float" || fmt == "double" { fmt } else { "" }),
-        _ => ("", ""),
-    };
     let mut res = Res::default();
-    if let Some(e) = range_error(data, type_name, format, "Checked", path) {
+    if let Some(e) = range_error(s, data, path) {
         res.add(e);
     }
     let mut r_multiple = Res::default();
     if let Some(mo) = s.f64("multipleOf") {
-        let range = range_error(Num::F(mo), type_name, format, "MultipleOf", path);
-        let native = range.is_none();
-        if let Some(e) = range {
-            r_multiple.add(e);
-        }
-        if let Some(e) = multiple_of(path, data, mo, native) {
+        if let Some(e) = multiple_of(path, data, mo) {
             r_multiple.add(e);
         }
     }
     let mut r_max = Res::default();
     if let Some(max) = s.f64("maximum") {
-        let range = range_error(Num::F(max), type_name, format, "Maximum boundary", path);
-        let native = range.is_none();
-        if let Some(e) = range {
-            r_max.add(e);
-        }
-        if let Some(e) = bound(path, data, max, s.flag("exclusiveMaximum"), native, true) {
+        if let Some(e) = bound(path, data, max, s.flag("exclusiveMaximum"), true) {
             r_max.add(e);
         }
     }
     let mut r_min = Res::default();
     if let Some(min) = s.f64("minimum") {
-        let range = range_error(Num::F(min), type_name, format, "Minimum boundary", path);
-        let native = range.is_none();
-        if let Some(e) = range {
-            r_min.add(e);
-        }
-        if let Some(e) = bound(path, data, min, s.flag("exclusiveMinimum"), native, false) {
+        if let Some(e) = bound(path, data, min, s.flag("exclusiveMinimum"), false) {
             r_min.add(e);
         }
     }
@@ -571,23 +549,29 @@ pub(super) fn schema_validate(s: S, data: &Value, path: &str) -> Res {
     r
 }
 
-fn child(base: &str, name: &str) -> String {
-    if base.is_empty() {
-        name.to_string()
-    } else {
-        format!("{base}.{name}")
+/// `field.Path.String()` of `base.Child(name)`; a `None` base is the nil path.
+fn child(base: Option<&str>, name: &str) -> String {
+    match base {
+        None => name.to_string(),
+        Some(b) => format!("{b}.{name}"),
     }
 }
 
-/// apiextensions' `kubeOpenAPIResultToFieldErrors`, with `base` as the field path prefix.
-pub(super) fn to_field_errors(base: &str, res: Res) -> Vec<FieldError> {
+/// `field.Path.String()`: the nil path prints as `<nil>`.
+fn path_string(base: Option<&str>) -> String {
+    base.unwrap_or("<nil>").to_string()
+}
+
+/// apiextensions' `kubeOpenAPIResultToFieldErrors`, with `base` as the field path prefix
+/// (`None`: the nil path, as when validating a whole custom resource).
+pub(super) fn to_field_errors(base: Option<&str>, res: Res) -> Vec<FieldError> {
     let mut out = Vec::with_capacity(res.errs.len());
     for e in res.errs {
         let Some(code) = e.code else {
-            out.push(gofmt::invalid(base, &Value::String(String::new()), e.msg));
+            out.push(gofmt::invalid(path_string(base), &Value::String(String::new()), e.msg));
             continue;
         };
-        let path = if e.name.is_empty() || e.name == "." { base.to_string() } else { child(base, e.name.strip_prefix('.').unwrap_or(&e.name)) };
+        let path = if e.name.is_empty() || e.name == "." { path_string(base) } else { child(base, e.name.strip_prefix('.').unwrap_or(&e.name)) };
         let value = e.value.clone().filter(|v| !v.is_null()).unwrap_or_else(|| Value::String(String::new()));
         match code {
             Code::Required => out.push(FieldError::required(path, "")),
@@ -607,6 +591,6 @@ pub(super) fn to_field_errors(base: &str, res: Res) -> Vec<FieldError> {
 }
 
 /// Validates `data` against `s` as `ValidateCustomResource(base, data, validator)` does.
-pub(super) fn validate_value(base: &str, data: &Value, s: S) -> Vec<FieldError> {
+pub(super) fn validate_value(base: Option<&str>, data: &Value, s: S) -> Vec<FieldError> {
     to_field_errors(base, schema_validate(s, data, ""))
 }
