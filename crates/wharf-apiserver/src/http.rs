@@ -268,7 +268,7 @@ fn partial_meta(v: &Value) -> Value {
 /// Renders objects as a `meta.k8s.io/v1` Table.
 fn table(s: &Served, objs: &[Value], rev: Option<i64>, cont: Option<&str>, include: &str, headers: bool) -> Value {
     let now = SystemTime::now();
-    let (columns, cells): (Vec<Value>, Box<dyn Fn(&Value) -> Vec<Value>>) = match &s.crd_version {
+    let (columns, cells): (Vec<Value>, crate::tables::CellFn) = match &s.crd_version {
         Some(ver) => crate::tables::crd_columns(ver),
         None => {
             let (g, r) = (s.info.group.clone(), s.info.resource.clone());
@@ -573,7 +573,7 @@ impl ApiServer {
 
     fn render_object(&self, s: &Served, out: Output, code: u16, v: Value, q: &HashMap<String, String>) -> Response<Body> {
         match out {
-            Output::Table => json_response(code, &table(s, &[v.clone()], None, None, q.get("includeObject").map(String::as_str).unwrap_or("Metadata"), !flag(q, "noHeaders"))),
+            Output::Table => json_response(code, &table(s, std::slice::from_ref(&v), None, None, q.get("includeObject").map(String::as_str).unwrap_or("Metadata"), !flag(q, "noHeaders"))),
             Output::Meta => json_response(code, &partial_meta(&v)),
             _ => render(out, code, &v),
         }

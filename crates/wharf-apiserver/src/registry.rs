@@ -671,6 +671,7 @@ impl Registry {
 
     /// Reads, transforms and writes an object, retrying on conflicts when there is no
     /// resourceVersion precondition (Kubernetes' `GuaranteedUpdate`).
+    #[allow(clippy::too_many_arguments)]
     pub async fn guaranteed_update(
         &self,
         s: &Served,

@@ -44,8 +44,11 @@ fn age(obj: &Value, now: SystemTime) -> Value {
         .unwrap_or(json!("<unknown>"))
 }
 
+/// Renders the cells of one row.
+pub type CellFn = Box<dyn Fn(&Value) -> Vec<Value>>;
+
 /// Column definitions and a cell function for a served CRD version.
-pub fn crd_columns(version: &Value) -> (Vec<Value>, Box<dyn Fn(&Value) -> Vec<Value>>) {
+pub fn crd_columns(version: &Value) -> (Vec<Value>, CellFn) {
     let cols: Vec<Value> = version.get("additionalPrinterColumns").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut defs = vec![json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0})];
     if cols.is_empty() {

@@ -1,7 +1,8 @@
 //! Chooses the embedded store engine by measurement: runs the same etcd-shaped workload on
 //! the real `wharf_store::sqlite::SqliteStore` (through `KvStore`) and on a redb prototype of
-//! the same write path (`redb_store.rs`, built against redb 2.x and 4.x), each engine in a fresh child process so that its peak
-//! RSS is its own, and prints a side-by-side table.
+//! the same write path (`redb_store.rs`, built against redb 2.x and 4.x), each engine in a
+//! fresh child process so that its peak RSS is its own, and prints a side-by-side table.
+//! Results and their interpretation: `docs/store-engine.md`.
 //!
 //! Workload per engine (all sizes are flags):
 //! 1. `--writers` tokio tasks create `--total` keys `/registry/core/configmaps/bench/cm-NNNNNN`
@@ -13,7 +14,8 @@
 //! 4. A fresh store with one writer doing `--single-total` creates: no batching, the raw
 //!    per-commit fsync cost.
 //!
-//! Run: `cargo run --release -p wharf-store-bench -- --rounds 3`
+//! Run: `cargo run --release -p wharf-store-bench -- --rounds 6 --json /tmp/run1.json`;
+//! pool several runs with `-- --report /tmp/run1.json /tmp/run2.json ...`.
 
 /// The redb prototype on redb 2.x (builds with the workspace MSRV, Rust 1.85).
 mod redb2_store {
@@ -100,6 +102,9 @@ struct Args {
     /// Also write every result as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Print the tables for the results pooled from these `--json` files instead of running.
+    #[arg(long, num_args = 1.., value_name = "JSON")]
+    report: Vec<PathBuf>,
     /// Internal: run one engine and print its result as JSON.
     #[arg(long, hide = true)]
     child: Option<String>,
@@ -109,6 +114,7 @@ struct Args {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Default)]
+#[serde(default)]
 struct Lat {
     n: usize,
     p50_ms: f64,
@@ -133,6 +139,7 @@ impl Lat {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Default)]
+#[serde(default)]
 struct WriteStats {
     writers: usize,
     creates: usize,
@@ -149,6 +156,7 @@ struct WriteStats {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Default)]
+#[serde(default)]
 struct EngineResult {
     engine: String,
     /// The raw overwrite+fdatasync probe, run in the engine's data dir just before its workload
@@ -172,7 +180,7 @@ struct EngineResult {
     disk_closed_bytes: u64,
     disk_closed_alloc: u64,
     files_open: Vec<(String, u64)>,
-    /// VmHWM after the concurrent phase and the reads (KiB).
+    /// VmHWM after the concurrent phase and the reads, before the all-keys check (KiB).
     vm_hwm_kb: u64,
     /// VmHWM at the very end, including the 1-writer phase (KiB).
     vm_hwm_end_kb: u64,
@@ -445,13 +453,14 @@ async fn run_engine(engine: &str, dir: &Path, args: &Args) -> Result<EngineResul
             }
             res.lists.push((n, Lat::from_nanos(lat)));
         }
+        // Peak RSS before the verification below allocates every pair at once.
+        res.vm_hwm_kb = proc_status_kb("VmHWM:");
         let all = store.list(PREFIX.as_bytes().to_vec(), wharf_store::prefix_end(PREFIX.as_bytes())).await?;
         if all.len() != args.total {
             bail!("[{engine}] {} keys stored, expected {}", all.len(), args.total);
         }
         drop(all);
         (res.disk_open_bytes, res.disk_open_alloc, res.files_open) = dir_size(&main_dir)?;
-        res.vm_hwm_kb = proc_status_kb("VmHWM:");
     }
     wait_closed(&main_dir).await;
     (res.disk_closed_bytes, res.disk_closed_alloc, _) = dir_size(&main_dir)?;
@@ -480,6 +489,7 @@ fn child_main(args: &Args, engine: &str) -> Result<()> {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Default)]
+#[serde(default)]
 struct Machine {
     nproc: usize,
     cpu: String,
@@ -683,7 +693,7 @@ fn print_report(m: &Machine, args: &Args, results: &[EngineResult]) {
         m.overwrite_fdatasync.mean_ms
     );
     println!(
-        "workload: {} writers x {} creates of {} B values, {} GETs, LIST {:?} x {} (+1 warm-up), 1 writer x {} creates; rounds {}",
+        "workload: {} writers x {} creates of {} B values, {} GETs, LIST {:?} x {} (+1 warm-up), 1 writer x {} creates; {} runs per engine",
         args.writers,
         args.total,
         args.value_size,
@@ -691,7 +701,7 @@ fn print_report(m: &Machine, args: &Args, results: &[EngineResult]) {
         args.list_sizes,
         args.list_iters,
         args.single_total,
-        args.rounds
+        results.len() / args.engines.len().max(1)
     );
     println!();
     let w = args.writers;
@@ -785,6 +795,21 @@ fn main() -> Result<()> {
     let args = Args::parse();
     if let Some(engine) = args.child.clone() {
         return child_main(&args, &engine);
+    }
+    if !args.report.is_empty() {
+        let mut machine = None;
+        let mut results = Vec::new();
+        for path in &args.report {
+            let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)?;
+            let m: Machine = serde_json::from_value(doc["machine"].clone())?;
+            machine.get_or_insert(m);
+            let r: Vec<EngineResult> = serde_json::from_value(doc["results"].clone())?;
+            results.extend(r);
+        }
+        let m = machine.context("no results")?;
+        println!("pooled from {} files; machine and raw fsync probe from the first", args.report.len());
+        print_report(&m, &args, &results);
+        return Ok(());
     }
     if args.writers == 0 || args.total == 0 || args.rounds == 0 {
         bail!("--writers, --total and --rounds must be positive");

@@ -180,7 +180,7 @@ fn range(conn: &Connection, req: &RangeRequest, current: i64, compact: i64) -> R
         let sql = format!(
             "SELECT x.key, l.value, l.create_rev, l.rev, l.version, l.lease FROM kv x
              JOIN log l ON l.rev = x.rev AND l.sub = x.sub WHERE {clause} ORDER BY x.key LIMIT {}",
-            limit.saturating_add(1).min(i64::MAX)
+            limit.saturating_add(1)
         );
         let mut st = conn.prepare_cached(&sql).map_err(backend)?;
         let mut kvs: Vec<KeyValue> = st
