@@ -262,11 +262,33 @@ fn proc_cpu_s(pid: &str) -> Option<f64> {
     Some((ut + st) / clk_tck())
 }
 
-/// (VmRSS, VmHWM) in KiB.
-fn proc_rss_kib(pid: u32) -> Option<(u64, u64)> {
+/// cutime + cstime: CPU of waited-for children (e.g. the Python tool and its worker processes), seconds.
+fn children_cpu_s() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let f: Vec<&str> = s[s.rfind(')')? + 2..].split_whitespace().collect();
+    Some((f.get(13)?.parse::<f64>().ok()? + f.get(14)?.parse::<f64>().ok()?) / clk_tck())
+}
+
+/// CPU seconds of each thread of a process, summed by thread name (`comm`).
+fn thread_cpu_s(pid: u32) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return out };
+    for e in dir.flatten() {
+        let Ok(s) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+        let (Some(a), Some(b)) = (s.find('('), s.rfind(')')) else { continue };
+        let name = s[a + 1..b].to_string();
+        if let Some(cpu) = proc_cpu_s(&format!("{pid}/task/{}", e.file_name().to_string_lossy())) {
+            *out.entry(name).or_insert(0.0) += cpu;
+        }
+    }
+    out
+}
+
+/// (VmRSS, VmHWM, RssAnon, RssFile) in KiB.
+fn proc_rss_kib(pid: u32) -> Option<(u64, u64, u64, u64)> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| -> Option<u64> { s.lines().find(|l| l.starts_with(name))?.split_whitespace().nth(1)?.parse().ok() };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
+    Some((field("VmRSS:")?, field("VmHWM:")?, field("RssAnon:").unwrap_or(0), field("RssFile:").unwrap_or(0)))
 }
 
 fn rss_json(pids: &[u32]) -> Value {
@@ -275,7 +297,7 @@ fn rss_json(pids: &[u32]) -> Value {
         m.insert(
             p.to_string(),
             match proc_rss_kib(*p) {
-                Some((rss, hwm)) => json!({"rss_kib": rss, "rss_mib": r3(rss as f64 / 1024.0), "hwm_kib": hwm}),
+                Some((rss, hwm, anon, file)) => json!({"rss_kib": rss, "rss_mib": r3(rss as f64 / 1024.0), "hwm_kib": hwm, "anon_kib": anon, "file_kib": file}),
                 None => Value::Null,
             },
         );
@@ -305,8 +327,9 @@ fn nproc() -> usize {
 /// the whole machine.
 struct Meter {
     t0: Instant,
-    pids: Vec<(u32, Option<f64>)>,
+    pids: Vec<(u32, Option<f64>, BTreeMap<String, f64>)>,
     me: Option<f64>,
+    children: Option<f64>,
     machine: Option<(u64, u64)>,
 }
 
@@ -314,8 +337,9 @@ impl Meter {
     fn start(pids: &[u32]) -> Self {
         Self {
             t0: Instant::now(),
-            pids: pids.iter().map(|p| (*p, proc_cpu_s(&p.to_string()))).collect(),
+            pids: pids.iter().map(|p| (*p, proc_cpu_s(&p.to_string()), thread_cpu_s(*p))).collect(),
             me: proc_cpu_s("self"),
+            children: children_cpu_s(),
             machine: machine_jiffies(),
         }
     }
@@ -323,12 +347,21 @@ impl Meter {
     fn finish(&self, requests: usize) -> Value {
         let wall = self.t0.elapsed().as_secs_f64();
         let mut servers = Map::new();
-        for (p, c0) in &self.pids {
+        for (p, c0, threads0) in &self.pids {
+            let mut threads = Map::new();
+            for (name, cpu) in thread_cpu_s(*p) {
+                // Threads that ended during the phase are missing here; new ones count from 0.
+                let d = cpu - threads0.get(&name).copied().unwrap_or(0.0);
+                if d > 0.0 {
+                    threads.insert(name, r3(d));
+                }
+            }
             let v = match (c0, proc_cpu_s(&p.to_string())) {
                 (Some(a), Some(b)) => json!({
                     "cpu_s": r3(b - a),
                     "cores": r3((b - a) / wall),
                     "cpu_us_per_request": if requests > 0 { r3((b - a) * 1e6 / requests as f64) } else { Value::Null },
+                    "threads_cpu_s": threads,
                 }),
                 _ => Value::Null,
             };
@@ -342,7 +375,11 @@ impl Meter {
             (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => json!({"busy_cores": r3((b1 - b0) as f64 / (t1 - t0) as f64 * nproc() as f64), "nproc": nproc()}),
             _ => Value::Null,
         };
-        json!({"wall_s": r3(wall), "requests": requests, "server_cpu": servers, "client_cpu": me, "machine": machine})
+        let children = match (self.children, children_cpu_s()) {
+            (Some(a), Some(b)) if b > a => json!({"cpu_s": r3(b - a), "cores": r3((b - a) / wall)}),
+            _ => Value::Null,
+        };
+        json!({"wall_s": r3(wall), "requests": requests, "server_cpu": servers, "client_cpu": me, "child_process_cpu": children, "machine": machine})
     }
 }
 
