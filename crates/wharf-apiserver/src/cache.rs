@@ -45,7 +45,10 @@ impl CachedObject {
     pub fn from_value(key: String, rev: i64, v: &mut Value) -> Self {
         set_resource_version(v, rev);
         let labels = wharf_api::meta::labels(v).cloned();
-        let json = Bytes::from(serde_json::to_vec(v).unwrap_or_default());
+        let mut buf = serde_json::to_vec(v).unwrap_or_default();
+        // `Bytes::from(Vec)` keeps the Vec's spare capacity for the object's whole life in the cache.
+        buf.shrink_to_fit();
+        let json = Bytes::from(buf);
         Self { key, rev, json, labels }
     }
 

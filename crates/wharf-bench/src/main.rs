@@ -1170,12 +1170,14 @@ async fn run_compare(ctx: &mut Ctx, a: &CompareArgs) -> Result<Value> {
             .collect();
         let tap = ctx.tap();
         let m = Meter::start(&ctx.pids);
-        let out = cmd.stdin(Stdio::null()).stderr(Stdio::inherit()).output().context("running the Python tool")?;
+        let out = cmd.stdin(Stdio::null()).output().context("running the Python tool")?;
         let cpu = m.finish(a.cm.count + a.cm.gets + a.cm.lists + 23);
-        if !out.status.success() {
-            bail!("Python tool failed: {}", out.status);
-        }
-        let result: Value = serde_json::from_slice(&out.stdout).context("parsing the Python tool's JSON")?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr_tail: String = stderr.chars().rev().take(2000).collect::<Vec<_>>().into_iter().rev().collect();
+        let result: Value = match serde_json::from_slice(&out.stdout) {
+            Ok(v) if out.status.success() => v,
+            _ => json!({"error": format!("the Python tool failed: {}", out.status), "stderr_tail": stderr_tail}),
+        };
         Ok(json!({"command": shown.join(" "), "result": result, "whole_run_cpu": cpu, "server_side": tap_summary(&tap)}))
     };
     let mut res = Map::new();

@@ -4,14 +4,14 @@
 # by PID). Before each run it waits (up to QUIET_MAX seconds) until the machine is quiet:
 # under QUIET_BUSY cores busy over 3 s, and records the load it found.
 #
-#   crates/wharf-bench/run-benchmarks.sh [WHARF_BIN] [OUT_DIR] [STEPS...]
-#   STEPS: facts compare cm cm-h2 cm10k watch fill (default: all)
+#   crates/wharf-bench/tools/run-benchmarks.sh [WHARF_BIN] [OUT_DIR] [STEPS...]
+#   STEPS: facts compare cm cm-h2 cm10k watch fill scale crash (default: all)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 WHARF=${1:-target/release/wharf}
 OUT=${2:-/tmp/wharf-bench-results}
 shift $(( $# > 2 ? 2 : $# )) || true
-STEPS=${*:-facts compare cm cm-h2 cm10k watch fill}
+STEPS=${*:-facts compare cm cm-h2 cm10k watch fill scale crash}
 BENCH=${BENCH:-target/release/wharf-bench}
 PY_TOOL=${PY_TOOL:-/work/shared/bench/k8s-load.py}
 QUIET_BUSY=${QUIET_BUSY:-0.25}
@@ -71,7 +71,12 @@ for step in $STEPS; do
     watch)
       run watch100 --spawn "$WHARF" watch --watchers 100 --events 1000 ;;
     fill)
+      run fill50k --spawn "$WHARF" fill --count 50000 --clients 16 --settle 3 --lists 1
       run fill100k --spawn "$WHARF" fill --count 100000 --clients 16 --settle 5 ;;
+    scale)
+      for c in 1 4 16 32 64; do run "scale-clients-$c" --spawn "$WHARF" cm --count 10000 --clients "$c" --gets 0 --lists 0; done ;;
+    crash)
+      run crash-check-10000 --spawn "$WHARF" cm --count 10000 --clients 16 --gets 10 --lists 2 --crash-check ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done
