@@ -181,7 +181,7 @@ impl WatchCache {
 
     async fn follow(self: Arc<Self>, mut rev: i64) {
         loop {
-            let req = WatchRequest { key: ROOT.as_bytes().to_vec(), range_end: prefix_end(ROOT.as_bytes()), start_revision: rev + 1, prev_kv: true };
+            let req = WatchRequest { key: ROOT.as_bytes().to_vec(), range_end: prefix_end(ROOT.as_bytes()), start_revision: rev + 1, prev_kv: true, progress_notify: true };
             let mut stream = match self.store.watch(req).await {
                 Ok(s) => s,
                 Err(e) => {

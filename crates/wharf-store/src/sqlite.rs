@@ -37,6 +37,9 @@ struct Subscriber {
     key: Vec<u8>,
     end: Vec<u8>,
     prev_kv: bool,
+    progress_notify: bool,
+    /// The last revision sent to this subscriber.
+    last_sent: i64,
     tx: tmpsc::UnboundedSender<WatchResponse>,
 }
 
@@ -324,6 +327,14 @@ impl Writer {
                     publish(&mut subs, wr);
                 }
             }
+            let rev = self.rev;
+            subs.retain_mut(|sub| {
+                if sub.progress_notify && sub.last_sent < rev {
+                    sub.last_sent = rev;
+                    return sub.tx.send(WatchResponse { revision: rev, events: vec![] }).is_ok();
+                }
+                true
+            });
         }
         self.shared.revision.store(self.rev, Ordering::Release);
         for d in done {
@@ -563,8 +574,11 @@ fn filter_for(sub: &Subscriber, wr: &WatchResponse) -> Option<WatchResponse> {
 }
 
 fn publish(subs: &mut Vec<Subscriber>, wr: &WatchResponse) {
-    subs.retain(|s| match filter_for(s, wr) {
-        Some(out) => s.tx.send(out).is_ok(),
+    subs.retain_mut(|s| match filter_for(s, wr) {
+        Some(out) => {
+            s.last_sent = wr.revision;
+            s.tx.send(out).is_ok()
+        }
         None => !s.tx.is_closed(),
     });
 }
@@ -635,8 +649,9 @@ impl KvStore for SqliteStore {
         // Register first, then read the revision: every event after `registered_at` arrives live.
         let registered_at = {
             let mut subs = self.shared.subscribers.lock().map_err(backend)?;
-            subs.push(Subscriber { key: req.key.clone(), end: req.range_end.clone(), prev_kv: req.prev_kv, tx: live_tx });
-            self.shared.revision.load(Ordering::Acquire)
+            let rev = self.shared.revision.load(Ordering::Acquire);
+            subs.push(Subscriber { key: req.key.clone(), end: req.range_end.clone(), prev_kv: req.prev_kv, progress_notify: req.progress_notify, last_sent: rev, tx: live_tx });
+            rev
         };
         let compact = self.shared.compact_revision.load(Ordering::Acquire);
         let (out_tx, out_rx) = tmpsc::unbounded_channel::<Result<WatchResponse>>();

@@ -173,6 +173,9 @@ pub struct WatchRequest {
     pub start_revision: i64,
     /// Include the previous pair in each event.
     pub prev_kv: bool,
+    /// Also deliver progress notifications (a response with no events) when the store's
+    /// revision moves past events outside the watched range, as etcd's progress notify does.
+    pub progress_notify: bool,
 }
 
 /// Put or delete.

@@ -83,7 +83,7 @@ async fn watch_from_a_revision_replays_history_in_order_then_streams_live_events
     s.put(k("/other"), k("x")).await.unwrap();
     s.put(k("/w/b"), k("1")).await.unwrap();
     s.txn(TxnRequest { success: vec![Op::delete(k("/w/a"))], ..Default::default() }).await.unwrap();
-    let mut w = s.watch(WatchRequest { key: k("/w/"), range_end: prefix_end(b"/w/"), start_revision: first, prev_kv: true }).await.unwrap();
+    let mut w = s.watch(WatchRequest { key: k("/w/"), range_end: prefix_end(b"/w/"), start_revision: first, prev_kv: true, progress_notify: false }).await.unwrap();
     let e1 = next(&mut w).await;
     assert_eq!((e1.revision, e1.events[0].kind), (first, EventType::Put));
     let e2 = next(&mut w).await;
@@ -168,4 +168,17 @@ async fn prefixed_views_are_isolated_from_each_other() {
     assert_eq!(all_a.kvs.len(), 1);
     assert_eq!(all_a.kvs[0].key, k("/x"));
     assert_eq!(all_a.kvs[0].value, k("from-a"));
+}
+
+#[tokio::test]
+async fn progress_notifications_report_revisions_moved_by_writes_outside_the_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    let mut w = s.watch(WatchRequest { key: k("/mine/"), range_end: prefix_end(b"/mine/"), progress_notify: true, ..Default::default() }).await.unwrap();
+    let rev = s.put(k("/theirs/x"), k("1")).await.unwrap();
+    let p = next(&mut w).await;
+    assert_eq!((p.revision, p.events.len()), (rev, 0));
+    let rev = s.put(k("/mine/y"), k("1")).await.unwrap();
+    let e = next(&mut w).await;
+    assert_eq!((e.revision, e.events.len()), (rev, 1));
 }
