@@ -45,7 +45,7 @@ impl PathElement {
                     if i > 0 {
                         out.push(',');
                     }
-                    go_json_string(name, &mut out);
+                    crate::schema::gofmt::json_string(&mut out, name);
                     out.push(':');
                     go_json(value, &mut out);
                 }
@@ -459,7 +459,7 @@ fn go_json(value: &Value, out: &mut String) {
             Some(Num::Float(f)) => out.push_str(&go_json_float(f)),
             None => out.push_str("null"),
         },
-        Value::String(s) => go_json_string(s, out),
+        Value::String(s) => crate::schema::gofmt::json_string(out, s),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -478,7 +478,7 @@ fn go_json(value: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                go_json_string(key, out);
+                crate::schema::gofmt::json_string(out, key);
                 out.push(':');
                 if let Some(v) = map.get(key) {
                     go_json(v, out);
@@ -506,26 +506,6 @@ fn go_json_float(f: f64) -> String {
     }
 }
 
-fn go_json_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
 
 /// A value as Kubernetes prints it in a path (`value.ToString`): strings quoted as Go's `%q`.
 fn go_value_string(value: &Value) -> String {

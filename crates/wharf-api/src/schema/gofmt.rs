@@ -189,7 +189,8 @@ pub(crate) fn error_value(v: &Value) -> String {
     }
 }
 
-fn json_string(out: &mut String, s: &str) {
+/// Appends `s` as Go's `encoding/json` writes a string (HTML-safe escapes included).
+pub(crate) fn json_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {

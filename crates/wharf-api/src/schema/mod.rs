@@ -21,7 +21,7 @@
 //! (those belong to server-side apply).
 
 mod formats;
-mod gofmt;
+pub(crate) mod gofmt;
 mod listtype;
 mod objectmeta;
 mod prune;
