@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v ip >/dev/null || need_apt+=(iproute2)
+command -v skopeo >/dev/null || need_apt+=(skopeo)
+command -v tar >/dev/null || need_apt+=(tar)
+command -v gzip >/dev/null || need_apt+=(gzip)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
