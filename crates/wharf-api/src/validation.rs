@@ -1363,6 +1363,14 @@ fn validate_key_selector(sel: &Value, p: &str, e: &mut Errs) {
     }
 }
 
+/// A preferred scheduling term's `weight` must be in 1..=100.
+fn validate_weight(term: &Value, p: &str, e: &mut Errs) {
+    let w = int0(term, "weight");
+    if !(1..=100).contains(&w) {
+        e.push(invalid(child(p, "weight"), json!(w), "must be in the range 1-100"));
+    }
+}
+
 fn validate_env(env: &[Value], p: &str, e: &mut Errs) {
     for (i, ev) in env.iter().enumerate() {
         let ip = index(p, i);
@@ -2092,10 +2100,7 @@ fn validate_affinity(spec: &Value, p: &str, e: &mut Errs) {
         }
         for (i, t) in list(na, "preferredDuringSchedulingIgnoredDuringExecution").iter().enumerate() {
             let tp = index(&child(&np, "preferredDuringSchedulingIgnoredDuringExecution"), i);
-            let w = int0(t, "weight");
-            if !(1..=100).contains(&w) {
-                e.push(invalid(child(&tp, "weight"), json!(w), "must be in the range 1-100"));
-            }
+            validate_weight(t, &tp, e);
             validate_node_selector_term(t.get("preference").unwrap_or(&Value::Null), &child(&tp, "preference"), e);
         }
     }
@@ -2107,10 +2112,7 @@ fn validate_affinity(spec: &Value, p: &str, e: &mut Errs) {
         }
         for (i, t) in list(pa, "preferredDuringSchedulingIgnoredDuringExecution").iter().enumerate() {
             let tp = index(&child(&kp, "preferredDuringSchedulingIgnoredDuringExecution"), i);
-            let w = int0(t, "weight");
-            if !(1..=100).contains(&w) {
-                e.push(invalid(child(&tp, "weight"), json!(w), "must be in the range 1-100"));
-            }
+            validate_weight(t, &tp, e);
             validate_pod_affinity_term(t.get("podAffinityTerm").unwrap_or(&Value::Null), &child(&tp, "podAffinityTerm"), e);
         }
     }
