@@ -76,6 +76,7 @@ pub struct ControlPlane {
     pub admin_token: String,
     /// The generic store.
     pub registry: Arc<Registry>,
+    api: Arc<ApiServer>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -147,9 +148,9 @@ impl ControlPlane {
         tasks.spawn(crate::lifecycle::follow_custom_resources(registry.clone()));
         tasks.spawn(crate::lifecycle::finalize_namespaces(registry.clone()));
         tasks.spawn(crate::lifecycle::compact_history(registry.clone(), cfg.compaction_interval));
-        tasks.spawn(serve(listener, acceptor, api, shutdown_rx));
+        tasks.spawn(serve(listener, acceptor, api.clone(), shutdown_rx));
         tracing::info!(cluster = %cfg.name, %addr, "control plane serving");
-        Ok(Self { name: cfg.name, addr, ca_pem: ca.cert_pem.clone(), admin_cert, admin_token, registry, shutdown, tasks })
+        Ok(Self { name: cfg.name, addr, ca_pem: ca.cert_pem.clone(), admin_cert, admin_token, registry, api, shutdown, tasks })
     }
 
     /// The HTTPS URL of the API server.
@@ -168,6 +169,12 @@ impl ControlPlane {
             b64(&self.admin_cert.cert_pem),
             b64(&self.admin_cert.key_pem),
         )
+    }
+
+    /// A kube-rs client that calls this control plane in-process as `user` (e.g.
+    /// `system:kube-scheduler`), subject to the same authorization as remote clients.
+    pub fn client(&self, user: UserInfo) -> kube::Client {
+        crate::client::InProcess::new(self.api.clone(), user).client()
     }
 
     /// Stops serving and ends the control plane's tasks.

@@ -4,8 +4,8 @@
 
 use bytes::Bytes;
 use http::{header, HeaderMap, Method, Request, Response, StatusCode};
-use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited, StreamBody};
-use hyper::body::{Frame, Incoming};
+use http_body_util::{combinators::{BoxBody, UnsyncBoxBody}, BodyExt, Full, StreamBody};
+use hyper::body::Frame;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -23,6 +23,13 @@ use crate::strategy::Part;
 
 /// Response body type of the API server.
 pub type Body = BoxBody<Bytes, Infallible>;
+
+/// Request body type inside the API server: any transport's body, boxed (hyper's `Incoming`
+/// from the listener, kube-rs's body from the in-process client).
+pub type RequestBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// A transport's body error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Largest request body accepted (kube-apiserver's limit).
 pub const MAX_REQUEST_BYTES: usize = 3 * 1024 * 1024;
@@ -226,12 +233,18 @@ fn decode_body(headers: &HeaderMap, body: &[u8]) -> Result<Value> {
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("json: {e}")))
 }
 
-async fn read_body(body: Incoming) -> Result<Bytes> {
-    match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::TooLarge(MAX_REQUEST_BYTES)),
-        Err(e) => Err(ApiError::BadRequest(format!("reading request body: {e}"))),
+async fn read_body(mut body: RequestBody) -> Result<Bytes> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::BadRequest(format!("reading request body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > MAX_REQUEST_BYTES {
+                return Err(ApiError::TooLarge(MAX_REQUEST_BYTES));
+            }
+            buf.extend_from_slice(&data);
+        }
     }
+    Ok(buf.freeze())
 }
 
 fn list_kind(s: &Served) -> String {
@@ -300,7 +313,15 @@ fn table(s: &Served, objs: &[Value], rev: Option<i64>, cont: Option<&str>, inclu
 
 impl ApiServer {
     /// Handles one HTTP request. `cert_user` is the identity of a verified client certificate.
-    pub async fn handle(self: Arc<Self>, req: Request<Incoming>, cert_user: Option<UserInfo>) -> Response<Body> {
+    pub fn handle<B>(self: Arc<Self>, req: Request<B>, cert_user: Option<UserInfo>) -> impl std::future::Future<Output = Response<Body>> + Send
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.handle_boxed(req.map(|b| b.map_err(|e| -> BoxError { e.into() }).boxed_unsync()), cert_user)
+    }
+
+    async fn handle_boxed(self: Arc<Self>, req: Request<RequestBody>, cert_user: Option<UserInfo>) -> Response<Body> {
         let started = std::time::Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
@@ -365,7 +386,7 @@ impl ApiServer {
         Ok(UserInfo::new(as_user, &refs))
     }
 
-    async fn route(self: Arc<Self>, req: Request<Incoming>, cert_user: Option<UserInfo>) -> Result<Response<Body>> {
+    async fn route(self: Arc<Self>, req: Request<RequestBody>, cert_user: Option<UserInfo>) -> Result<Response<Body>> {
         let user = self.authenticate(req.headers(), cert_user)?;
         let user = self.impersonate(req.headers(), user)?;
         let path = req.uri().path().trim_end_matches('/').to_string();

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod client;
 mod controlplane;
 pub mod discovery;
 pub mod error;

@@ -35,6 +35,38 @@ fn bootstrap_objects(service_ip: &str) -> Vec<(&'static str, &'static str, &'sta
     out.push((rbac, "v1", "clusterrolebindings", binding("system:basic-user", json!([group("system:authenticated")]))));
     out.push((rbac, "v1", "clusterroles", role("system:public-info-viewer", json!([{"nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"], "verbs": ["get"]}]))));
     out.push((rbac, "v1", "clusterrolebindings", binding("system:public-info-viewer", json!([group("system:authenticated"), group("system:unauthenticated")]))));
+    let user = |u: &str| json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": u});
+    let read = json!(["get", "list", "watch"]);
+    let events = json!({"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "update", "patch"]});
+    let leases = json!({"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]});
+    out.push((rbac, "v1", "clusterroles", role("system:kube-scheduler", json!([
+        events.clone(), leases.clone(),
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "delete"]},
+        {"apiGroups": [""], "resources": ["pods/binding", "bindings"], "verbs": ["create"]},
+        {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["patch", "update"]},
+        {"apiGroups": [""], "resources": ["nodes", "namespaces", "services", "replicationcontrollers", "persistentvolumeclaims", "persistentvolumes"], "verbs": read.clone()},
+        {"apiGroups": ["apps"], "resources": ["replicasets", "statefulsets"], "verbs": read},
+        {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": read},
+        {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses", "csinodes", "csidrivers", "csistoragecapacities"], "verbs": read},
+        {"apiGroups": ["scheduling.k8s.io"], "resources": ["priorityclasses"], "verbs": read},
+    ]))));
+    out.push((rbac, "v1", "clusterrolebindings", binding("system:kube-scheduler", json!([user("system:kube-scheduler")]))));
+    // kube-controller-manager runs each controller under its own narrowly-bound service
+    // account; Wharf's controllers share one identity, which together needs all of it.
+    out.push((rbac, "v1", "clusterroles", role("system:kube-controller-manager", json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]))));
+    out.push((rbac, "v1", "clusterrolebindings", binding("system:kube-controller-manager", json!([user("system:kube-controller-manager")]))));
+    out.push((rbac, "v1", "clusterroles", role("system:node", json!([
+        events, leases,
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+        {"apiGroups": [""], "resources": ["nodes/status", "pods/status"], "verbs": ["patch", "update"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "create", "delete"]},
+        {"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]},
+        {"apiGroups": [""], "resources": ["configmaps", "secrets", "services", "endpoints", "persistentvolumeclaims", "persistentvolumes"], "verbs": read},
+        {"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]},
+        {"apiGroups": ["certificates.k8s.io"], "resources": ["certificatesigningrequests"], "verbs": ["create", "get", "list", "watch"]},
+        {"apiGroups": ["storage.k8s.io"], "resources": ["csidrivers", "csinodes", "volumeattachments"], "verbs": read},
+    ]))));
+    out.push((rbac, "v1", "clusterrolebindings", binding("system:node", json!([group("system:nodes")]))));
     out.push((
         "",
         "v1",
