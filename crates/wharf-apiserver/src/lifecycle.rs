@@ -67,6 +67,12 @@ fn bootstrap_objects(service_ip: &str) -> Vec<(&'static str, &'static str, &'sta
         {"apiGroups": ["storage.k8s.io"], "resources": ["csidrivers", "csinodes", "volumeattachments"], "verbs": read},
     ]))));
     out.push((rbac, "v1", "clusterrolebindings", binding("system:node", json!([group("system:nodes")]))));
+    for (name, value, desc) in [
+        ("system-node-critical", 2_000_001_000, "Used for system critical pods that must not be moved from their current node."),
+        ("system-cluster-critical", 2_000_000_000, "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."),
+    ] {
+        out.push(("scheduling.k8s.io", "v1", "priorityclasses", json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name}, "value": value, "description": desc, "preemptionPolicy": "PreemptLowerPriority"})));
+    }
     out.push((
         "",
         "v1",

@@ -582,6 +582,54 @@ impl Registry {
         if s.info.group.is_empty() && s.info.kind == "Service" {
             self.allocate_service(obj)?;
         }
+        if s.info.group.is_empty() && s.info.kind == "Pod" {
+            self.admit_priority(obj)?;
+        }
+        Ok(())
+    }
+
+    /// The Priority admission plugin: resolves `priorityClassName` (or the global default
+    /// class) into `spec.priority` and `spec.preemptionPolicy`.
+    fn admit_priority(&self, obj: &mut Value) -> Result<()> {
+        let Some(pcs) = self.lookup("scheduling.k8s.io", "v1", "priorityclasses") else { return Ok(()) };
+        let class_name = obj.pointer("/spec/priorityClassName").and_then(Value::as_str).filter(|n| !n.is_empty()).map(str::to_string);
+        let class = match &class_name {
+            Some(n) => match self.cache.get(&pcs.info.key(None, n)).and_then(|c| c.value().ok()) {
+                Some(c) => Some(c),
+                None => {
+                    return Err(ApiError::Forbidden(format!(
+                        "pods \"{}\" is forbidden: no PriorityClass with name {n} was found",
+                        meta::name(obj)
+                    )))
+                }
+            },
+            None => {
+                let (_, all, _) = self.cache.list(&pcs.info.key_prefix(), None, |_| true, usize::MAX);
+                all.iter().filter_map(|c| c.value().ok()).find(|c| c.get("globalDefault").and_then(Value::as_bool) == Some(true))
+            }
+        };
+        let (priority, policy) = match &class {
+            Some(c) => (
+                c.get("value").and_then(Value::as_i64).unwrap_or(0),
+                c.get("preemptionPolicy").and_then(Value::as_str).unwrap_or("PreemptLowerPriority").to_string(),
+            ),
+            None => (0, "PreemptLowerPriority".to_string()),
+        };
+        if let Some(given) = obj.pointer("/spec/priority").and_then(Value::as_i64) {
+            if given != priority {
+                return Err(ApiError::Forbidden(format!(
+                    "pods \"{}\" is forbidden: the integer value of priority ({given}) must not be provided in pod spec; priority admission controller computed {priority} from the given PriorityClass name",
+                    meta::name(obj)
+                )));
+            }
+        }
+        if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
+            spec.insert("priority".into(), json!(priority));
+            spec.entry("preemptionPolicy").or_insert(json!(policy));
+            if let (Some(c), None) = (&class, &class_name) {
+                spec.insert("priorityClassName".into(), c.pointer("/metadata/name").cloned().unwrap_or(Value::Null));
+            }
+        }
         Ok(())
     }
 

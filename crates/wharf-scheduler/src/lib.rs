@@ -1,13 +1,15 @@
-//! The pure core of Wharf's scheduler: resource accounting over Kubernetes JSON, a node
+//! Wharf's scheduler. A pure core — resource accounting over Kubernetes JSON, a node
 //! [`Snapshot`], the scheduling framework (one trait per extension point, a name → factory
 //! registry), the in-tree plugins of the default profile, the FailedScheduling message and the
-//! scheduling queue. No I/O: the caller feeds pods and nodes and binds the result.
+//! scheduling queue, all without I/O — and [`runner`], the component that feeds it from API
+//! watches and binds, reports and preempts through the API like kube-scheduler.
 
 pub mod framework;
 pub mod plugins;
 pub mod preemption;
 pub mod queue;
 pub mod resources;
+pub mod runner;
 pub mod snapshot;
 
 pub use framework::{

@@ -2,7 +2,7 @@
 //! plugin, a backoff queue (1s doubling to 10s) and the unschedulable pods, which cluster
 //! events move back. Time comes from an injectable [`Clock`].
 
-use std::collections::HashMap;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -94,16 +94,52 @@ pub enum ClusterEvent {
     PodUpdate,
 }
 
-/// The queue.
+/// Where a queued pod is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Loc {
+    Active,
+    Backoff,
+    Unschedulable,
+}
+
+/// A backoff entry, ordered so that the earliest expiry is the max of a `BinaryHeap`.
+struct BackoffEntry {
+    expiry: Duration,
+    gen: u64,
+    q: QueuedPodInfo,
+}
+
+impl PartialEq for BackoffEntry {
+    fn eq(&self, o: &Self) -> bool {
+        self.expiry == o.expiry && self.gen == o.gen
+    }
+}
+impl Eq for BackoffEntry {}
+impl PartialOrd for BackoffEntry {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for BackoffEntry {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        o.expiry.cmp(&self.expiry).then(o.gen.cmp(&self.gen))
+    }
+}
+
+/// The queue. The active queue is a binary heap ordered by the QueueSort plugin and the
+/// backoff queue a heap by expiry, both with lazy deletion: `loc` says where each pod really
+/// is (with a generation), so add, delete, contains and pop stay O(log n) at 50,000 pods.
 pub struct SchedulingQueue<C: Clock> {
     clock: C,
     sort: Box<dyn QueueSort>,
-    active: Vec<QueuedPodInfo>,
-    backoff: Vec<QueuedPodInfo>,
+    active: Vec<(u64, QueuedPodInfo)>,
+    backoff: BinaryHeap<BackoffEntry>,
     unschedulable: HashMap<String, QueuedPodInfo>,
+    loc: HashMap<String, (Loc, u64)>,
+    next_gen: u64,
     scheduling_cycle: u64,
     move_request_cycle: u64,
-    seen: u64,
+    last_stale_check: Duration,
 }
 
 impl<C: Clock> SchedulingQueue<C> {
@@ -118,11 +154,13 @@ impl<C: Clock> SchedulingQueue<C> {
             clock,
             sort,
             active: Vec::new(),
-            backoff: Vec::new(),
+            backoff: BinaryHeap::new(),
             unschedulable: HashMap::new(),
+            loc: HashMap::new(),
+            next_gen: 0,
             scheduling_cycle: 0,
             move_request_cycle: 0,
-            seen: 0,
+            last_stale_check: Duration::ZERO,
         }
     }
 
@@ -146,13 +184,19 @@ impl<C: Clock> SchedulingQueue<C> {
         if !Self::responsible_for(&pod) {
             return false;
         }
-        let pod = PodInfo::new(pod);
-        if self.contains(&pod.key) {
+        let key = match (
+            pod.pointer("/metadata/namespace").and_then(Value::as_str),
+            pod.pointer("/metadata/name").and_then(Value::as_str),
+        ) {
+            (ns, Some(name)) => format!("{}/{name}", ns.unwrap_or("default")),
+            _ => return false,
+        };
+        if self.contains(&key) {
             return false;
         }
+        let pod = PodInfo::new(pod);
         let now = self.clock.now();
-        self.seen += 1;
-        self.active.push(QueuedPodInfo {
+        self.push_active(QueuedPodInfo {
             pod,
             timestamp: now,
             initial_attempt_timestamp: now,
@@ -164,51 +208,104 @@ impl<C: Clock> SchedulingQueue<C> {
 
     /// Whether a pod (by `namespace/name`) is anywhere in the queue.
     pub fn contains(&self, key: &str) -> bool {
-        self.unschedulable.contains_key(key)
-            || self
-                .active
-                .iter()
-                .chain(&self.backoff)
-                .any(|q| q.pod.key == key)
+        self.loc.contains_key(key)
     }
 
-    /// Removes a pod wherever it is.
-    pub fn delete(&mut self, key: &str) -> Option<QueuedPodInfo> {
-        if let Some(q) = self.unschedulable.remove(key) {
-            return Some(q);
-        }
-        for list in [&mut self.active, &mut self.backoff] {
-            if let Some(i) = list.iter().position(|q| q.pod.key == key) {
-                return Some(list.remove(i));
+    /// Removes a pod wherever it is; false when it was not queued.
+    pub fn delete(&mut self, key: &str) -> bool {
+        match self.loc.remove(key) {
+            Some((Loc::Unschedulable, _)) => {
+                self.unschedulable.remove(key);
+                true
             }
+            Some(_) => true,
+            None => false,
         }
-        None
+    }
+
+    fn gen(&mut self) -> u64 {
+        self.next_gen += 1;
+        self.next_gen
+    }
+
+    fn push_active(&mut self, q: QueuedPodInfo) {
+        let gen = self.gen();
+        self.loc.insert(q.pod.key.clone(), (Loc::Active, gen));
+        self.active.push((gen, q));
+        let mut i = self.active.len() - 1;
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if !self.sort.less(&self.active[i].1, &self.active[parent].1) {
+                break;
+            }
+            self.active.swap(i, parent);
+            i = parent;
+        }
+    }
+
+    fn pop_active(&mut self) -> Option<(u64, QueuedPodInfo)> {
+        if self.active.is_empty() {
+            return None;
+        }
+        let top = self.active.swap_remove(0);
+        let n = self.active.len();
+        let mut i = 0;
+        loop {
+            let (l, r) = (2 * i + 1, 2 * i + 2);
+            let mut best = i;
+            if l < n && self.sort.less(&self.active[l].1, &self.active[best].1) {
+                best = l;
+            }
+            if r < n && self.sort.less(&self.active[r].1, &self.active[best].1) {
+                best = r;
+            }
+            if best == i {
+                break;
+            }
+            self.active.swap(i, best);
+            i = best;
+        }
+        Some(top)
+    }
+
+    fn push_backoff(&mut self, q: QueuedPodInfo) {
+        let gen = self.gen();
+        self.loc.insert(q.pod.key.clone(), (Loc::Backoff, gen));
+        self.backoff.push(BackoffEntry {
+            expiry: Self::backoff_expiry(&q),
+            gen,
+            q,
+        });
+    }
+
+    fn is_current(&self, key: &str, loc: Loc, gen: u64) -> bool {
+        self.loc.get(key) == Some(&(loc, gen))
     }
 
     /// Moves pods whose backoff has expired to the active queue, then pops the first active
     /// pod in QueueSort order.
     pub fn pop(&mut self) -> Option<QueuedPodInfo> {
         self.flush();
-        let mut best = 0;
-        for i in 1..self.active.len() {
-            if self.sort.less(&self.active[i], &self.active[best]) {
-                best = i;
+        while let Some((gen, mut q)) = self.pop_active() {
+            if !self.is_current(&q.pod.key, Loc::Active, gen) {
+                continue;
             }
+            self.loc.remove(&q.pod.key);
+            self.scheduling_cycle += 1;
+            q.attempts += 1;
+            q.cycle = self.scheduling_cycle;
+            return Some(q);
         }
-        if self.active.is_empty() {
-            return None;
-        }
-        let mut q = self.active.swap_remove(best);
-        self.scheduling_cycle += 1;
-        q.attempts += 1;
-        q.cycle = self.scheduling_cycle;
-        Some(q)
+        None
     }
 
     /// The backoff after `attempts` failed attempts: 1s, 2s, 4s, 8s, 10s, 10s, ...
     pub fn backoff_duration(attempts: u32) -> Duration {
-        let shift = attempts.saturating_sub(1).min(16);
-        (INITIAL_BACKOFF * (1u32 << shift)).min(MAX_BACKOFF)
+        let mut d = INITIAL_BACKOFF;
+        for _ in 1..attempts {
+            d = (d * 2).min(MAX_BACKOFF);
+        }
+        d
     }
 
     fn backoff_expiry(q: &QueuedPodInfo) -> Duration {
@@ -221,35 +318,50 @@ impl<C: Clock> SchedulingQueue<C> {
     pub fn add_unschedulable(&mut self, mut q: QueuedPodInfo) {
         q.timestamp = self.clock.now();
         if self.move_request_cycle >= q.cycle {
-            self.backoff.push(q);
+            self.push_backoff(q);
         } else {
+            let gen = self.gen();
+            self.loc
+                .insert(q.pod.key.clone(), (Loc::Unschedulable, gen));
             self.unschedulable.insert(q.pod.key.clone(), q);
         }
+    }
+
+    /// Returns a pod whose binding failed: it retries after its backoff.
+    pub fn add_backoff(&mut self, mut q: QueuedPodInfo) {
+        q.timestamp = self.clock.now();
+        self.push_backoff(q);
     }
 
     /// A cluster event happened: every unschedulable pod moves to backoff (if still backing
     /// off) or active.
     pub fn on_event(&mut self, _event: ClusterEvent) {
         let now = self.clock.now();
-        for (_, q) in self.unschedulable.drain() {
+        let all: Vec<QueuedPodInfo> = self.unschedulable.drain().map(|(_, q)| q).collect();
+        for q in all {
             if Self::backoff_expiry(&q) > now {
-                self.backoff.push(q);
+                self.push_backoff(q);
             } else {
-                self.active.push(q);
+                self.push_active(q);
             }
         }
         self.move_request_cycle = self.scheduling_cycle;
     }
 
-    /// Moves expired backoffs to active and pods unschedulable for over five minutes back.
+    /// Moves expired backoffs to active and, about once a second, pods unschedulable for
+    /// over five minutes back.
     pub fn flush(&mut self) {
         let now = self.clock.now();
-        let (ready, waiting): (Vec<_>, Vec<_>) = self
-            .backoff
-            .drain(..)
-            .partition(|q| Self::backoff_expiry(q) <= now);
-        self.backoff = waiting;
-        self.active.extend(ready);
+        while self.backoff.peek().is_some_and(|e| e.expiry <= now) {
+            let Some(e) = self.backoff.pop() else { break };
+            if self.is_current(&e.q.pod.key, Loc::Backoff, e.gen) {
+                self.push_active(e.q);
+            }
+        }
+        if now.saturating_sub(self.last_stale_check) < Duration::from_secs(1) {
+            return;
+        }
+        self.last_stale_check = now;
         let stale: Vec<String> = self
             .unschedulable
             .iter()
@@ -259,9 +371,9 @@ impl<C: Clock> SchedulingQueue<C> {
         for k in stale {
             if let Some(q) = self.unschedulable.remove(&k) {
                 if Self::backoff_expiry(&q) > now {
-                    self.backoff.push(q);
+                    self.push_backoff(q);
                 } else {
-                    self.active.push(q);
+                    self.push_active(q);
                 }
             }
         }
@@ -269,16 +381,20 @@ impl<C: Clock> SchedulingQueue<C> {
 
     /// When the next backoff expires, for a caller that wants to sleep until then.
     pub fn next_backoff_expiry(&self) -> Option<Duration> {
-        self.backoff.iter().map(Self::backoff_expiry).min()
+        self.backoff.peek().map(|e| e.expiry)
     }
 
     /// Sizes of the active, backoff and unschedulable sets.
     pub fn lens(&self) -> (usize, usize, usize) {
-        (
-            self.active.len(),
-            self.backoff.len(),
-            self.unschedulable.len(),
-        )
+        let mut n = (0, 0, 0);
+        for (l, _) in self.loc.values() {
+            match l {
+                Loc::Active => n.0 += 1,
+                Loc::Backoff => n.1 += 1,
+                Loc::Unschedulable => n.2 += 1,
+            }
+        }
+        n
     }
 }
 

@@ -205,6 +205,16 @@ impl Snapshot {
         }
     }
 
+    /// Removes a node and the pods accounted to it.
+    pub fn remove_node(&mut self, name: &str) -> Option<NodeInfo> {
+        let i = self.index.remove(name)?;
+        let node = self.nodes.swap_remove(i);
+        if let Some(moved) = self.nodes.get(i) {
+            self.index.insert(moved.name.clone(), i);
+        }
+        Some(node)
+    }
+
     /// Accounts `pod` to `node`; false when the node is unknown.
     pub fn assume(&mut self, pod: PodInfo, node: &str) -> bool {
         match self.index.get(node) {

@@ -6,7 +6,13 @@ use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use wharf_apiserver::auth::UserInfo;
 use wharf_apiserver::{ControlPlane, ControlPlaneConfig};
+use wharf_client::{LeaderElection, LeaderElectionConfig};
+use wharf_scheduler::runner::SchedulerConfig;
+use wharf_simnodes::SimConfig;
 use wharf_store::{sqlite::SqliteStore, KvStore, Prefixed};
 
 /// Wharf: a self-hosted, EKS-compatible managed Kubernetes service.
@@ -37,6 +43,46 @@ struct UpArgs {
     /// How often datastore history is compacted (e.g. 5m, 30s).
     #[arg(long, env = "WHARF_COMPACTION_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
     compaction_interval: std::time::Duration,
+    /// Register this many simulated nodes (kwok-style: pods on them run without containers).
+    #[arg(long, default_value_t = 0)]
+    simulated_nodes: usize,
+}
+
+/// The in-cluster components of one control plane (scheduler, simulated nodes), each
+/// singleton behind its own leader-election Lease, as on a replicated control plane.
+struct Components {
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Components {
+    fn start(cp: &ControlPlane, simulated_nodes: usize) -> Self {
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let identity = format!("wharf-{}", std::process::id());
+        let scheduler = cp.client(UserInfo::new("system:kube-scheduler", &[]));
+        let election = LeaderElection::new(scheduler.clone(), LeaderElectionConfig::new("kube-scheduler", &identity));
+        let cfg = SchedulerConfig { instance: identity.clone(), ..SchedulerConfig::default() };
+        tasks.spawn(election.run(stop_rx.clone(), move |lost| wharf_scheduler::runner::run(scheduler.clone(), cfg.clone(), lost)));
+        if simulated_nodes > 0 {
+            let nodes = cp.client(UserInfo::new("system:node:wharf-simulated", &["system:nodes"]));
+            let rx = stop_rx.clone();
+            tasks.spawn(async move {
+                if let Err(e) = wharf_simnodes::run(nodes, SimConfig::new(simulated_nodes), rx).await {
+                    tracing::error!(error = %e, "simulated nodes failed");
+                }
+            });
+        }
+        Self { stop, tasks }
+    }
+
+    async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        let ended = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(std::time::Duration::from_secs(5), ended).await.is_err() {
+            self.tasks.abort_all();
+        }
+    }
 }
 
 fn default_data_dir() -> PathBuf {
@@ -68,6 +114,7 @@ async fn up(args: UpArgs) -> Result<()> {
     })
     .await
     .context("starting the control plane of cluster default")?;
+    let components = Components::start(&cp, args.simulated_nodes);
     let kubeconfig = args.data_dir.join("kubeconfig");
     wharf_apiserver::pki::write_secret_file(&kubeconfig, &cp.kubeconfig()).context("writing kubeconfig")?;
     println!("wharf ready: cluster default at {} (kubeconfig: {})", cp.endpoint(), kubeconfig.display());
@@ -78,6 +125,7 @@ async fn up(args: UpArgs) -> Result<()> {
         _ = term.recv() => {}
     }
     tracing::info!("shutting down");
+    components.shutdown().await;
     cp.shutdown().await;
     Ok(())
 }

@@ -54,10 +54,24 @@ impl Wharf {
 
     /// Starts `wharf up` on `dir` listening on `listen`.
     pub fn start_with(dir: &Path, listen: &str) -> Self {
+        Self::start_args(dir, listen, &[])
+    }
+
+    /// Starts `wharf up` in a fresh directory with extra flags (e.g. `--simulated-nodes 3`).
+    pub fn start_flags(flags: &[&str]) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let mut w = Self::start_args(&dir, "127.0.0.1:0", flags);
+        w._tmp = Some(tmp);
+        w
+    }
+
+    fn start_args(dir: &Path, listen: &str, flags: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
             .args(["up", "--data-dir"])
             .arg(dir)
             .args(["--listen", listen])
+            .args(flags)
             .env("WHARF_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
