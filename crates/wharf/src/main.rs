@@ -46,6 +46,15 @@ struct UpArgs {
     /// Register this many simulated nodes (kwok-style: pods on them run without containers).
     #[arg(long, default_value_t = 0)]
     simulated_nodes: usize,
+    /// CPU capacity of each simulated node.
+    #[arg(long, default_value = "32")]
+    simulated_node_cpu: String,
+    /// Memory capacity of each simulated node.
+    #[arg(long, default_value = "128Gi")]
+    simulated_node_memory: String,
+    /// Pod capacity of each simulated node.
+    #[arg(long, default_value_t = 110)]
+    simulated_node_pods: u32,
 }
 
 /// The in-cluster components of one control plane (scheduler, simulated nodes), each
@@ -56,7 +65,7 @@ struct Components {
 }
 
 impl Components {
-    fn start(cp: &ControlPlane, simulated_nodes: usize) -> Self {
+    fn start(cp: &ControlPlane, sim: Option<SimConfig>) -> Self {
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let identity = format!("wharf-{}", std::process::id());
@@ -64,11 +73,11 @@ impl Components {
         let election = LeaderElection::new(scheduler.clone(), LeaderElectionConfig::new("kube-scheduler", &identity));
         let cfg = SchedulerConfig { instance: identity.clone(), ..SchedulerConfig::default() };
         tasks.spawn(election.run(stop_rx.clone(), move |lost| wharf_scheduler::runner::run(scheduler.clone(), cfg.clone(), lost)));
-        if simulated_nodes > 0 {
+        if let Some(sim) = sim {
             let nodes = cp.client(UserInfo::new("system:node:wharf-simulated", &["system:nodes"]));
             let rx = stop_rx.clone();
             tasks.spawn(async move {
-                if let Err(e) = wharf_simnodes::run(nodes, SimConfig::new(simulated_nodes), rx).await {
+                if let Err(e) = wharf_simnodes::run(nodes, sim, rx).await {
                     tracing::error!(error = %e, "simulated nodes failed");
                 }
             });
@@ -114,7 +123,13 @@ async fn up(args: UpArgs) -> Result<()> {
     })
     .await
     .context("starting the control plane of cluster default")?;
-    let components = Components::start(&cp, args.simulated_nodes);
+    let sim = (args.simulated_nodes > 0).then(|| SimConfig {
+        cpu: args.simulated_node_cpu.clone(),
+        memory: args.simulated_node_memory.clone(),
+        pods: args.simulated_node_pods,
+        ..SimConfig::new(args.simulated_nodes)
+    });
+    let components = Components::start(&cp, sim);
     let kubeconfig = args.data_dir.join("kubeconfig");
     wharf_apiserver::pki::write_secret_file(&kubeconfig, &cp.kubeconfig()).context("writing kubeconfig")?;
     println!("wharf ready: cluster default at {} (kubeconfig: {})", cp.endpoint(), kubeconfig.display());
