@@ -66,6 +66,9 @@ struct TargetArgs {
     /// Keep the spawned server's data dir.
     #[arg(long, global = true)]
     keep: bool,
+    /// Extra flags for a spawned `wharf up` (repeatable), e.g. `--server-arg=--simulated-nodes=5000`.
+    #[arg(long = "server-arg", global = true, allow_hyphen_values = true)]
+    server_args: Vec<String>,
     /// Seconds to wait after a spawned server is ready before reading its idle RSS.
     #[arg(long, global = true, default_value_t = 3.0)]
     idle_wait: f64,
@@ -92,6 +95,27 @@ enum Cmd {
     },
     /// Measure write+fdatasync latency of a directory's filesystem.
     Fsync(FsyncArgs),
+    /// Scheduling at scale: Deployments over simulated nodes, time until every pod is Running.
+    Sched(SchedArgs),
+}
+
+#[derive(Args, Clone)]
+struct SchedArgs {
+    /// Ready nodes to wait for before starting (a spawned server needs `--server-arg=--simulated-nodes=N`).
+    #[arg(long, default_value_t = 5000)]
+    nodes: usize,
+    /// Deployments to create.
+    #[arg(long, default_value_t = 50)]
+    deployments: usize,
+    /// Replicas per Deployment.
+    #[arg(long, default_value_t = 1000)]
+    replicas: usize,
+    /// CPU request per pod.
+    #[arg(long, default_value = "10m")]
+    cpu: String,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 600.0)]
+    timeout_s: f64,
 }
 
 #[derive(Args, Clone)]
@@ -466,15 +490,16 @@ struct Spawned {
     child: Option<Child>,
     keep: bool,
     ready_s: f64,
+    extra: Vec<String>,
 }
 
 impl Spawned {
-    fn start(bin: &Path, log_filter: &str, keep: bool) -> Result<Self> {
+    fn start(bin: &Path, log_filter: &str, keep: bool, extra: &[String]) -> Result<Self> {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let dir = std::env::temp_dir().join(format!("wharf-bench-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let mut s = Self { bin: bin.to_path_buf(), dir, port, log_filter: log_filter.to_string(), child: None, keep, ready_s: 0.0 };
+        let mut s = Self { bin: bin.to_path_buf(), dir, port, log_filter: log_filter.to_string(), child: None, keep, ready_s: 0.0, extra: extra.to_vec() };
         s.launch()?;
         Ok(s)
     }
@@ -488,6 +513,7 @@ impl Spawned {
             .arg(&self.dir)
             .arg("--listen")
             .arg(format!("127.0.0.1:{}", self.port))
+            .args(&self.extra)
             .env("WHARF_LOG", &self.log_filter)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -1192,6 +1218,147 @@ async fn run_compare(ctx: &mut Ctx, a: &CompareArgs) -> Result<Value> {
     Ok(Value::Object(res))
 }
 
+/// Per pod: when the watch first showed it, bound, and Running (ns since the run's base).
+#[derive(Default, Clone, Copy)]
+struct PodTimes {
+    seen: u64,
+    bound: u64,
+    running: u64,
+}
+
+async fn run_sched(ctx: &mut Ctx, a: &SchedArgs) -> Result<Value> {
+    let mut admin = Client::connect(&ctx.target, false).await?;
+    let t_nodes = Instant::now();
+    loop {
+        let (st, body) = admin.call(Method::GET, "/api/v1/nodes", None).await?;
+        if st == StatusCode::OK {
+            let v: Value = serde_json::from_slice(&body)?;
+            let ready = v["items"]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter(|n| n.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")))
+                        .count()
+                })
+                .unwrap_or(0);
+            if ready >= a.nodes {
+                break;
+            }
+        }
+        if t_nodes.elapsed().as_secs_f64() > a.timeout_s {
+            bail!("{} nodes not Ready after {} s", a.nodes, a.timeout_s);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let nodes_ready_s = t_nodes.elapsed().as_secs_f64();
+    let ns = format!("sched-{}", rand_hex());
+    ensure_namespace(&mut admin, &ns).await?;
+    let (st, body) = admin.call(Method::GET, "/api/v1/pods?limit=1", None).await?;
+    if st != StatusCode::OK {
+        bail!("LIST pods: {st} {}", short(&body));
+    }
+    let rv = serde_json::from_slice::<Value>(&body)?.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("0").to_string();
+    let total = a.deployments * a.replicas;
+    let base = Instant::now();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<std::collections::HashMap<String, PodTimes>>();
+    let mut watcher = Client::connect(&ctx.target, false).await?;
+    let req = watcher.request(Method::GET, &format!("/api/v1/namespaces/{ns}/pods?watch=1&resourceVersion={rv}&timeoutSeconds=3600"), None)?;
+    let resp = watcher.send(req).await?;
+    if resp.status() != StatusCode::OK {
+        bail!("watch pods: {}", resp.status());
+    }
+    tokio::spawn(async move {
+        let mut times: std::collections::HashMap<String, PodTimes> = std::collections::HashMap::with_capacity(total);
+        let mut running = 0usize;
+        let mut body = resp.into_body();
+        let mut buf: Vec<u8> = Vec::new();
+        'read: while let Some(Ok(frame)) = body.frame().await {
+            let at = base.elapsed().as_nanos() as u64;
+            let Ok(data) = frame.into_data() else { continue };
+            buf.extend_from_slice(&data);
+            let mut start = 0;
+            while let Some(p) = buf[start..].iter().position(|b| *b == b'\n') {
+                let line = &buf[start..start + p];
+                start += p + 1;
+                let Ok(ev) = serde_json::from_slice::<Value>(line) else { continue };
+                let o = &ev["object"];
+                let Some(name) = o.pointer("/metadata/name").and_then(Value::as_str) else { continue };
+                let t = times.entry(name.to_string()).or_insert(PodTimes { seen: at, ..Default::default() });
+                if t.bound == 0 && o.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty()) {
+                    t.bound = at;
+                }
+                if t.running == 0 && o.pointer("/status/phase").and_then(Value::as_str) == Some("Running") {
+                    t.running = at;
+                    running += 1;
+                    if running >= total {
+                        break 'read;
+                    }
+                }
+            }
+            buf.drain(..start);
+        }
+        let _ = done_tx.send(times);
+    });
+    let meter = Meter::start(&ctx.pids);
+    let t0 = base.elapsed().as_nanos() as u64;
+    let mut clients = connect_clients(&ctx.target, a.deployments.clamp(1, 16), false, None).await?;
+    let per = a.deployments.div_ceil(clients.len());
+    let mut creates = Vec::new();
+    for (ci, mut c) in clients.drain(..).enumerate() {
+        let (ns, cpu, replicas) = (ns.clone(), a.cpu.clone(), a.replicas);
+        let range = (ci * per)..((ci + 1) * per).min(a.deployments);
+        creates.push(tokio::spawn(async move {
+            for d in range {
+                let body = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": format!("d{d}")},
+                    "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": format!("d{d}")}},
+                             "template": {"metadata": {"labels": {"app": format!("d{d}")}},
+                                          "spec": {"containers": [{"name": "c", "image": "registry.example/app:1", "resources": {"requests": {"cpu": cpu, "memory": "16Mi"}}}]}}}});
+                let (st, b) = c.call(Method::POST, &format!("/apis/apps/v1/namespaces/{ns}/deployments"), Some(Bytes::from(serde_json::to_vec(&body)?))).await?;
+                if st != StatusCode::CREATED {
+                    bail!("create deployment: {st} {}", short(&b));
+                }
+            }
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    for c in creates {
+        c.await??;
+    }
+    let created_s = (base.elapsed().as_nanos() as u64 - t0) as f64 / 1e9;
+    let times = match tokio::time::timeout(Duration::from_secs_f64(a.timeout_s), done_rx).await {
+        Ok(Ok(t)) => t,
+        _ => bail!("not every pod Running within {} s", a.timeout_s),
+    };
+    let cpu = meter.finish(total);
+    // VmHWM: the peak resident set over the server's whole life.
+    let mut peak_rss_kib = 0u64;
+    for p in &ctx.pids {
+        if let Some((_, hwm, _, _)) = proc_rss_kib(*p) {
+            peak_rss_kib = peak_rss_kib.max(hwm);
+        }
+    }
+    let all_running_s = times.values().map(|t| t.running).max().unwrap_or(t0).saturating_sub(t0) as f64 / 1e9;
+    let mut bound: Vec<u64> = times.values().map(|t| t.bound).filter(|b| *b > 0).collect();
+    bound.sort_unstable();
+    let bind_window = match (bound.first(), bound.last()) {
+        (Some(f), Some(l)) if l > f => (l - f) as f64 / 1e9,
+        _ => 0.0,
+    };
+    let mut lat: Vec<f64> = times.values().filter(|t| t.running > 0).map(|t| (t.running - t.seen) as f64 / 1e9).collect();
+    lat.sort_by(f64::total_cmp);
+    Ok(json!({
+        "nodes": a.nodes, "deployments": a.deployments, "replicas": a.replicas, "pods": total,
+        "nodes_ready_s": r3(nodes_ready_s),
+        "deployments_created_s": r3(created_s),
+        "all_running_s": r3(all_running_s),
+        "pods_bound_per_s": if bind_window > 0.0 { r3(bound.len() as f64 / bind_window) } else { Value::Null },
+        "create_to_running_s": lat_summary(&lat),
+        "peak_rss_mib": r3(peak_rss_kib as f64 / 1024.0),
+        "cpu": cpu,
+    }))
+}
+
 fn run_fsync(a: &FsyncArgs) -> Result<Value> {
     let path = a.dir.join(format!(".wharf-bench-fsync-{}", std::process::id()));
     let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).open(&path).with_context(|| format!("creating {}", path.display()))?;
@@ -1231,7 +1398,7 @@ fn main() -> Result<()> {
         _ => {}
     }
     let spawned = match &t.spawn {
-        Some(bin) => Some(Spawned::start(bin, &t.server_log, t.keep)?),
+        Some(bin) => Some(Spawned::start(bin, &t.server_log, t.keep, &t.server_args)?),
         None => None,
     };
     let target = match &spawned {
@@ -1259,6 +1426,7 @@ fn main() -> Result<()> {
             Cmd::Watch(a) => run_watch(&mut ctx, a).await,
             Cmd::Fill(a) => run_fill(&mut ctx, a).await,
             Cmd::Compare(a) => run_compare(&mut ctx, a).await,
+            Cmd::Sched(a) => run_sched(&mut ctx, a).await,
             Cmd::Rss { .. } | Cmd::Fsync(_) => Err(anyhow!("unreachable")),
         }
     });
@@ -1268,6 +1436,7 @@ fn main() -> Result<()> {
         Cmd::Watch(_) => "watch",
         Cmd::Fill(_) => "fill",
         Cmd::Compare(_) => "compare",
+        Cmd::Sched(_) => "sched",
         _ => "",
     };
     out.insert("cmd".into(), json!(cmd_name));
