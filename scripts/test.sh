@@ -10,6 +10,14 @@ command -v ip >/dev/null || need_apt+=(iproute2)
 command -v skopeo >/dev/null || need_apt+=(skopeo)
 command -v tar >/dev/null || need_apt+=(tar)
 command -v gzip >/dev/null || need_apt+=(gzip)
+# The node agent: a static busybox for test images, runc as the second OCI runtime,
+# libseccomp to build youki's libcontainer with real seccomp; Debian's docker-registry is the
+# reference peer of the registry tests and benchmark.
+dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)
+command -v runc >/dev/null || need_apt+=(runc)
+dpkg -s libseccomp-dev >/dev/null 2>&1 || need_apt+=(libseccomp-dev)
+command -v docker-registry >/dev/null || need_apt+=(docker-registry)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
