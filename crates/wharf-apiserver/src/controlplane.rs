@@ -34,6 +34,8 @@ pub struct ControlPlaneConfig {
     pub service_cidr: ([u8; 4], u8),
     /// How often the datastore history is compacted (kube-apiserver: 5 minutes).
     pub compaction_interval: std::time::Duration,
+    /// Services sharing this listener (registry, AWS front door); empty for most clusters.
+    pub mounts: Vec<Arc<dyn crate::mount::Mount>>,
 }
 
 /// Why a control plane could not start.
@@ -141,7 +143,7 @@ impl ControlPlane {
 
         let mut tokens = TokenAuthenticator::default();
         tokens.insert(admin_token.clone(), UserInfo::new("kubernetes-admin", &["system:masters"]));
-        let api = Arc::new(ApiServer { registry: registry.clone(), tokens, server_address: addr.to_string() });
+        let api = Arc::new(ApiServer { registry: registry.clone(), tokens, server_address: addr.to_string(), mounts: cfg.mounts });
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();

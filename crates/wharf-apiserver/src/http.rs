@@ -42,6 +42,8 @@ pub struct ApiServer {
     pub tokens: TokenAuthenticator,
     /// host:port clients reach this server at.
     pub server_address: String,
+    /// Services sharing the listener, asked in order before Kubernetes routing.
+    pub mounts: Vec<Arc<dyn crate::mount::Mount>>,
 }
 
 fn full(b: impl Into<Bytes>) -> Body {
@@ -325,6 +327,11 @@ impl ApiServer {
         let started = std::time::Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
+        let (head, body) = req.into_parts();
+        if let Some(m) = self.mounts.iter().find(|m| m.claims(&head)) {
+            return m.serve(Request::from_parts(head, body)).await;
+        }
+        let req = Request::from_parts(head, body);
         let resp = match self.clone().route(req, cert_user).await {
             Ok(r) => r,
             Err(e) => error_response(&e),

@@ -11,6 +11,7 @@ pub mod discovery;
 pub mod error;
 pub mod http;
 mod lifecycle;
+pub mod mount;
 pub mod openapi;
 pub mod pki;
 pub mod registry;

@@ -15,6 +15,7 @@ async fn start(base: Arc<dyn KvStore>, dir: &std::path::Path, name: &str) -> Con
         store: Arc::new(Prefixed::new(base, format!("/clusters/{name}"))),
         service_cidr: ([10, 100, 0, 0], 16),
         compaction_interval: Duration::from_secs(300),
+        mounts: Vec::new(),
     })
     .await
     .expect("start control plane")

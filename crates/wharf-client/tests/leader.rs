@@ -15,6 +15,7 @@ async fn control_plane(dir: &std::path::Path) -> ControlPlane {
         store: Arc::new(SqliteStore::open(&dir.join("store")).unwrap()),
         service_cidr: ([10, 100, 0, 0], 16),
         compaction_interval: Duration::from_secs(300),
+        mounts: Vec::new(),
     })
     .await
     .unwrap()

@@ -120,6 +120,7 @@ async fn up(args: UpArgs) -> Result<()> {
         store: cluster_store,
         service_cidr: parse_cidr(&args.service_cidr)?,
         compaction_interval: args.compaction_interval,
+        mounts: Vec::new(),
     })
     .await
     .context("starting the control plane of cluster default")?;
