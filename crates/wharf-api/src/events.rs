@@ -6,7 +6,7 @@
 //!
 //! This module owns that conversion, the selectable fields of the stored form and the field
 //! labels each version accepts. Objects are JSON; a missing or `null` member converts to a
-//! missing member.
+//! missing member, except core/v1's required `involvedObject`, which is always present.
 
 use serde_json::{Map, Value};
 
@@ -99,6 +99,9 @@ pub fn events_v1_to_core(event: Value) -> Value {
             out.insert((*core_name).to_string(), v);
         }
     }
+    // core/v1 `involvedObject` is a required struct (never omitted on the wire); typed
+    // clients of core/v1 fail on an Event without it.
+    out.entry("involvedObject").or_insert_with(|| Value::Object(Map::new()));
     Value::Object(out)
 }
 
@@ -194,6 +197,13 @@ mod tests {
             "lastTimestamp": "2026-01-01T00:00:01Z", "count": 1, "type": "Normal"
         });
         assert_eq!(events_v1_to_core(core_to_events_v1(core.clone())), core);
+    }
+
+    #[test]
+    fn an_event_without_regarding_is_stored_with_an_empty_involved_object() {
+        let core = events_v1_to_core(json!({"metadata": {"name": "x"}, "reason": "R"}));
+        assert_eq!(core["involvedObject"], json!({}));
+        assert_eq!(core_to_events_v1(core)["regarding"], json!({}));
     }
 
     #[test]

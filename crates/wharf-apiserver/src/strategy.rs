@@ -229,7 +229,12 @@ impl Strategy {
     }
 
     /// Kubernetes' defaulting for the kind (for custom resources: the schema's defaults).
+    /// A version stored in another's form is first normalized through that form, as decoding
+    /// into the stored type does in Kubernetes, so validation compares what will be stored.
     pub fn default(&self, obj: &mut Value) {
+        if self.converts() {
+            *obj = self.to_served(self.to_storage(obj.take()));
+        }
         match &self.schema {
             Some(schema) => wharf_api::schema::apply_defaults(obj, schema),
             None if !self.custom => wharf_api::defaults::apply_defaults(&self.group, &self.kind, obj),

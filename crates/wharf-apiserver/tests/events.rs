@@ -245,6 +245,22 @@ async fn updates_through_events_k8s_io_keep_immutable_fields_and_reach_core_read
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_without_regarding_is_served_to_core_v1_with_an_involved_object_and_stays_updatable() {
+    let c = Cluster::start().await;
+    let (core, new) = (c.core(), c.new_api());
+    let mut ev = recorder_event("loose", "web");
+    ev.as_object_mut().expect("object").remove("regarding");
+    let created = c.create(&new, ev.clone()).await.expect("create");
+    assert_eq!(created["regarding"], json!({}));
+    assert_eq!(c.get(&core, "loose").await.expect("core")["involvedObject"], json!({}));
+    // A replace that again leaves `regarding` out changes nothing immutable.
+    ev["metadata"]["labels"] = json!({"seen": "yes"});
+    let updated = c.cp().registry.update(&new, Some("default"), "loose", ev, wharf_apiserver::strategy::Part::Main, &WriteOptions::default()).await.expect("update");
+    assert_eq!(updated["metadata"]["labels"]["seen"], "yes");
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_through_either_api_removes_the_one_stored_event() {
     let c = Cluster::start().await;
     let (core, new) = (c.core(), c.new_api());
