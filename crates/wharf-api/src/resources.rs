@@ -129,6 +129,14 @@ const BUILTIN: &[Row] = &[
 /// Review kinds: evaluated on `create` and never stored.
 pub const REVIEW_GROUPS: &[&str] = &["authorization.k8s.io", "authentication.k8s.io"];
 
+/// Served resources that share another group's storage: (group, resource, storage group).
+/// `events.k8s.io` Events are core Events converted at the edges, as in Kubernetes.
+const SHARED_STORAGE: &[(&str, &str, &str)] = &[("events.k8s.io", "events", "")];
+
+fn storage_group<'a>(group: &'a str, resource: &str) -> &'a str {
+    SHARED_STORAGE.iter().find(|(g, r, _)| *g == group && *r == resource).map(|(_, _, s)| *s).unwrap_or(group)
+}
+
 /// The built-in resources, in discovery order.
 pub fn builtin() -> Vec<ResourceInfo> {
     BUILTIN
@@ -144,7 +152,7 @@ pub fn builtin() -> Vec<ResourceInfo> {
             categories: cats.iter().map(|s| s.to_string()).collect(),
             verbs: if REVIEW_GROUPS.contains(group) { vec!["create".to_string()] } else { ALL_VERBS.iter().map(|s| s.to_string()).collect() },
             subresources: subs.iter().map(|s| s.to_string()).collect(),
-            storage_group: group.to_string(),
+            storage_group: storage_group(group, resource).to_string(),
         })
         .collect()
 }
@@ -163,5 +171,13 @@ mod tests {
         assert_eq!(ns.key(Some("ignored"), "kube-system"), "/registry/core/namespaces/kube-system");
         assert_eq!(deploy.api_version(), "apps/v1");
         assert_eq!(ns.api_version(), "v1");
+    }
+
+    #[test]
+    fn both_event_apis_share_the_core_event_storage() {
+        let all = builtin();
+        let events: Vec<&ResourceInfo> = all.iter().filter(|r| r.resource == "events").collect();
+        assert_eq!(events.len(), 2);
+        assert!(events.iter().all(|r| r.key(Some("d"), "e") == "/registry/core/events/d/e"), "{events:?}");
     }
 }

@@ -249,10 +249,13 @@ impl FieldSelector {
 
     /// Whether the object satisfies every term. A missing field reads as "".
     pub fn matches(&self, obj: &Value) -> bool {
-        self.terms.iter().all(|(f, v, neg)| {
-            let actual = field_value(obj, f);
-            (actual == *v) != *neg
-        })
+        self.matches_with(|f| field_value(obj, f))
+    }
+
+    /// Whether every term holds when `value` reads a field label's value (for kinds whose
+    /// selectable fields are not plain JSON paths).
+    pub fn matches_with(&self, value: impl Fn(&str) -> String) -> bool {
+        self.terms.iter().all(|(f, v, neg)| (value(f) == *v) != *neg)
     }
 }
 

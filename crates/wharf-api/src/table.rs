@@ -1148,6 +1148,7 @@ struct EventFields {
     first_timestamp: &'static str,
     last_timestamp: &'static str,
     count: &'static str,
+    reporting_controller: &'static str,
 }
 
 const CORE_EVENT_FIELDS: EventFields = EventFields {
@@ -1157,6 +1158,7 @@ const CORE_EVENT_FIELDS: EventFields = EventFields {
     first_timestamp: "/firstTimestamp",
     last_timestamp: "/lastTimestamp",
     count: "/count",
+    reporting_controller: "/reportingComponent",
 };
 
 const EVENTS_V1_FIELDS: EventFields = EventFields {
@@ -1166,6 +1168,7 @@ const EVENTS_V1_FIELDS: EventFields = EventFields {
     first_timestamp: "/deprecatedFirstTimestamp",
     last_timestamp: "/deprecatedLastTimestamp",
     count: "/deprecatedCount",
+    reporting_controller: "/reportingController",
 };
 
 fn event_cells(obj: &Value, now: i128, f: &EventFields) -> Vec<Value> {
@@ -1191,7 +1194,7 @@ fn event_cells(obj: &Value, now: i128, f: &EventFields) -> Vec<Value> {
         "" => kind,
         n => format!("{kind}/{n}"),
     };
-    let component = first_non_empty_path(obj, &format!("{}/component", f.source), "/reportingController");
+    let component = first_non_empty_path(obj, &format!("{}/component", f.source), f.reporting_controller);
     let host = first_non_empty_path(obj, &format!("{}/host", f.source), "/reportingInstance");
     let source = if host.is_empty() { component.to_string() } else { format!("{component}, {host}") };
     vec![
@@ -2496,11 +2499,16 @@ mod tests {
         );
         let series = json!({"eventTime": ago(3600), "series": {"count": 7, "lastObservedTime": "2024-06-01T11:59:50.000000Z"},
                             "involvedObject": {"kind": "Node"}});
-        let c = row("", "events", series);
+        let c = row("", "events", series.clone());
         assert_eq!(
             (c[0].clone(), c[3].clone(), c[7].clone(), c[8].clone()),
             (json!("10s"), json!("node"), json!("60m"), json!(7))
         );
+        // A core Event written through events.k8s.io names its controller `reportingComponent`.
+        let mut converted = series;
+        converted["reportingComponent"] = json!("wharf-scheduler");
+        converted["reportingInstance"] = json!("cp-0");
+        assert_eq!(row("", "events", converted)[5], json!("wharf-scheduler, cp-0"));
     }
 
     #[test]

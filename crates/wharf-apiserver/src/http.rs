@@ -681,6 +681,7 @@ impl ApiServer {
 
     async fn watch(&self, s: &Served, ns: Option<&str>, name: Option<&str>, q: &HashMap<String, String>, out: Output) -> Result<Response<Body>> {
         let mut opts = list_options(q)?;
+        crate::registry::check_field_selector(s, &opts.fields)?;
         if let Some(n) = name {
             opts.fields.terms.push(("metadata.name".into(), n.to_string(), false));
         }
@@ -791,7 +792,7 @@ impl WatchSender<'_> {
             return false;
         }
         if !self.opts.fields.is_empty() {
-            return o.value().map(|v| self.opts.fields.matches(&v)).unwrap_or(false);
+            return o.value().map(|v| self.s.strategy.fields_match(&self.opts.fields, &v)).unwrap_or(false);
         }
         true
     }
@@ -811,6 +812,8 @@ impl WatchSender<'_> {
     }
 
     async fn send_object(&mut self, kind: EventKind, o: &CachedObject) -> bool {
+        let converted = self.s.strategy.to_served_cached(o);
+        let o = converted.as_ref().unwrap_or(o);
         let line = match self.out {
             Output::Json | Output::Yaml => {
                 let mut b = Vec::with_capacity(o.json.len() + 32);

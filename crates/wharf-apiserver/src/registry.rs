@@ -198,8 +198,9 @@ fn decode(kv_value: &[u8], key: &str) -> Result<Value> {
     serde_json::from_slice(kv_value).map_err(|e| ApiError::Internal(format!("decoding {key}: {e}")))
 }
 
-fn encode(obj: &Value) -> Result<Vec<u8>> {
-    let mut v = obj.clone();
+/// The stored bytes of an object of the served version `s`.
+fn encode(s: &Served, obj: &Value) -> Result<Vec<u8>> {
+    let mut v = s.strategy.to_storage(obj.clone());
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("resourceVersion");
         m.remove("selfLink");
@@ -247,21 +248,36 @@ fn decode_continue(token: &str) -> Result<(i64, String)> {
 }
 
 /// Field selectors each resource supports beyond `metadata.name` / `metadata.namespace`.
-fn supported_fields(info: &ResourceInfo) -> &'static [&'static str] {
+fn supported_fields(info: &ResourceInfo) -> Vec<&'static str> {
     match (info.group.as_str(), info.resource.as_str()) {
-        ("", "pods") => &["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"],
-        ("", "events") | ("events.k8s.io", "events") => &[
-            "involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid", "involvedObject.apiVersion",
-            "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type",
-            "regarding.kind", "regarding.name", "regarding.namespace", "regarding.uid",
-        ],
-        ("", "secrets") => &["type"],
-        ("", "nodes") => &["spec.unschedulable"],
-        ("", "namespaces") => &["status.phase"],
-        ("", "replicationcontrollers") | ("apps", "replicasets") => &["status.replicas"],
-        ("batch", "jobs") => &["status.successful"],
-        ("", "persistentvolumeclaims") | ("", "persistentvolumes") => &["status.phase"],
-        _ => &[],
+        ("", "pods") => vec!["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"],
+        ("", "events") | (wharf_api::events::EVENTS_GROUP, "events") => wharf_api::events::field_labels(&info.group),
+        ("", "secrets") => vec!["type"],
+        ("", "nodes") => vec!["spec.unschedulable"],
+        ("", "namespaces") => vec!["status.phase"],
+        ("", "replicationcontrollers") | ("apps", "replicasets") => vec!["status.replicas"],
+        ("batch", "jobs") => vec!["status.successful"],
+        ("", "persistentvolumeclaims") | ("", "persistentvolumes") => vec!["status.phase"],
+        _ => Vec::new(),
+    }
+}
+
+/// Refuses a field selector on a label the resource does not support (400, as Kubernetes).
+pub fn check_field_selector(s: &Served, fields: &FieldSelector) -> Result<()> {
+    let supported = supported_fields(&s.info);
+    for (f, _, _) in &fields.terms {
+        if f != "metadata.name" && f != "metadata.namespace" && !supported.contains(&f.as_str()) {
+            return Err(ApiError::BadRequest(format!("field label not supported: {f}")));
+        }
+    }
+    Ok(())
+}
+
+/// The served form of a cached object.
+fn served(s: &Served, o: Arc<CachedObject>) -> Arc<CachedObject> {
+    match s.strategy.to_served_cached(&o) {
+        Some(c) => Arc::new(c),
+        None => o,
     }
 }
 
@@ -343,11 +359,12 @@ impl Registry {
         }
     }
 
-    async fn read_latest(&self, key: &str) -> Result<Option<(Value, i64)>> {
+    /// The latest state of an object, in the served form of `s`.
+    async fn read_latest(&self, s: &Served, key: &str) -> Result<Option<(Value, i64)>> {
         let r = self.store.range(RangeRequest { key: key.as_bytes().to_vec(), ..Default::default() }).await?;
         match r.kvs.into_iter().next() {
             Some(kv) => {
-                let mut v = decode(&kv.value, key)?;
+                let mut v = s.strategy.to_served(decode(&kv.value, key)?);
                 set_resource_version(&mut v, kv.mod_revision);
                 Ok(Some((v, kv.mod_revision)))
             }
@@ -365,17 +382,12 @@ impl Registry {
             }
             ReadAt::NotOlderThan(rev) | ReadAt::Exact(rev) => self.cache.wait_for(rev, Duration::from_secs(3)).await?,
         }
-        self.cache.get(&key).ok_or_else(|| not_found(&s.info, name))
+        self.cache.get(&key).map(|o| served(s, o)).ok_or_else(|| not_found(&s.info, name))
     }
 
     /// Lists objects with selectors and pagination.
     pub async fn list(&self, s: &Served, ns: Option<&str>, opts: &ListOptions) -> Result<ListResult> {
-        let supported = supported_fields(&s.info);
-        for (f, _, _) in &opts.fields.terms {
-            if f != "metadata.name" && f != "metadata.namespace" && !supported.contains(&f.as_str()) {
-                return Err(ApiError::BadRequest(format!("field label not supported: {f}")));
-            }
-        }
+        check_field_selector(s, &opts.fields)?;
         let mut ns = ns.map(str::to_string);
         if ns.is_none() && s.info.namespaced {
             ns = opts.fields.exact("metadata.namespace").map(str::to_string);
@@ -390,7 +402,7 @@ impl Registry {
                 return false;
             }
             if needs_body {
-                return o.value().map(|v| opts.fields.matches(&v)).unwrap_or(false);
+                return o.value().map(|v| s.strategy.fields_match(&opts.fields, &v)).unwrap_or(false);
             }
             true
         };
@@ -427,6 +439,7 @@ impl Registry {
             }
             _ => None,
         };
+        let items = if s.strategy.converts() { items.into_iter().map(|o| served(s, o)).collect() } else { items };
         Ok(ListResult { rev, items, continue_token })
     }
 
@@ -561,7 +574,7 @@ impl Registry {
             if opts.dry_run {
                 return Ok(obj);
             }
-            let bytes = encode(&obj)?;
+            let bytes = encode(s, &obj)?;
             let r = self
                 .store
                 .txn(TxnRequest { compare: vec![Compare::mod_revision(key.clone(), 0)], success: vec![Op::put(key, bytes)], failure: vec![] })
@@ -732,7 +745,7 @@ impl Registry {
     ) -> Result<Value> {
         let key = s.info.key(ns, name);
         loop {
-            let Some((old, rev)) = self.read_latest(&key).await? else {
+            let Some((old, rev)) = self.read_latest(s, &key).await? else {
                 return Err(not_found(&s.info, name));
             };
             if precondition.is_some_and(|want| want != rev) {
@@ -762,7 +775,7 @@ impl Registry {
                 return Ok(new);
             }
             let deleting = ready_to_delete(&new);
-            let op = if deleting { Op::delete(key.clone()) } else { Op::put(key.clone(), encode(&new)?) };
+            let op = if deleting { Op::delete(key.clone()) } else { Op::put(key.clone(), encode(s, &new)?) };
             let r = self.store.txn(TxnRequest { compare: vec![Compare::mod_revision(key.clone(), rev)], success: vec![op], failure: vec![] }).await?;
             if r.succeeded {
                 set_resource_version(&mut new, r.revision);
@@ -778,7 +791,7 @@ impl Registry {
     pub async fn delete(&self, s: &Served, ns: Option<&str>, name: &str, opts: &DeleteOptions) -> Result<Value> {
         let key = s.info.key(ns, name);
         loop {
-            let Some((old, rev)) = self.read_latest(&key).await? else {
+            let Some((old, rev)) = self.read_latest(s, &key).await? else {
                 return Err(not_found(&s.info, name));
             };
             if let Some(uid) = &opts.uid {
@@ -833,7 +846,7 @@ impl Registry {
                 }
                 let r = self
                     .store
-                    .txn(TxnRequest { compare: vec![Compare::mod_revision(key.clone(), rev)], success: vec![Op::put(key.clone(), encode(&new)?)], failure: vec![] })
+                    .txn(TxnRequest { compare: vec![Compare::mod_revision(key.clone(), rev)], success: vec![Op::put(key.clone(), encode(s, &new)?)], failure: vec![] })
                     .await?;
                 if r.succeeded {
                     set_resource_version(&mut new, r.revision);

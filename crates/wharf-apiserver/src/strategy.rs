@@ -3,10 +3,19 @@
 //! defaults → validate (every field error, nothing changed) → canonicalize.
 //! The status subresource is a second strategy that keeps everything but `status` from the
 //! old object. Kind-specific pure logic lives in `wharf_api::{defaults, validation}`.
+//!
+//! A served version that shares another version's storage (`events.k8s.io/v1` Events are
+//! stored as core Events) converts at the storage edge ([`Strategy::to_storage`],
+//! [`Strategy::to_served`]) and selects fields on the stored form ([`Strategy::fields_match`]):
+//! everything between those edges sees the served version.
 
 use serde_json::{json, Map, Value};
+use wharf_api::events;
 use wharf_api::meta::{self, NameRule};
+use wharf_api::selector::FieldSelector;
 use wharf_api::{FieldError, ResourceInfo};
+
+use crate::cache::CachedObject;
 
 /// The strategy of one served resource.
 #[derive(Debug, Clone)]
@@ -20,6 +29,19 @@ pub struct Strategy {
     name_rule: NameRule,
     /// For custom resources: the version's `openAPIV3Schema`.
     schema: Option<Value>,
+    /// How this version's objects relate to the stored form.
+    storage: StorageForm,
+}
+
+/// The stored form of a served version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StorageForm {
+    /// Stored as served; field selectors read JSON paths.
+    AsServed,
+    /// A core/v1 Event, stored as served; field selectors read the Event's selectable fields.
+    CoreEvent,
+    /// An events.k8s.io/v1 Event, stored as a core/v1 Event.
+    EventsV1Event,
 }
 
 /// Which part of an object a write may change.
@@ -59,6 +81,54 @@ impl Strategy {
             custom,
             name_rule: if custom { NameRule::Subdomain } else { wharf_api::validation::name_rule(&info.group, &info.kind) },
             schema: crd_version.and_then(|v| v.pointer("/schema/openAPIV3Schema")).cloned(),
+            storage: match (custom, info.group.as_str(), info.kind.as_str()) {
+                (false, "", "Event") => StorageForm::CoreEvent,
+                (false, events::EVENTS_GROUP, "Event") => StorageForm::EventsV1Event,
+                _ => StorageForm::AsServed,
+            },
+        }
+    }
+
+    /// Whether objects are stored in another version's form.
+    pub fn converts(&self) -> bool {
+        self.storage == StorageForm::EventsV1Event
+    }
+
+    /// The stored form of an object of this version.
+    pub fn to_storage(&self, obj: Value) -> Value {
+        match self.storage {
+            StorageForm::EventsV1Event => events::events_v1_to_core(obj),
+            StorageForm::AsServed | StorageForm::CoreEvent => obj,
+        }
+    }
+
+    /// This version's form of a stored object.
+    pub fn to_served(&self, stored: Value) -> Value {
+        match self.storage {
+            StorageForm::EventsV1Event => events::core_to_events_v1(stored),
+            StorageForm::AsServed | StorageForm::CoreEvent => stored,
+        }
+    }
+
+    /// This version's form of a cached (stored) object, or `None` when it is served as stored.
+    pub fn to_served_cached(&self, o: &CachedObject) -> Option<CachedObject> {
+        if !self.converts() {
+            return None;
+        }
+        let stored = o.value().ok()?;
+        let mut served = self.to_served(stored);
+        Some(CachedObject::from_value(o.key.clone(), o.rev, &mut served))
+    }
+
+    /// Whether a stored object satisfies a field selector written in this version's labels
+    /// (whose support the caller has checked).
+    pub fn fields_match(&self, sel: &FieldSelector, stored: &Value) -> bool {
+        match self.storage {
+            StorageForm::AsServed => sel.matches(stored),
+            StorageForm::CoreEvent | StorageForm::EventsV1Event => sel.matches_with(|label| match events::stored_field_label(&self.group, label) {
+                Some(f) => events::stored_field_value(stored, f),
+                None => String::new(),
+            }),
         }
     }
 
@@ -159,7 +229,12 @@ impl Strategy {
     }
 
     /// Kubernetes' defaulting for the kind (for custom resources: the schema's defaults).
+    /// A version stored in another's form is first normalized through that form, as decoding
+    /// into the stored type does in Kubernetes, so validation compares what will be stored.
     pub fn default(&self, obj: &mut Value) {
+        if self.converts() {
+            *obj = self.to_served(self.to_storage(obj.take()));
+        }
         match &self.schema {
             Some(schema) => wharf_api::schema::apply_defaults(obj, schema),
             None if !self.custom => wharf_api::defaults::apply_defaults(&self.group, &self.kind, obj),

@@ -307,12 +307,12 @@ fn apply_patch_metadata(definitions: &mut BTreeMap<String, Value>) {
         let Some(property) = definitions
             .get_mut(&field.definition)
             .and_then(|def| def.get_mut("properties"))
-            .and_then(|props| props.get_mut(&field.field))
+            .and_then(|props| props.get_mut(field.field))
             .and_then(Value::as_object_mut)
         else {
             continue;
         };
-        if let Some(key) = &field.merge_key {
+        if let Some(key) = field.merge_key {
             property.insert("x-kubernetes-patch-merge-key".into(), json!(key));
         }
         property.insert("x-kubernetes-patch-strategy".into(), json!(field.strategy));

@@ -7,7 +7,8 @@
 //!   `patchMergeKey` struct tags) of the built-in kinds, applied as
 //!   `k8s.io/apimachinery/pkg/util/strategicpatch` applies it on the server.
 //!
-//! This module owns the algorithms and the per-kind patch metadata; it knows nothing of HTTP,
+//! This module owns the algorithms and the per-kind patch metadata (published through
+//! [`strategy_table`] for the OpenAPI documents); it knows nothing of HTTP,
 //! of content types or of the datastore. The API server picks the function from the request's
 //! content type and maps a [`PatchError`] to a status with [`PatchError::status_code`].
 
@@ -188,6 +189,27 @@ pub fn strategic_merge_patch(doc: &Value, patch: &Value, group: &str, kind: &str
 /// returns [`PatchError::UnsupportedKind`]).
 pub fn supports_strategic_merge_patch(group: &str, kind: &str) -> bool {
     schema::Schema::for_kind(group, kind).is_some()
+}
+
+/// The patch metadata of one field of a built-in Go type: what its OpenAPI definition
+/// publishes as `x-kubernetes-patch-strategy` and `x-kubernetes-patch-merge-key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PatchField {
+    /// The Go type as `group/version.Name`: `core/v1.PodSpec`, `meta/v1.ObjectMeta`,
+    /// `apiextensions/v1.JSONSchemaProps`.
+    pub go_type: &'static str,
+    /// The JSON name of the field.
+    pub field: &'static str,
+    /// The patch strategy: `merge`, `merge,retainKeys`, `retainKeys` or `replace`.
+    pub strategy: &'static str,
+    /// The merge key of a merged list of objects.
+    pub merge_key: Option<&'static str>,
+}
+
+/// Every field with a patch strategy in the metadata [`strategic_merge_patch`] runs on, once
+/// per Go type (fields that only lead to nested metadata are not listed).
+pub fn strategy_table() -> Vec<PatchField> {
+    schema::patch_fields()
 }
 
 #[cfg(test)]

@@ -42,6 +42,9 @@ pub(super) struct F(&'static str, Strategy, &'static str, Option<&'static Node>)
 /// A Go struct, reduced to the fields that matter for a strategic merge patch.
 #[derive(Debug)]
 pub(super) struct Node {
+    /// The Go type as `group/version.Name` (`core/v1.PodSpec`); empty for a node that stands
+    /// for no single type (the shared "metadata only" root, test structs).
+    go_type: &'static str,
     /// Fields with patch metadata, or leading to some.
     fields: &'static [F],
     /// For a `map[string]T`: the node of every value.
@@ -101,6 +104,35 @@ impl Schema {
     }
 }
 
+/// Every field with a strategy, of every named node reachable from a kind, once per Go type,
+/// in the order the kinds are listed.
+pub(super) fn patch_fields() -> Vec<super::PatchField> {
+    let mut seen: Vec<&'static Node> = Vec::new();
+    let mut out = Vec::new();
+    let mut stack: Vec<&'static Node> = KINDS.iter().rev().map(|(_, _, node)| *node).collect();
+    while let Some(node) = stack.pop() {
+        if seen.iter().any(|n| std::ptr::eq(*n, node)) {
+            continue;
+        }
+        seen.push(node);
+        if !node.go_type.is_empty() {
+            for F(field, strategy, merge_key, _) in node.fields {
+                let tag = match strategy {
+                    S::None => continue,
+                    S::Merge => "merge",
+                    S::MergeRetainKeys => "merge,retainKeys",
+                    S::RetainKeys => "retainKeys",
+                    S::Replace => "replace",
+                };
+                out.push(super::PatchField { go_type: node.go_type, field, strategy: tag, merge_key: (!merge_key.is_empty()).then_some(*merge_key) });
+            }
+        }
+        stack.extend(node.values);
+        stack.extend(node.fields.iter().rev().filter_map(|f| f.3));
+    }
+    out
+}
+
 /// The schema of the test struct of `strategicpatch`'s own unit tests (`MergeItem`), so that its
 /// test cases can be replayed against this implementation.
 #[cfg(test)]
@@ -110,6 +142,7 @@ pub(super) fn merge_item_for_tests() -> Schema {
 
 #[cfg(test)]
 static TEST_MERGE_ITEM: Node = Node {
+    go_type: "",
     fields: &[
         F("mergingList", S::Merge, "name", Some(&TEST_MERGE_ITEM)),
         F("nonMergingList", S::None, "", Some(&TEST_MERGE_ITEM)),
@@ -124,6 +157,7 @@ static TEST_MERGE_ITEM: Node = Node {
 
 #[cfg(test)]
 static TEST_RETAIN_KEYS_MERGE_ITEM: Node = Node {
+    go_type: "",
     fields: &[
         F("mergingIntList", S::Merge, "", None),
         F("mergingList", S::Merge, "name", Some(&TEST_MERGE_ITEM)),
@@ -138,6 +172,7 @@ static TEST_RETAIN_KEYS_MERGE_ITEM: Node = Node {
 
 /// `core/v1.Pod`
 static CORE_V1_POD: Node = Node {
+    go_type: "core/v1.Pod",
     fields: &[
         F("metadata", S::None, "", Some(&META_V1_OBJECT_META)),
         F("spec", S::None, "", Some(&CORE_V1_POD_SPEC)),
@@ -148,10 +183,11 @@ static CORE_V1_POD: Node = Node {
 
 /// `meta/v1.ObjectMeta`
 static META_V1_OBJECT_META: Node =
-    Node { fields: &[F("ownerReferences", S::Merge, "uid", None), F("finalizers", S::Merge, "", None)], values: None };
+    Node { go_type: "meta/v1.ObjectMeta", fields: &[F("ownerReferences", S::Merge, "uid", None), F("finalizers", S::Merge, "", None)], values: None };
 
 /// `core/v1.PodSpec`
 static CORE_V1_POD_SPEC: Node = Node {
+    go_type: "core/v1.PodSpec",
     fields: &[
         F("volumes", S::MergeRetainKeys, "name", Some(&CORE_V1_VOLUME)),
         F("initContainers", S::Merge, "name", Some(&CORE_V1_CONTAINER)),
@@ -169,20 +205,22 @@ static CORE_V1_POD_SPEC: Node = Node {
 
 /// `core/v1.Volume`
 static CORE_V1_VOLUME: Node =
-    Node { fields: &[F("ephemeral", S::None, "", Some(&CORE_V1_EPHEMERAL_VOLUME_SOURCE))], values: None };
+    Node { go_type: "core/v1.Volume", fields: &[F("ephemeral", S::None, "", Some(&CORE_V1_EPHEMERAL_VOLUME_SOURCE))], values: None };
 
 /// `core/v1.EphemeralVolumeSource`
 static CORE_V1_EPHEMERAL_VOLUME_SOURCE: Node = Node {
+    go_type: "core/v1.EphemeralVolumeSource",
     fields: &[F("volumeClaimTemplate", S::None, "", Some(&CORE_V1_PERSISTENT_VOLUME_CLAIM_TEMPLATE))],
     values: None,
 };
 
 /// `core/v1.PersistentVolumeClaimTemplate`
 static CORE_V1_PERSISTENT_VOLUME_CLAIM_TEMPLATE: Node =
-    Node { fields: &[F("metadata", S::None, "", Some(&META_V1_OBJECT_META))], values: None };
+    Node { go_type: "core/v1.PersistentVolumeClaimTemplate", fields: &[F("metadata", S::None, "", Some(&META_V1_OBJECT_META))], values: None };
 
 /// `core/v1.Container`
 static CORE_V1_CONTAINER: Node = Node {
+    go_type: "core/v1.Container",
     fields: &[
         F("ports", S::Merge, "containerPort", None),
         F("env", S::Merge, "name", None),
@@ -194,6 +232,7 @@ static CORE_V1_CONTAINER: Node = Node {
 
 /// `core/v1.EphemeralContainer`
 static CORE_V1_EPHEMERAL_CONTAINER: Node = Node {
+    go_type: "core/v1.EphemeralContainer",
     fields: &[
         F("ports", S::Merge, "containerPort", None),
         F("env", S::Merge, "name", None),
@@ -205,6 +244,7 @@ static CORE_V1_EPHEMERAL_CONTAINER: Node = Node {
 
 /// `core/v1.PodStatus`
 static CORE_V1_POD_STATUS: Node = Node {
+    go_type: "core/v1.PodStatus",
     fields: &[
         F("conditions", S::Merge, "type", None),
         F("hostIPs", S::Merge, "ip", None),
@@ -226,20 +266,22 @@ static CORE_V1_POD_STATUS: Node = Node {
 
 /// `core/v1.ContainerStatus`
 static CORE_V1_CONTAINER_STATUS: Node = Node {
+    go_type: "core/v1.ContainerStatus",
     fields: &[F("volumeMounts", S::Merge, "mountPath", None), F("allocatedResourcesStatus", S::Merge, "name", None)],
     values: None,
 };
 
 /// `core/v1.NodeAllocatableResourceClaimStatus`
 static CORE_V1_NODE_ALLOCATABLE_RESOURCE_CLAIM_STATUS: Node =
-    Node { fields: &[F("mapping", S::Merge, "name", None), F("overhead", S::Merge, "name", None)], values: None };
+    Node { go_type: "core/v1.NodeAllocatableResourceClaimStatus", fields: &[F("mapping", S::Merge, "name", None), F("overhead", S::Merge, "name", None)], values: None };
 
 /// `core/v1.PodVolumeHealth`
 static CORE_V1_POD_VOLUME_HEALTH: Node =
-    Node { fields: &[F("healthConditions", S::Merge, "status", None)], values: None };
+    Node { go_type: "core/v1.PodVolumeHealth", fields: &[F("healthConditions", S::Merge, "status", None)], values: None };
 
 /// `core/v1.PodTemplate`
 static CORE_V1_POD_TEMPLATE: Node = Node {
+    go_type: "core/v1.PodTemplate",
     fields: &[
         F("metadata", S::None, "", Some(&META_V1_OBJECT_META)),
         F("template", S::None, "", Some(&CORE_V1_POD_TEMPLATE_SPEC)),
@@ -249,12 +291,14 @@ static CORE_V1_POD_TEMPLATE: Node = Node {
 
 /// `core/v1.PodTemplateSpec`
 static CORE_V1_POD_TEMPLATE_SPEC: Node = Node {
+    go_type: "core/v1.PodTemplateSpec",
     fields: &[F("metadata", S::None, "", Some(&META_V1_OBJECT_META)), F("spec", S::None, "", Some(&CORE_V1_POD_SPEC))],
     values: None,
 };
 
 /// `core/v1.ReplicationController`
 static CORE_V1_REPLICATION_CONTROLLER: Node = Node {
+    go_type: "core/v1.ReplicationController",
     fields: &[
         F("metadata", S::None, "", Some(&META_V1_OBJECT_META)),
         F("spec", S::None, "", Some(&CORE_V1_REPLICATION_CONTROLLER_SPEC)),
@@ -265,14 +309,15 @@ static CORE_V1_REPLICATION_CONTROLLER: Node = Node {
 
 /// `core/v1.ReplicationControllerSpec`
 static CORE_V1_REPLICATION_CONTROLLER_SPEC: Node =
-    Node { fields: &[F("template", S::None, "", Some(&CORE_V1_POD_TEMPLATE_SPEC))], values: None };
+    Node { go_type: "core/v1.ReplicationControllerSpec", fields: &[F("template", S::None, "", Some(&CORE_V1_POD_TEMPLATE_SPEC))], values: None };
 
 /// `core/v1.ReplicationControllerStatus`
 static CORE_V1_REPLICATION_CONTROLLER_STATUS: Node =
-    Node { fields: &[F("conditions", S::Merge, "type", None)], values: None };
+    Node { go_type: "core/v1.ReplicationControllerStatus", fields: &[F("conditions", S::Merge, "type", None)], values: None };
 
 /// `core/v1.Service`
 static CORE_V1_SERVICE: Node = Node {
+    go_type: "core/v1.Service",
     fields: &[
         F("metadata", S::None, "", Some(&META_V1_OBJECT_META)),
         F("spec", S::None, "", Some(&CORE_V1_SERVICE_SPEC)),
@@ -282,13 +327,14 @@ static CORE_V1_SERVICE: Node = Node {
 };
 
 /// `core/v1.ServiceSpec`
-static CORE_V1_SERVICE_SPEC: Node = Node { fields: &[F("ports", S::Merge, "port", None)], values: None };
+static CORE_V1_SERVICE_SPEC: Node = Node { go_type: "core/v1.ServiceSpec", fields: &[F("ports", S::Merge, "port", None)], values: None };
 
 /// `core/v1.ServiceStatus`
-static CORE_V1_SERVICE_STATUS: Node = Node { fields: &[F("conditions", S::Merge, "type", None)], values: None };
+static CORE_V1_SERVICE_STATUS: Node = Node { go_type: "core/v1.ServiceStatus", fields: &[F("conditions", S::Merge, "type", None)], values: None };
 
 /// `core/v1.Node`
 static CORE_V1_NODE: Node = Node {
+    go_type: "core/v1.Node",
     fields: &[
         F("metadata", S::None, "", Some(&META_V1_OBJECT_META)),
         F("spec", S::None, "", Some(&CORE_V1_NODE_SPEC)),
@@ -298,14 +344,15 @@ static CORE_V1_NODE: Node = Node {
 };
 
 /// `core/v1.NodeSpec`
-static CORE_V1_NODE_SPEC: Node = Node { fields: &[F("podCIDRs", S::Merge, "", None)], values: None };
+static CORE_V1_NODE_SPEC: Node = Node { go_type: "core/v1.NodeSpec", fields: &[F("podCIDRs", S::Merge, "", None)], values: None };
 
 /// `core/v1.NodeStatus`
 static CORE_V1_NODE_STATUS: Node =
-    Node { fields: &[F("conditions", S::Merge, "type", None), F("addresses", S::Merge, "type", None)], values: None };
+    Node { go_type: "core/v1.NodeStatus", fields: &[F("conditions", S::Merge, "type", None), F("addresses", S::Merge, "type", None)], values: None };
 
 /// `core/v1.Namespace`
 static CORE_V1_NAMESPACE: Node = Node {
+    go_type: "core/v1.Namespace",
     fields: &[
         F("metadata", S::None, "", Some(&META_V1_OBJECT_META)),
         F("status", S::None, "", Some(&CORE_V1_NAMESPACE_STATUS)),
@@ -314,16 +361,18 @@ static CORE_V1_NAMESPACE: Node = Node {
 };
 
 /// `core/v1.NamespaceStatus`
-static CORE_V1_NAMESPACE_STATUS: Node = Node { fields: &[F("conditions", S::Merge, "type", None)], values: None };
+static CORE_V1_NAMESPACE_STATUS: Node = Node { go_type: "core/v1.NamespaceStatus", fields: &[F("conditions", S::Merge, "type", None)], values: None };
 
 /// `core/v1.ServiceAccount`
 static CORE_V1_SERVICE_ACCOUNT: Node = Node {
+    go_type: "core/v1.ServiceAccount",
     fields: &[F("metadata", S::None, "", Some(&META_V1_OBJECT_META)), F("secrets", S::Merge, "name", None)],
     values: None,
 };
 
 /// `core/v1.PersistentVolumeClaim`
 static CORE_V1_PERSISTENT_VOLUME_CLAIM: Node = Node {
+    go_type: "core/v1.PersistentVolumeClaim",
     fields: &[
         F("metadata", S::None, "", Some(&META_V1_OBJECT_META)),
         F("status", S::None, "", Some(&CORE_V1_PERSISTENT_VOLUME_CLAIM_STATUS)),
@@ -333,6 +382,7 @@ static CORE_V1_PERSISTENT_VOLUME_CLAIM: Node = Node {
 
 /// `core/v1.PersistentVolumeClaimStatus`
 static CORE_V1_PERSISTENT_VOLUME_CLAIM_STATUS: Node = Node {
+    go_type: "core/v1.PersistentVolumeClaimStatus",
     fields: &[
         F("conditions", S::Merge, "type", None),
         F("healthStatus", S::None, "", Some(&CORE_V1_VOLUME_HEALTH_STATUS)),
@@ -342,10 +392,11 @@ static CORE_V1_PERSISTENT_VOLUME_CLAIM_STATUS: Node = Node {
 
 /// `core/v1.VolumeHealthStatus`
 static CORE_V1_VOLUME_HEALTH_STATUS: Node =
-    Node { fields: &[F("healthConditions", S::Merge, "status", None)], values: None };
+    Node { go_type: "core/v1.VolumeHealthStatus", fields: &[F("healthConditions", S::Merge, "status", None)], values: None };
 
 /// `apps/v1.Deployment`
 static APPS_V1_DEPLOYMENT: Node = Node {
+    go_type: "apps/v1.Deployment",
     fields: &[
         F("metadata", S::None, "", Some(&META_V1_OBJECT_META)),
         F("spec", S::None, "", Some(&APPS_V1_DEPLOYMENT_SPEC)),
@@ -356,15 +407,17 @@ static APPS_V1_DEPLOYMENT: Node = Node {
 
 /// `apps/v1.DeploymentSpec`
 static APPS_V1_DEPLOYMENT_SPEC: Node = Node {
+    go_type: "apps/v1.DeploymentSpec",
     fields: &[F("template", S::None, "", Some(&CORE_V1_POD_TEMPLATE_SPEC)), F("strategy", S::RetainKeys, "", None)],
     values: None,
 };
 
 /// `apps/v1.DeploymentStatus`
-static APPS_V1_DEPLOYMENT_STATUS: Node = Node { fields: &[F("conditions", S::Merge, "type", None)], values: None };
+static APPS_V1_DEPLOYMENT_STATUS: Node = Node { go_type: "apps/v1.DeploymentStatus", fields: &[F("conditions", S::Merge, "type", None)], values: None };
 
 /// `apps/v1.ReplicaSet`
 static APPS_V1_REPLICA_SET: Node = Node {
+    go_type: "apps/v1.ReplicaSet",
     fields: &[
         F("metadata", S::None, "", Some(&META_V1_OBJECT_META)),
         F("spec", S::None, "", Some(&APPS_V1_REPLICA_SET_SPEC)),
@@ -375,13 +428,14 @@ static APPS_V1_REPLICA_SET: Node = Node {
 
 /// `apps/v1.ReplicaSetSpec`
 static APPS_V1_REPLICA_SET_SPEC: Node =
-    Node { fields: &[F("template", S::None, "", Some(&CORE_V1_POD_TEMPLATE_SPEC))], values: None };
+    Node { go_type: "apps/v1.ReplicaSetSpec", fields: &[F("template", S::None, "", Some(&CORE_V1_POD_TEMPLATE_SPEC))], values: None };
 
 /// `apps/v1.ReplicaSetStatus`
-static APPS_V1_REPLICA_SET_STATUS: Node = Node { fields: &[F("conditions", S::Merge, "type", None)], values: None };
+static APPS_V1_REPLICA_SET_STATUS: Node = Node { go_type: "apps/v1.ReplicaSetStatus", fields: &[F("conditions", S::Merge, "type", None)], values: None };
 
 /// `apps/v1.StatefulSet`
 static APPS_V1_STATEFUL_SET: Node = Node {
+    go_type: "apps/v1.StatefulSet",
     fields: &[
         F("metadata", S::None, "", Some(&META_V1_OBJECT_META)),
         F("spec", S::None, "", Some(&APPS_V1_STATEFUL_SET_SPEC)),
@@ -392,6 +446,7 @@ static APPS_V1_STATEFUL_SET: Node = Node {
 
 /// `apps/v1.StatefulSetSpec`
 static APPS_V1_STATEFUL_SET_SPEC: Node = Node {
+    go_type: "apps/v1.StatefulSetSpec",
     fields: &[
         F("template", S::None, "", Some(&CORE_V1_POD_TEMPLATE_SPEC)),
         F("volumeClaimTemplates", S::None, "", Some(&CORE_V1_PERSISTENT_VOLUME_CLAIM)),
@@ -400,10 +455,11 @@ static APPS_V1_STATEFUL_SET_SPEC: Node = Node {
 };
 
 /// `apps/v1.StatefulSetStatus`
-static APPS_V1_STATEFUL_SET_STATUS: Node = Node { fields: &[F("conditions", S::Merge, "type", None)], values: None };
+static APPS_V1_STATEFUL_SET_STATUS: Node = Node { go_type: "apps/v1.StatefulSetStatus", fields: &[F("conditions", S::Merge, "type", None)], values: None };
 
 /// `apps/v1.DaemonSet`
 static APPS_V1_DAEMON_SET: Node = Node {
+    go_type: "apps/v1.DaemonSet",
     fields: &[
         F("metadata", S::None, "", Some(&META_V1_OBJECT_META)),
         F("spec", S::None, "", Some(&APPS_V1_DAEMON_SET_SPEC)),
@@ -414,13 +470,14 @@ static APPS_V1_DAEMON_SET: Node = Node {
 
 /// `apps/v1.DaemonSetSpec`
 static APPS_V1_DAEMON_SET_SPEC: Node =
-    Node { fields: &[F("template", S::None, "", Some(&CORE_V1_POD_TEMPLATE_SPEC))], values: None };
+    Node { go_type: "apps/v1.DaemonSetSpec", fields: &[F("template", S::None, "", Some(&CORE_V1_POD_TEMPLATE_SPEC))], values: None };
 
 /// `apps/v1.DaemonSetStatus`
-static APPS_V1_DAEMON_SET_STATUS: Node = Node { fields: &[F("conditions", S::Merge, "type", None)], values: None };
+static APPS_V1_DAEMON_SET_STATUS: Node = Node { go_type: "apps/v1.DaemonSetStatus", fields: &[F("conditions", S::Merge, "type", None)], values: None };
 
 /// `batch/v1.Job`
 static BATCH_V1_JOB: Node = Node {
+    go_type: "batch/v1.Job",
     fields: &[
         F("metadata", S::None, "", Some(&META_V1_OBJECT_META)),
         F("spec", S::None, "", Some(&BATCH_V1_JOB_SPEC)),
@@ -431,6 +488,7 @@ static BATCH_V1_JOB: Node = Node {
 
 /// `batch/v1.JobSpec`
 static BATCH_V1_JOB_SPEC: Node = Node {
+    go_type: "batch/v1.JobSpec",
     fields: &[
         F("template", S::None, "", Some(&CORE_V1_POD_TEMPLATE_SPEC)),
         F("scheduling", S::None, "", Some(&BATCH_V1_JOB_SCHEDULING_CONFIGURATION)),
@@ -440,13 +498,14 @@ static BATCH_V1_JOB_SPEC: Node = Node {
 
 /// `batch/v1.JobSchedulingConfiguration`
 static BATCH_V1_JOB_SCHEDULING_CONFIGURATION: Node =
-    Node { fields: &[F("resourceClaims", S::Merge, "name", None)], values: None };
+    Node { go_type: "batch/v1.JobSchedulingConfiguration", fields: &[F("resourceClaims", S::Merge, "name", None)], values: None };
 
 /// `batch/v1.JobStatus`
-static BATCH_V1_JOB_STATUS: Node = Node { fields: &[F("conditions", S::Merge, "type", None)], values: None };
+static BATCH_V1_JOB_STATUS: Node = Node { go_type: "batch/v1.JobStatus", fields: &[F("conditions", S::Merge, "type", None)], values: None };
 
 /// `batch/v1.CronJob`
 static BATCH_V1_CRON_JOB: Node = Node {
+    go_type: "batch/v1.CronJob",
     fields: &[
         F("metadata", S::None, "", Some(&META_V1_OBJECT_META)),
         F("spec", S::None, "", Some(&BATCH_V1_CRON_JOB_SPEC)),
@@ -456,16 +515,18 @@ static BATCH_V1_CRON_JOB: Node = Node {
 
 /// `batch/v1.CronJobSpec`
 static BATCH_V1_CRON_JOB_SPEC: Node =
-    Node { fields: &[F("jobTemplate", S::None, "", Some(&BATCH_V1_JOB_TEMPLATE_SPEC))], values: None };
+    Node { go_type: "batch/v1.CronJobSpec", fields: &[F("jobTemplate", S::None, "", Some(&BATCH_V1_JOB_TEMPLATE_SPEC))], values: None };
 
 /// `batch/v1.JobTemplateSpec`
 static BATCH_V1_JOB_TEMPLATE_SPEC: Node = Node {
+    go_type: "batch/v1.JobTemplateSpec",
     fields: &[F("metadata", S::None, "", Some(&META_V1_OBJECT_META)), F("spec", S::None, "", Some(&BATCH_V1_JOB_SPEC))],
     values: None,
 };
 
 /// `policy/v1.PodDisruptionBudget`
 static POLICY_V1_POD_DISRUPTION_BUDGET: Node = Node {
+    go_type: "policy/v1.PodDisruptionBudget",
     fields: &[
         F("metadata", S::None, "", Some(&META_V1_OBJECT_META)),
         F("spec", S::None, "", Some(&POLICY_V1_POD_DISRUPTION_BUDGET_SPEC)),
@@ -476,14 +537,15 @@ static POLICY_V1_POD_DISRUPTION_BUDGET: Node = Node {
 
 /// `policy/v1.PodDisruptionBudgetSpec`
 static POLICY_V1_POD_DISRUPTION_BUDGET_SPEC: Node =
-    Node { fields: &[F("selector", S::Replace, "", None)], values: None };
+    Node { go_type: "policy/v1.PodDisruptionBudgetSpec", fields: &[F("selector", S::Replace, "", None)], values: None };
 
 /// `policy/v1.PodDisruptionBudgetStatus`
 static POLICY_V1_POD_DISRUPTION_BUDGET_STATUS: Node =
-    Node { fields: &[F("conditions", S::Merge, "type", None)], values: None };
+    Node { go_type: "policy/v1.PodDisruptionBudgetStatus", fields: &[F("conditions", S::Merge, "type", None)], values: None };
 
 /// `autoscaling/v2.HorizontalPodAutoscaler`
 static AUTOSCALING_V2_HORIZONTAL_POD_AUTOSCALER: Node = Node {
+    go_type: "autoscaling/v2.HorizontalPodAutoscaler",
     fields: &[
         F("metadata", S::None, "", Some(&META_V1_OBJECT_META)),
         F("status", S::None, "", Some(&AUTOSCALING_V2_HORIZONTAL_POD_AUTOSCALER_STATUS)),
@@ -493,10 +555,11 @@ static AUTOSCALING_V2_HORIZONTAL_POD_AUTOSCALER: Node = Node {
 
 /// `autoscaling/v2.HorizontalPodAutoscalerStatus`
 static AUTOSCALING_V2_HORIZONTAL_POD_AUTOSCALER_STATUS: Node =
-    Node { fields: &[F("conditions", S::Merge, "type", None)], values: None };
+    Node { go_type: "autoscaling/v2.HorizontalPodAutoscalerStatus", fields: &[F("conditions", S::Merge, "type", None)], values: None };
 
 /// `apiextensions/v1.CustomResourceDefinition`
 static APIEXTENSIONS_V1_CUSTOM_RESOURCE_DEFINITION: Node = Node {
+    go_type: "apiextensions/v1.CustomResourceDefinition",
     fields: &[
         F("metadata", S::None, "", Some(&META_V1_OBJECT_META)),
         F("spec", S::None, "", Some(&APIEXTENSIONS_V1_CUSTOM_RESOURCE_DEFINITION_SPEC)),
@@ -506,20 +569,22 @@ static APIEXTENSIONS_V1_CUSTOM_RESOURCE_DEFINITION: Node = Node {
 
 /// `apiextensions/v1.CustomResourceDefinitionSpec`
 static APIEXTENSIONS_V1_CUSTOM_RESOURCE_DEFINITION_SPEC: Node = Node {
+    go_type: "apiextensions/v1.CustomResourceDefinitionSpec",
     fields: &[F("versions", S::None, "", Some(&APIEXTENSIONS_V1_CUSTOM_RESOURCE_DEFINITION_VERSION))],
     values: None,
 };
 
 /// `apiextensions/v1.CustomResourceDefinitionVersion`
 static APIEXTENSIONS_V1_CUSTOM_RESOURCE_DEFINITION_VERSION: Node =
-    Node { fields: &[F("schema", S::None, "", Some(&APIEXTENSIONS_V1_CUSTOM_RESOURCE_VALIDATION))], values: None };
+    Node { go_type: "apiextensions/v1.CustomResourceDefinitionVersion", fields: &[F("schema", S::None, "", Some(&APIEXTENSIONS_V1_CUSTOM_RESOURCE_VALIDATION))], values: None };
 
 /// `apiextensions/v1.CustomResourceValidation`
 static APIEXTENSIONS_V1_CUSTOM_RESOURCE_VALIDATION: Node =
-    Node { fields: &[F("openAPIV3Schema", S::None, "", Some(&APIEXTENSIONS_V1_JSONSCHEMA_PROPS))], values: None };
+    Node { go_type: "apiextensions/v1.CustomResourceValidation", fields: &[F("openAPIV3Schema", S::None, "", Some(&APIEXTENSIONS_V1_JSONSCHEMA_PROPS))], values: None };
 
 /// `apiextensions/v1.JSONSchemaProps`
 static APIEXTENSIONS_V1_JSONSCHEMA_PROPS: Node = Node {
+    go_type: "apiextensions/v1.JSONSchemaProps",
     fields: &[
         F("items", S::None, "", Some(&APIEXTENSIONS_V1_JSONSCHEMA_PROPS)),
         F("allOf", S::None, "", Some(&APIEXTENSIONS_V1_JSONSCHEMA_PROPS)),
@@ -539,10 +604,10 @@ static APIEXTENSIONS_V1_JSONSCHEMA_PROPS: Node = Node {
 
 /// `map[string]apiextensions/v1.JSONSchemaProps`
 static MAP_OF_APIEXTENSIONS_V1_JSONSCHEMA_PROPS: Node =
-    Node { fields: &[], values: Some(&APIEXTENSIONS_V1_JSONSCHEMA_PROPS) };
+    Node { go_type: "map[string]apiextensions/v1.JSONSchemaProps", fields: &[], values: Some(&APIEXTENSIONS_V1_JSONSCHEMA_PROPS) };
 
 /// Kinds whose only patch metadata is in `metadata` (`ObjectMeta`).
-static METADATA_ONLY: Node = Node { fields: &[F("metadata", S::None, "", Some(&META_V1_OBJECT_META))], values: None };
+static METADATA_ONLY: Node = Node { go_type: "", fields: &[F("metadata", S::None, "", Some(&META_V1_OBJECT_META))], values: None };
 
 /// Every kind with a schema: (API group, kind, root node).
 pub(super) static KINDS: &[(&str, &str, &Node)] = &[
@@ -598,6 +663,27 @@ mod tests {
             stack.extend(node.values);
         }
         seen
+    }
+
+    #[test]
+    fn strategy_table_should_publish_every_named_strategy_once_per_type() {
+        let table = patch_fields();
+        let find = |t: &str, f: &str| table.iter().find(|p| p.go_type == t && p.field == f).copied();
+        let containers = find("core/v1.PodSpec", "containers").expect("PodSpec.containers");
+        assert_eq!((containers.strategy, containers.merge_key), ("merge", Some("name")));
+        assert_eq!(find("core/v1.PodSpec", "volumes").map(|p| p.strategy), Some("merge,retainKeys"));
+        assert_eq!(find("apps/v1.DeploymentSpec", "strategy").map(|p| (p.strategy, p.merge_key)), Some(("retainKeys", None)));
+        assert_eq!(find("policy/v1.PodDisruptionBudgetSpec", "selector").map(|p| p.strategy), Some("replace"));
+        // Fields that only lead to nested metadata, and test structs, are not published.
+        assert!(find("apps/v1.DeploymentSpec", "template").is_none());
+        assert!(!table.iter().any(|p| p.field == "mergingList" || p.go_type.is_empty()));
+        for (i, p) in table.iter().enumerate() {
+            assert!(!table[..i].iter().any(|q| q.go_type == p.go_type && q.field == p.field), "{p:?} twice");
+        }
+        // Every named node with a strategy is reachable from a kind.
+        let named = all_nodes().iter().filter(|n| !n.go_type.is_empty() && n.fields.iter().any(|f| f.1 != S::None)).count();
+        let published: std::collections::BTreeSet<&str> = table.iter().map(|p| p.go_type).collect();
+        assert_eq!(published.len(), named);
     }
 
     #[test]
