@@ -95,8 +95,14 @@ impl Session {
         Session { reference: reference.clone(), candidates, current: 0, authorization: None }
     }
 
+    /// The auth cache is per repository *and* credential, so a token or header obtained with
+    /// one pod's pull secret is never reused for a pull without it.
     fn cache_key(&self) -> String {
-        self.reference.name()
+        let who = match self.candidates.get(self.current) {
+            Some(Some(c)) => Digest::sha256_of(format!("{}\0{}", c.username, c.password).as_bytes()).to_string(),
+            _ => "anonymous".to_string(),
+        };
+        format!("{}|{who}", self.reference.name())
     }
 }
 

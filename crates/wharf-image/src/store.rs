@@ -332,7 +332,10 @@ impl ImageStore {
             let mut s = Session::new(reference, creds.clone());
             async move { self.ensure_layer(&mut s, desc, diff_id).await }
         });
-        futures::future::try_join_all(jobs).await?;
+        // Every job runs to completion (no cancellation mid-unpack); the first error wins.
+        for r in futures::future::join_all(jobs).await {
+            r?;
+        }
 
         let layers: Vec<Layer> = manifest
             .layers
@@ -369,43 +372,36 @@ impl ImageStore {
             return Ok(());
         }
         let compression = layer_compression(&desc.media_type).ok_or_else(|| Error::UnsupportedLayer(desc.media_type.clone()))?;
-        let blob = self.tmp_path("blob");
-        let result = async {
-            let mut file = tokio::fs::File::create(&blob).await.map_err(Error::io("create", &blob))?;
-            self.client.fetch_blob_to_file(session, &desc.digest, Some(desc.size), &mut file).await?;
-            drop(file);
-            self.counters.layers_fetched.fetch_add(1, Ordering::Relaxed);
-            let unpack_dir = self.tmp_path("layer");
-            std::fs::create_dir(&unpack_dir).map_err(Error::io("create", &unpack_dir))?;
-            let (b, u, d, digest) = (blob.clone(), unpack_dir.clone(), dest.clone(), desc.digest.clone());
-            let expected = diff_id.clone();
-            let res = tokio::task::spawn_blocking(move || -> Result<()> {
-                let unpacked = unpack_layer(&b, compression, &u, &digest)?;
-                if unpacked.diff_id != expected {
-                    return Err(Error::DigestMismatch {
-                        what: format!("uncompressed layer {digest}"),
-                        expected,
-                        actual: unpacked.diff_id,
-                    });
-                }
-                let dir = std::fs::File::open(&u).map_err(Error::io("open", &u))?;
-                rustix::fs::syncfs(&dir).map_err(|e| Error::Io { op: "syncfs", path: u.clone(), source: e.into() })?;
-                let parent = d.parent().unwrap_or(Path::new("/")).to_path_buf();
-                std::fs::create_dir_all(&parent).map_err(Error::io("create", &parent))?;
-                std::fs::rename(&u, &d).map_err(Error::io("rename layer into", &d))?;
-                fsync_dir(&parent)
-            })
-            .await
-            .map_err(|e| Error::Task(e.to_string()))
-            .and_then(|r| r);
-            if res.is_err() {
-                let _ = std::fs::remove_dir_all(&unpack_dir);
+        // Temp paths are removed by guards even if this future is dropped mid-way.
+        let blob = TempPath(self.tmp_path("blob"));
+        let mut file = tokio::fs::File::create(&blob.0).await.map_err(Error::io("create", &blob.0))?;
+        self.client.fetch_blob_to_file(session, &desc.digest, Some(desc.size), &mut file).await?;
+        drop(file);
+        self.counters.layers_fetched.fetch_add(1, Ordering::Relaxed);
+        let unpack_dir = TempPath(self.tmp_path("layer"));
+        std::fs::create_dir(&unpack_dir.0).map_err(Error::io("create", &unpack_dir.0))?;
+        let (d, digest, expected) = (dest.clone(), desc.digest.clone(), diff_id.clone());
+        // The blocking task owns both guards, so they outlive it even if we are cancelled.
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let (blob, unpack_dir) = (blob, unpack_dir);
+            let u = &unpack_dir.0;
+            let unpacked = unpack_layer(&blob.0, compression, u, &digest)?;
+            if unpacked.diff_id != expected {
+                return Err(Error::DigestMismatch {
+                    what: format!("uncompressed layer {digest}"),
+                    expected,
+                    actual: unpacked.diff_id,
+                });
             }
-            res
-        }
-        .await;
-        let _ = std::fs::remove_file(&blob);
-        result?;
+            let dir = std::fs::File::open(u).map_err(Error::io("open", u))?;
+            rustix::fs::syncfs(&dir).map_err(|e| Error::Io { op: "syncfs", path: u.clone(), source: e.into() })?;
+            let parent = d.parent().unwrap_or(Path::new("/")).to_path_buf();
+            std::fs::create_dir_all(&parent).map_err(Error::io("create", &parent))?;
+            std::fs::rename(u, &d).map_err(Error::io("rename layer into", &d))?;
+            fsync_dir(&parent)
+        })
+        .await
+        .map_err(|e| Error::Task(e.to_string()))??;
         self.counters.layers_unpacked.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -557,6 +553,24 @@ impl ImageStore {
             }
         }
         Ok(removed)
+    }
+}
+
+/// A temp file or directory removed when dropped (after a successful rename it is gone and
+/// removal is a no-op).
+struct TempPath(PathBuf);
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        match std::fs::symlink_metadata(&self.0) {
+            Ok(m) if m.is_dir() => {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+            Ok(_) => {
+                let _ = std::fs::remove_file(&self.0);
+            }
+            Err(_) => {}
+        }
     }
 }
 
