@@ -133,7 +133,7 @@ impl Keyring {
         };
         self.entries.push(Entry { host, port, path: path.to_string(), creds });
         // Most specific first: longer host patterns and paths win, as in the kubelet.
-        self.entries.sort_by(|a, b| (b.host.len() + b.path.len()).cmp(&(a.host.len() + a.path.len())));
+        self.entries.sort_by_key(|e| std::cmp::Reverse(e.host.len() + e.path.len()));
     }
 
     /// True when no credentials are configured.
@@ -153,7 +153,7 @@ impl Keyring {
             if e.port.as_deref() != port || !host_matches(&e.host, &host) {
                 continue;
             }
-            if !e.path.is_empty() && !(repo == e.path || repo.starts_with(&format!("{}/", e.path))) {
+            if !(e.path.is_empty() || repo == e.path || repo.starts_with(&format!("{}/", e.path))) {
                 continue;
             }
             if !out.contains(&e.creds) {

@@ -11,6 +11,8 @@
 //! [`ImageStore::prepare_rootfs`] for the container's root filesystem and
 //! [`Image::config`] for its default command, environment, working directory and user.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod auth;
 pub mod client;
 pub mod digest;

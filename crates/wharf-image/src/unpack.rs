@@ -67,7 +67,7 @@ pub fn unpack_layer(blob: &Path, compression: Compression, dest: &Path, layer: &
             let mtime = header.mtime().unwrap_or(0);
 
             let name = rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            if name.starts_with(WHITEOUT_PREFIX) {
+            if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
                 let parent_rel = rel.parent().unwrap_or(Path::new(""));
                 let parent = ensure_dir_chain(dest, parent_rel).map_err(|r| bad(&shown, r))?;
                 if name == OPAQUE_MARKER {
@@ -76,7 +76,7 @@ pub fn unpack_layer(blob: &Path, compression: Compression, dest: &Path, layer: &
                 } else if name.starts_with(".wh..wh.") {
                     // aufs bookkeeping (`.wh..wh.plnk`, `.wh..wh.aufs`): nothing to apply.
                 } else {
-                    let target = parent.join(&name[WHITEOUT_PREFIX.len()..]);
+                    let target = parent.join(hidden);
                     remove_existing(&target).map_err(|e| bad(&shown, e.to_string()))?;
                     rustix::fs::mknodat(CWD, &target, FileType::CharacterDevice, Mode::empty(), rustix::fs::makedev(0, 0))
                         .map_err(|e| bad(&shown, format!("creating whiteout: {e}")))?;

@@ -2,6 +2,8 @@
 //! Debian's docker-registry on 127.0.0.1, pulled with wharf-image, mounted with overlayfs.
 //! Runs as root (mounts, mknod, chown, trusted.* xattrs).
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::HashSet;
@@ -289,7 +291,7 @@ async fn garbage_collection_should_remove_unused_images_and_their_layers_only() 
     let in_use: HashSet<_> = [small_img.id.clone()].into_iter().collect();
     let always = GcPolicy { high_threshold_percent: 0, low_threshold_percent: 0 };
     let r = store.garbage_collect(always, &in_use).await.unwrap();
-    assert_eq!(r.removed_images, [full_img.reference.clone()]);
+    assert_eq!(r.removed_images, std::slice::from_ref(&full_img.reference));
     assert_eq!(r.removed_layers, 2, "the full image's own two layers");
     assert!(store.get(&full_img.reference).unwrap().is_none());
     assert!(store.get(&small_img.reference).unwrap().is_some());

@@ -1,6 +1,6 @@
 //! Test fixtures: a tiny busybox image written as an OCI layout, Debian's `docker-registry`
 //! started on 127.0.0.1 (killed by PID on drop), and pushes with `skopeo`.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::io::Write;
 use std::net::TcpListener;
