@@ -406,7 +406,9 @@ impl RegistryClient {
             .parse()
             .map_err(|e: http::uri::InvalidUri| Error::Transport { method: "GET", url: path.to_string(), source: Box::new(e) })?;
         match self.send_uri(uri, accept, authorization, 0).await {
-            Err(Error::Transport { .. }) if scheme == "https" && self.may_fall_back_to_http(registry) => {
+            Err(Error::Transport { source, .. })
+                if scheme == "https" && self.may_fall_back_to_http(registry) && !is_certificate_error(source.as_ref()) =>
+            {
                 let uri: Uri = format!("http://{registry}{path}").parse().map_err(|e: http::uri::InvalidUri| {
                     Error::Transport { method: "GET", url: path.to_string(), source: Box::new(e) }
                 })?;
@@ -467,6 +469,26 @@ impl RegistryClient {
             Ok(resp)
         })
     }
+}
+
+/// Whether a transport error is a TLS certificate rejection (which must not be "fixed" by
+/// retrying over plain HTTP; other TLS failures usually mean the server speaks HTTP).
+fn is_certificate_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(t) = e.downcast_ref::<rustls::Error>() {
+            return matches!(
+                t,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented | rustls::Error::UnsupportedNameType
+            );
+        }
+        // io::Error hides a wrapped error from `source()`: look inside it instead.
+        cur = match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    false
 }
 
 async fn read_limited(resp: Response<Incoming>, limit: u64, what: &str, idle: Duration) -> Result<Bytes> {

@@ -301,3 +301,22 @@ async fn garbage_collection_should_remove_unused_images_and_their_layers_only() 
     let blobs: Vec<_> = std::fs::read_dir(store.root().join("blobs/sha256")).unwrap().flatten().map(|e| e.file_name()).collect();
     assert_eq!(blobs.len(), 2, "the small image's manifest and config remain: {blobs:?}");
 }
+
+#[tokio::test]
+async fn https_registry_should_be_trusted_only_with_its_ca_bundle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (layout, built) = busybox_layout(&tmp.path().join("layout"));
+    let (ca, cert, key) = tls_pair();
+    let reg = Registry::start_with(None, Some((&cert, &key)));
+    reg.push(&layout.dir, "v1", "tls/busybox:v1", false);
+    let image = format!("{}/tls/busybox:v1", reg.host());
+
+    let untrusted = store(&tmp.path().join("untrusted"));
+    let err = untrusted.pull(&image, &Keyring::new()).await.unwrap_err();
+    assert!(matches!(err, Error::Transport { .. }), "an unknown CA is a TLS failure, not an HTTP fallback: {err}");
+
+    let config = ClientConfig { extra_ca_pem: vec![ca.into_bytes()], system_roots: false, ..ClientConfig::default() };
+    let trusted = store_with(&tmp.path().join("trusted"), config);
+    let pulled = trusted.pull(&image, &Keyring::new()).await.unwrap();
+    assert_eq!(pulled.manifest_digest.to_string(), built.manifest_digest);
+}

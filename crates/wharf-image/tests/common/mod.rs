@@ -334,3 +334,20 @@ impl Drop for UnmountGuard {
         }
     }
 }
+
+/// A CA and a serving certificate for 127.0.0.1: (ca PEM, cert PEM, key PEM).
+pub fn tls_pair() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "wharf-image test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let mut leaf = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    leaf.subject_alt_names.push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    leaf.distinguished_name.push(DnType::CommonName, "registry");
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_cert = leaf.signed_by(&leaf_key, &ca_cert, &ca_key).unwrap();
+    (ca_cert.pem(), leaf_cert.pem(), leaf_key.serialize_pem())
+}
