@@ -80,6 +80,16 @@ impl Keyring {
         Keyring::default()
     }
 
+    /// A keyring from the values of a pod's `imagePullSecrets` (each the `.dockerconfigjson`
+    /// or `.dockercfg` data of one secret), in order.
+    pub fn from_pull_secrets<'a>(secrets: impl IntoIterator<Item = &'a [u8]>) -> Result<Keyring, KeyringError> {
+        let mut k = Keyring::new();
+        for s in secrets {
+            k.add_docker_config_json(s)?;
+        }
+        Ok(k)
+    }
+
     /// Reads a `.dockerconfigjson` (`{"auths":{...}}`) or legacy `.dockercfg` (`{host: {...}}`)
     /// secret value and adds its credentials.
     pub fn add_docker_config_json(&mut self, json: &[u8]) -> Result<(), KeyringError> {

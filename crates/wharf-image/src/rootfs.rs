@@ -134,6 +134,14 @@ pub(crate) fn mount_overlay(
         lowers.push(empty_dir.to_path_buf());
     }
     fs::create_dir_all(&target).map_err(Error::io("create", &target))?;
+    if is_mount_point(&target)? {
+        // Stacking a second overlay would hide the first; re-attach with `Mounted::adopt`.
+        return Err(Error::Mount {
+            op: "mount",
+            target: target.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "already mounted"),
+        });
+    }
     if !read_only {
         for d in [&upper, &work] {
             fs::create_dir_all(d).map_err(Error::io("create", d))?;

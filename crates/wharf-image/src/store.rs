@@ -69,6 +69,14 @@ pub struct Image {
     pub pulled_at: u64,
 }
 
+impl Image {
+    /// The execution defaults (entrypoint, cmd, env, working dir, user) for the runtime;
+    /// empty when the image sets none.
+    pub fn runtime_config(&self) -> crate::manifest::ImageConfig {
+        self.config.config.clone().unwrap_or_default()
+    }
+}
+
 /// Counters that show deduplication at work.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct StoreStats {
@@ -148,6 +156,17 @@ impl ImageStore {
             let p = e.path();
             let r = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
             r.map_err(Error::io("remove stale", &p))?;
+        }
+        // Atomic writes that never reached their rename.
+        for d in [root.join("images"), root.join("blobs").join("sha256"), root.join("blobs").join("sha512")] {
+            let Ok(entries) = std::fs::read_dir(&d) else { continue };
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') && name.contains(".tmp-") {
+                    let p = e.path();
+                    std::fs::remove_file(&p).map_err(Error::io("remove stale", &p))?;
+                }
+            }
         }
         Ok(ImageStore {
             root,

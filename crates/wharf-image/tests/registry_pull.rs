@@ -53,7 +53,7 @@ async fn pulled_image_should_mount_with_whiteouts_opaque_dirs_and_run_busybox() 
     assert_eq!(image.id.to_string(), built.config_digest);
     assert_eq!(image.repo_digest, format!("{}/test/busybox@{}", reg.host(), built.manifest_digest));
     assert_eq!(image.layers.len(), 3);
-    let cfg = image.config.config.clone().unwrap();
+    let cfg = image.runtime_config();
     assert_eq!(cfg.entrypoint.unwrap(), ["/bin/sh"]);
     assert_eq!(cfg.working_dir.as_deref(), Some("/data"));
     assert_eq!(cfg.env.unwrap(), ["PATH=/bin", "GREETING=hi"]);
@@ -81,6 +81,7 @@ async fn pulled_image_should_mount_with_whiteouts_opaque_dirs_and_run_busybox() 
     let cdir = tmp.path().join("containers/c1");
     let mounted = store.prepare_rootfs(&image, &cdir, false).unwrap();
     let root = mounted.path().to_path_buf();
+    assert!(store.prepare_rootfs(&image, &cdir, false).is_err(), "never stacks a second overlay on a mounted rootfs");
     assert!(!root.join("etc/removed.txt").exists(), "the whiteout hides the lower file");
     assert!(!root.join("olddir/a.txt").exists() && !root.join("olddir/b.txt").exists(), "opaque dir hides lower contents");
     assert_eq!(std::fs::read_to_string(root.join("olddir/new.txt")).unwrap(), "new");
@@ -319,4 +320,75 @@ async fn https_registry_should_be_trusted_only_with_its_ca_bundle() {
     let trusted = store_with(&tmp.path().join("trusted"), config);
     let pulled = trusted.pull(&image, &Keyring::new()).await.unwrap();
     assert_eq!(pulled.manifest_digest.to_string(), built.manifest_digest);
+}
+
+#[tokio::test]
+async fn docker_schema2_image_should_pull_and_mount() {
+    let tmp = tempfile::tempdir().unwrap();
+    let _unmount = UnmountGuard(tmp.path().to_path_buf());
+    let (layout, _) = busybox_layout(&tmp.path().join("layout"));
+    let reg = Registry::start(None);
+    // skopeo converts to Docker media types (and gzips the uncompressed layer).
+    reg.push_with(&layout.dir, "v1", "docker/busybox:v1", false, &["--format", "v2s2"]);
+    let store = store(&tmp.path().join("store"));
+    let image = store.pull(&format!("{}/docker/busybox:v1", reg.host()), &Keyring::new()).await.unwrap();
+    assert!(image.layers.iter().all(|l| l.media_type == "application/vnd.docker.image.rootfs.diff.tar.gzip"));
+    let blob = std::fs::read(store.root().join("blobs/sha256").join(image.manifest_digest.hex())).unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&blob).unwrap();
+    assert_eq!(manifest["mediaType"], "application/vnd.docker.distribution.manifest.v2+json");
+    let m = store.prepare_rootfs(&image, &tmp.path().join("c"), false).unwrap();
+    assert!(!m.path().join("etc/removed.txt").exists());
+    assert!(chroot(m.path(), &["/bin/busybox", "true"]).status.success());
+    m.remove().unwrap();
+}
+
+#[tokio::test]
+async fn image_with_more_layers_than_a_mount_option_page_holds_should_mount() {
+    let tmp = tempfile::tempdir().unwrap();
+    let _unmount = UnmountGuard(tmp.path().to_path_buf());
+    let mut layout = Layout::new(&tmp.path().join("layout"));
+    let busybox = std::fs::read("/bin/busybox").unwrap();
+    let mut layers = vec![(tar_layer(&[E::File("bin/busybox", &busybox, 0o755)]), true)];
+    for i in 0..48 {
+        let name = format!("layers/{i:02}");
+        layers.push((tar_layer(&[E::File(&name, name.as_bytes(), 0o644)]), true));
+    }
+    let built = layout.image("amd64", &layers, busybox_config());
+    layout.tag("many", MANIFEST, &built.manifest_digest, built.manifest_size);
+    let reg = Registry::start(None);
+    reg.push(&layout.dir, "many", "many/layers:1", false);
+    let store = store(&tmp.path().join("store"));
+    let image = store.pull(&format!("{}/many/layers:1", reg.host()), &Keyring::new()).await.unwrap();
+    let option_bytes: usize = image.layers.iter().map(|l| store.layer_path(&l.digest).as_os_str().len() + 1).sum();
+    assert!(option_bytes > 4096, "the lowerdir list ({option_bytes} bytes) exceeds one mount(2) option page");
+    let m = store.prepare_rootfs(&image, &tmp.path().join("c"), false).unwrap();
+    for i in 0..48 {
+        assert_eq!(std::fs::read_to_string(m.path().join(format!("layers/{i:02}"))).unwrap(), format!("layers/{i:02}"));
+    }
+    assert!(chroot(m.path(), &["/bin/busybox", "true"]).status.success());
+    m.remove().unwrap();
+}
+
+#[tokio::test]
+async fn reopening_the_store_should_drop_interrupted_work_and_keep_finished_images() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (layout, _) = busybox_layout(&tmp.path().join("layout"));
+    let reg = Registry::start(None);
+    reg.push(&layout.dir, "v1", "crash/busybox:v1", false);
+    let root = tmp.path().join("store");
+    let image = format!("{}/crash/busybox:v1", reg.host());
+    let pulled = store(&root).pull(&image, &Keyring::new()).await.unwrap();
+    // What a crash mid-pull leaves: a half-unpacked layer, a partial blob, an unrenamed record.
+    std::fs::create_dir_all(root.join("tmp/layer-1-0/bin")).unwrap();
+    std::fs::write(root.join("tmp/blob-1-1"), b"partial").unwrap();
+    std::fs::write(root.join("images/.x.json.tmp-1-0"), b"{").unwrap();
+
+    let reopened = store(&root);
+    assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+    assert!(!root.join("images/.x.json.tmp-1-0").exists());
+    assert_eq!(reopened.list().unwrap(), vec![pulled.clone()]);
+    let backoff = std::sync::Mutex::new(PullBackoff::default());
+    drop(reg);
+    let got = reopened.ensure_image(&image, PullPolicy::IfNotPresent, &Keyring::new(), &backoff, "k").await.unwrap();
+    assert_eq!(got, pulled);
 }

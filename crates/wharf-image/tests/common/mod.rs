@@ -293,8 +293,13 @@ impl Registry {
 
     /// `skopeo copy oci:LAYOUT:TAG docker://HOST/REPO` (plain HTTP or unverified TLS).
     pub fn push(&self, layout: &Path, tag: &str, repo: &str, all: bool) {
+        self.push_with(layout, tag, repo, all, &["--preserve-digests"]);
+    }
+
+    /// `push` with other skopeo flags (e.g. `--format v2s2` to convert to Docker schema 2).
+    pub fn push_with(&self, layout: &Path, tag: &str, repo: &str, all: bool, extra: &[&str]) {
         let mut cmd = Command::new("skopeo");
-        cmd.args(["copy", "--quiet", "--preserve-digests", "--dest-tls-verify=false"]);
+        cmd.args(["copy", "--quiet", "--dest-tls-verify=false"]).args(extra);
         if all {
             cmd.arg("--all");
         }
