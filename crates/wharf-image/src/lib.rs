@@ -2,7 +2,7 @@
 //! (OCI Distribution / Docker Registry v2 over HTTP(S), anonymous, Basic and bearer-token
 //! auth, credentials from `imagePullSecrets`), manifest lists by platform, digest
 //! verification of every blob, the on-disk content store with each layer unpacked once per
-//! digest (whiteouts and opaque directories as overlayfs expects them), overlayfs root
+//! digest (gzip, zstd or plain tars; whiteouts and opaque directories as overlayfs expects them), overlayfs root
 //! filesystems per container, `imagePullPolicy` with the kubelet's back-off and failure
 //! reasons, and image garbage collection.
 //!

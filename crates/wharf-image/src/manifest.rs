@@ -31,7 +31,7 @@ pub enum Compression {
     None,
     /// A gzip-compressed tar.
     Gzip,
-    /// A zstd-compressed tar (recognised, not supported for unpacking).
+    /// A zstd-compressed tar (decoded with the pure-Rust `ruzstd`).
     Zstd,
 }
 

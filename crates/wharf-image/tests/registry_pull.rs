@@ -392,3 +392,30 @@ async fn reopening_the_store_should_drop_interrupted_work_and_keep_finished_imag
     let got = reopened.ensure_image(&image, PullPolicy::IfNotPresent, &Keyring::new(), &backoff, "k").await.unwrap();
     assert_eq!(got, pulled);
 }
+
+#[tokio::test]
+async fn zstd_layers_should_unpack_like_gzip_ones() {
+    use ruzstd::encoding::{compress_to_vec, CompressionLevel};
+    let tmp = tempfile::tempdir().unwrap();
+    let _unmount = UnmountGuard(tmp.path().to_path_buf());
+    let mut layout = Layout::new(&tmp.path().join("layout"));
+    let raw: Vec<_> = busybox_layers()
+        .into_iter()
+        .map(|(tar, _)| {
+            let z = compress_to_vec(&tar[..], CompressionLevel::Fastest);
+            (tar, z, "application/vnd.oci.image.layer.v1.tar+zstd")
+        })
+        .collect();
+    let built = layout.image_raw("amd64", &raw, busybox_config());
+    layout.tag("zstd", MANIFEST, &built.manifest_digest, built.manifest_size);
+    let reg = Registry::start(None);
+    reg.push(&layout.dir, "zstd", "zstd/busybox:1", false);
+    let store = store(&tmp.path().join("store"));
+    let image = store.pull(&format!("{}/zstd/busybox:1", reg.host()), &Keyring::new()).await.unwrap();
+    assert_eq!(image.manifest_digest.to_string(), built.manifest_digest);
+    let m = store.prepare_rootfs(&image, &tmp.path().join("c"), false).unwrap();
+    assert!(!m.path().join("etc/removed.txt").exists());
+    assert!(!m.path().join("olddir/a.txt").exists());
+    assert!(chroot(m.path(), &["/bin/busybox", "true"]).status.success());
+    m.remove().unwrap();
+}

@@ -121,17 +121,27 @@ impl Layout {
 
     /// Writes an image: `layers` are (uncompressed tar, gzip?) bottom first.
     pub fn image(&self, arch: &str, layers: &[(Vec<u8>, bool)], config: serde_json::Value) -> Built {
+        let raw: Vec<_> = layers
+            .iter()
+            .map(|(tar, gz)| {
+                if *gz {
+                    (tar.clone(), gzip(tar), "application/vnd.oci.image.layer.v1.tar+gzip")
+                } else {
+                    (tar.clone(), tar.clone(), "application/vnd.oci.image.layer.v1.tar")
+                }
+            })
+            .collect();
+        self.image_raw(arch, &raw, config)
+    }
+
+    /// Writes an image from (uncompressed tar, blob as stored, media type) layers.
+    pub fn image_raw(&self, arch: &str, layers: &[(Vec<u8>, Vec<u8>, &str)], config: serde_json::Value) -> Built {
         let mut descs = Vec::new();
         let mut diff_ids = Vec::new();
         let mut layer_digests = Vec::new();
-        for (tar, gz) in layers {
+        for (tar, data, mt) in layers {
             diff_ids.push(format!("sha256:{}", sha256_hex(tar)));
-            let (data, mt) = if *gz {
-                (gzip(tar), "application/vnd.oci.image.layer.v1.tar+gzip")
-            } else {
-                (tar.clone(), "application/vnd.oci.image.layer.v1.tar")
-            };
-            let d = self.blob(&data);
+            let d = self.blob(data);
             layer_digests.push(d.clone());
             descs.push(serde_json::json!({"mediaType": mt, "digest": d, "size": data.len()}));
         }
