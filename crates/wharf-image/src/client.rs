@@ -251,6 +251,8 @@ impl RegistryClient {
             return Err(status_error("GET", &path, resp, self.inner.config.idle_timeout).await);
         }
         let mut body = resp.into_body();
+        // Large buffered writes: each write to a tokio file is a hop to the blocking pool.
+        let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
         let mut verifier = Verifier::new(digest.algorithm());
         let mut written: u64 = 0;
         let idle = self.inner.config.idle_timeout;
@@ -272,7 +274,7 @@ impl RegistryClient {
                 }
             }
             verifier.update(&data);
-            file.write_all(&data).await.map_err(io_err)?;
+            out.write_all(&data).await.map_err(io_err)?;
         }
         if let Some(expected) = size {
             if written != expected {
@@ -283,8 +285,8 @@ impl RegistryClient {
         if &actual != digest {
             return Err(Error::DigestMismatch { what: format!("blob {digest}"), expected: digest.clone(), actual });
         }
-        file.flush().await.map_err(io_err)?;
-        file.sync_all().await.map_err(io_err)?;
+        out.flush().await.map_err(io_err)?;
+        out.get_mut().sync_all().await.map_err(io_err)?;
         Ok(written)
     }
 
