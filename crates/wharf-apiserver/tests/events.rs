@@ -26,6 +26,7 @@ impl Cluster {
             store,
             service_cidr: ([10, 100, 0, 0], 16),
             compaction_interval: Duration::from_secs(300),
+            mounts: Vec::new(),
         })
         .await
         .expect("start control plane");
