@@ -64,6 +64,10 @@ fn an_unschedulable_pod_reports_kubernetes_failed_scheduling_message() {
     );
     let events = w.ok(&["get", "events.v1.events.k8s.io", "-o", "jsonpath={range .items[*]}{.reason}:{.regarding.name}{\"\\n\"}{end}"]);
     assert!(events.lines().any(|l| l == "FailedScheduling:huge"), "no FailedScheduling event: {events}");
+    eventually(10, "describe shows the event", || {
+        let d = w.ok(&["describe", "pod", "huge"]);
+        d.contains("Warning  FailedScheduling") && d.contains("default-scheduler") && d.contains("0/3 nodes are available")
+    });
     // A node with room appears: the pod is retried and placed there.
     let node = "apiVersion: v1\nkind: Node\nmetadata:\n  name: big\n  labels:\n    kubernetes.io/hostname: big\nstatus:\n  capacity:\n    cpu: \"200\"\n    memory: 64Gi\n    pods: \"110\"\n  allocatable:\n    cpu: \"200\"\n    memory: 64Gi\n    pods: \"110\"\n";
     w.ok_stdin(&["create", "-f", "-"], node);
