@@ -116,6 +116,9 @@ struct SchedArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 600.0)]
     timeout_s: f64,
+    /// Create the pods directly instead of through Deployments (the scheduler alone).
+    #[arg(long)]
+    bare_pods: bool,
 }
 
 #[derive(Args, Clone)]
@@ -1302,21 +1305,31 @@ async fn run_sched(ctx: &mut Ctx, a: &SchedArgs) -> Result<Value> {
     });
     let meter = Meter::start(&ctx.pids);
     let t0 = base.elapsed().as_nanos() as u64;
-    let mut clients = connect_clients(&ctx.target, a.deployments.clamp(1, 16), false, None).await?;
-    let per = a.deployments.div_ceil(clients.len());
+    let bare = a.bare_pods;
+    let units = if bare { total } else { a.deployments };
+    let mut clients = connect_clients(&ctx.target, units.clamp(1, 16), false, None).await?;
+    let per = units.div_ceil(clients.len());
     let mut creates = Vec::new();
     for (ci, mut c) in clients.drain(..).enumerate() {
         let (ns, cpu, replicas) = (ns.clone(), a.cpu.clone(), a.replicas);
-        let range = (ci * per)..((ci + 1) * per).min(a.deployments);
+        let range = (ci * per)..((ci + 1) * per).min(units);
         creates.push(tokio::spawn(async move {
             for d in range {
-                let body = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": format!("d{d}")},
-                    "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": format!("d{d}")}},
-                             "template": {"metadata": {"labels": {"app": format!("d{d}")}},
-                                          "spec": {"containers": [{"name": "c", "image": "registry.example/app:1", "resources": {"requests": {"cpu": cpu, "memory": "16Mi"}}}]}}}});
-                let (st, b) = c.call(Method::POST, &format!("/apis/apps/v1/namespaces/{ns}/deployments"), Some(Bytes::from(serde_json::to_vec(&body)?))).await?;
-                if st != StatusCode::CREATED {
-                    bail!("create deployment: {st} {}", short(&b));
+                let container = json!([{"name": "c", "image": "registry.example/app:1", "resources": {"requests": {"cpu": cpu, "memory": "16Mi"}}}]);
+                let (path, body, want) = if bare {
+                    (format!("/api/v1/namespaces/{ns}/pods"),
+                     json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": format!("p{d}"), "labels": {"app": "bare"}}, "spec": {"containers": container}}),
+                     StatusCode::CREATED)
+                } else {
+                    (format!("/apis/apps/v1/namespaces/{ns}/deployments"),
+                     json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": format!("d{d}")},
+                        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": format!("d{d}")}},
+                                 "template": {"metadata": {"labels": {"app": format!("d{d}")}}, "spec": {"containers": container}}}}),
+                     StatusCode::CREATED)
+                };
+                let (st, b) = c.call(Method::POST, &path, Some(Bytes::from(serde_json::to_vec(&body)?))).await?;
+                if st != want {
+                    bail!("create: {st} {}", short(&b));
                 }
             }
             Ok::<_, anyhow::Error>(())
@@ -1326,6 +1339,7 @@ async fn run_sched(ctx: &mut Ctx, a: &SchedArgs) -> Result<Value> {
         c.await??;
     }
     let created_s = (base.elapsed().as_nanos() as u64 - t0) as f64 / 1e9;
+    eprintln!("sched: created in {created_s:.1} s; waiting for {total} pods Running");
     let times = match tokio::time::timeout(Duration::from_secs_f64(a.timeout_s), done_rx).await {
         Ok(Ok(t)) => t,
         _ => bail!("not every pod Running within {} s", a.timeout_s),
@@ -1348,7 +1362,7 @@ async fn run_sched(ctx: &mut Ctx, a: &SchedArgs) -> Result<Value> {
     let mut lat: Vec<f64> = times.values().filter(|t| t.running > 0).map(|t| (t.running - t.seen) as f64 / 1e9).collect();
     lat.sort_by(f64::total_cmp);
     Ok(json!({
-        "nodes": a.nodes, "deployments": a.deployments, "replicas": a.replicas, "pods": total,
+        "nodes": a.nodes, "deployments": a.deployments, "replicas": a.replicas, "pods": total, "bare_pods": a.bare_pods,
         "nodes_ready_s": r3(nodes_ready_s),
         "deployments_created_s": r3(created_s),
         "all_running_s": r3(all_running_s),

@@ -26,6 +26,8 @@ pub struct PodInfo {
     pub terminating: bool,
     /// The pod has required pod anti-affinity terms.
     pub has_required_anti_affinity: bool,
+    /// Whether it has any pod affinity or anti-affinity term.
+    pub has_pod_affinity: bool,
     /// The pod object.
     pub object: Arc<Value>,
 }
@@ -69,6 +71,11 @@ impl PodInfo {
                 )
                 .and_then(Value::as_array)
                 .is_some_and(|a| !a.is_empty()),
+            has_pod_affinity: ["podAffinity", "podAntiAffinity"].iter().any(|k| {
+                pod.pointer("/spec/affinity")
+                    .and_then(|a| a.get(k))
+                    .is_some_and(|v| !v.is_null())
+            }),
             namespace,
             object: Arc::new(pod),
         }
@@ -95,6 +102,8 @@ pub struct NodeInfo {
     pub non_zero_requested: Resources,
     /// Pods bound to the node.
     pub pods: Vec<PodInfo>,
+    /// How many of them have pod (anti-)affinity terms (lets affinity plugins skip the node).
+    pub affinity_pods: usize,
     /// `spec.taints`.
     pub taints: Vec<Value>,
     /// `spec.unschedulable`.
@@ -121,6 +130,7 @@ impl NodeInfo {
             requested: Resources::default(),
             non_zero_requested: Resources::default(),
             pods: Vec::new(),
+            affinity_pods: 0,
             taints: node
                 .pointer("/spec/taints")
                 .and_then(Value::as_array)
@@ -141,6 +151,7 @@ impl NodeInfo {
 
     /// Adds a pod to the node's accounting.
     pub fn add_pod(&mut self, pod: PodInfo) {
+        self.affinity_pods += usize::from(pod.has_pod_affinity);
         self.requested.add(&pod.requests);
         self.non_zero_requested.add(&pod.non_zero_requests);
         self.pods.push(pod);
@@ -150,6 +161,7 @@ impl NodeInfo {
     pub fn remove_pod(&mut self, key: &str) -> Option<PodInfo> {
         let i = self.pods.iter().position(|p| p.key == key)?;
         let pod = self.pods.swap_remove(i);
+        self.affinity_pods -= usize::from(pod.has_pod_affinity);
         self.requested.sub(&pod.requests);
         self.non_zero_requested.sub(&pod.non_zero_requests);
         Some(pod)

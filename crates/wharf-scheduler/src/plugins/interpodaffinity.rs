@@ -190,7 +190,12 @@ impl PreFilter for InterPodAffinity {
             anti_counts: Pairs::new(),
             existing_anti_counts: Pairs::new(),
         };
+        // Without terms of its own, only existing pods' anti-affinity can matter.
+        let own_terms = !s.affinity.is_empty() || !s.anti.is_empty();
         for node in snapshot.nodes() {
+            if !own_terms && node.affinity_pods == 0 {
+                continue;
+            }
             for e in &node.pods {
                 if e.has_required_anti_affinity {
                     for t in required(e, "podAntiAffinity") {
@@ -275,7 +280,12 @@ impl PreScore for InterPodAffinity {
         let pref = preferred(pod, "podAffinity");
         let pref_anti = preferred(pod, "podAntiAffinity");
         let mut scores = Pairs::new();
+        // Without preferred terms of its own, only existing pods' affinity can score.
+        let own_terms = !pref.is_empty() || !pref_anti.is_empty();
         for node in snapshot.nodes() {
+            if !own_terms && node.affinity_pods == 0 {
+                continue;
+            }
             for e in &node.pods {
                 for t in &pref {
                     if t.matches(e) {
