@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::cache::WatchCache;
 
@@ -140,38 +141,89 @@ fn subject_matches(subject: &Value, user: &UserInfo, binding_ns: &str) -> bool {
 }
 
 /// Decides requests from the RBAC objects in the cache.
-pub fn authorize(cache: &WatchCache, user: &UserInfo, a: &Attributes) -> bool {
+const RBAC: &str = "/registry/rbac.authorization.k8s.io/";
+const RBAC_KINDS: [&str; 4] = ["clusterrolebindings/", "clusterroles/", "rolebindings/", "roles/"];
+
+struct Binding {
+    namespace: String,
+    subjects: Vec<Value>,
+    role_key: String,
+}
+
+/// The RBAC objects, parsed once per change: authorization runs on every request, and
+/// parsing every binding and role each time made it the API server's hottest path.
+struct Compiled {
+    /// (count, highest mod revision) per RBAC kind: any create, update or delete changes it.
+    fingerprint: Vec<(usize, i64)>,
+    cluster: Vec<Binding>,
+    namespaced: HashMap<String, Vec<Binding>>,
+    rules: HashMap<String, Vec<Value>>,
+}
+
+/// A per-cluster cache of compiled RBAC state.
+#[derive(Default)]
+pub struct RbacCache {
+    compiled: std::sync::Mutex<Option<Arc<Compiled>>>,
+}
+
+impl RbacCache {
+    fn current(&self, cache: &WatchCache) -> Arc<Compiled> {
+        let lists: Vec<Vec<Arc<crate::cache::CachedObject>>> =
+            RBAC_KINDS.iter().map(|k| cache.list(&format!("{RBAC}{k}"), None, |_| true, usize::MAX).1).collect();
+        let fingerprint: Vec<(usize, i64)> = lists.iter().map(|l| (l.len(), l.iter().map(|o| o.rev).max().unwrap_or(0))).collect();
+        let mut guard = self.compiled.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = guard.as_ref().filter(|c| c.fingerprint == fingerprint) {
+            return c.clone();
+        }
+        let mut compiled = Compiled { fingerprint, cluster: Vec::new(), namespaced: HashMap::new(), rules: HashMap::new() };
+        for (kind, list) in RBAC_KINDS.iter().zip(&lists) {
+            for o in list {
+                let Ok(v) = o.value() else { continue };
+                match *kind {
+                    "clusterroles/" | "roles/" => {
+                        compiled.rules.insert(o.key.clone(), v.get("rules").and_then(Value::as_array).cloned().unwrap_or_default());
+                    }
+                    _ => {
+                        let namespace = v.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default().to_string();
+                        let role_kind = v.pointer("/roleRef/kind").and_then(Value::as_str).unwrap_or_default();
+                        let name = v.pointer("/roleRef/name").and_then(Value::as_str).unwrap_or_default();
+                        let role_key = match role_kind {
+                            "ClusterRole" => format!("{RBAC}clusterroles/{name}"),
+                            "Role" if !namespace.is_empty() => format!("{RBAC}roles/{namespace}/{name}"),
+                            _ => continue,
+                        };
+                        let b = Binding { subjects: v.get("subjects").and_then(Value::as_array).cloned().unwrap_or_default(), role_key, namespace: namespace.clone() };
+                        if *kind == "clusterrolebindings/" {
+                            if b.role_key.starts_with(&format!("{RBAC}clusterroles/")) {
+                                compiled.cluster.push(b);
+                            }
+                        } else {
+                            compiled.namespaced.entry(namespace).or_default().push(b);
+                        }
+                    }
+                }
+            }
+        }
+        let c = Arc::new(compiled);
+        *guard = Some(c.clone());
+        c
+    }
+}
+
+/// RBAC: whether any (Cluster)RoleBinding grants `a` to `user`.
+pub fn authorize(cache: &WatchCache, rbac: &RbacCache, user: &UserInfo, a: &Attributes) -> bool {
     if user.groups.iter().any(|g| g == "system:masters") {
         return true;
     }
-    let role_rules = |kind: &str, ns: &str, name: &str| -> Vec<Value> {
-        let key = if kind == "ClusterRole" {
-            format!("/registry/rbac.authorization.k8s.io/clusterroles/{name}")
-        } else {
-            format!("/registry/rbac.authorization.k8s.io/roles/{ns}/{name}")
-        };
-        cache.get(&key).and_then(|o| o.value().ok()).and_then(|v| v.get("rules").and_then(Value::as_array).cloned()).unwrap_or_default()
+    let c = rbac.current(cache);
+    let grants = |b: &Binding| {
+        b.subjects.iter().any(|s| subject_matches(s, user, &b.namespace))
+            && c.rules.get(&b.role_key).is_some_and(|rules| rules.iter().any(|r| rule_allows(r, a)))
     };
-    let check = |prefix: &str, cluster_scope: bool| -> bool {
-        let (_, bindings, _) = cache.list(prefix, None, |_| true, usize::MAX);
-        bindings.iter().filter_map(|b| b.value().ok()).any(|b| {
-            let ns = b.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
-            let subjects = b.get("subjects").and_then(Value::as_array).cloned().unwrap_or_default();
-            if !subjects.iter().any(|s| subject_matches(s, user, ns)) {
-                return false;
-            }
-            let kind = b.pointer("/roleRef/kind").and_then(Value::as_str).unwrap_or_default();
-            let name = b.pointer("/roleRef/name").and_then(Value::as_str).unwrap_or_default();
-            if cluster_scope && kind != "ClusterRole" {
-                return false;
-            }
-            role_rules(kind, ns, name).iter().any(|r| rule_allows(r, a))
-        })
-    };
-    if check("/registry/rbac.authorization.k8s.io/clusterrolebindings/", true) {
+    if c.cluster.iter().any(grants) {
         return true;
     }
-    a.resource_request && !a.namespace.is_empty() && check(&format!("/registry/rbac.authorization.k8s.io/rolebindings/{}/", a.namespace), false)
+    a.resource_request && !a.namespace.is_empty() && c.namespaced.get(&a.namespace).is_some_and(|bs| bs.iter().any(grants))
 }
 
 #[cfg(test)]

@@ -143,7 +143,7 @@ impl ControlPlane {
 
         let mut tokens = TokenAuthenticator::default();
         tokens.insert(admin_token.clone(), UserInfo::new("kubernetes-admin", &["system:masters"]));
-        let api = Arc::new(ApiServer { registry: registry.clone(), tokens, server_address: addr.to_string(), mounts: cfg.mounts });
+        let api = Arc::new(ApiServer { registry: registry.clone(), tokens, server_address: addr.to_string(), mounts: cfg.mounts, rbac: Default::default() });
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();

@@ -44,6 +44,8 @@ pub struct ApiServer {
     pub server_address: String,
     /// Services sharing the listener, asked in order before Kubernetes routing.
     pub mounts: Vec<Arc<dyn crate::mount::Mount>>,
+    /// Compiled RBAC state.
+    pub rbac: auth::RbacCache,
 }
 
 fn full(b: impl Into<Bytes>) -> Body {
@@ -371,7 +373,7 @@ impl ApiServer {
                 name: name.into(),
                 ..Default::default()
             };
-            if auth::authorize(self.registry.cache(), &user, &attrs) {
+            if auth::authorize(self.registry.cache(), &self.rbac, &user, &attrs) {
                 Ok(())
             } else {
                 Err(ApiError::Forbidden(attrs.forbidden_message(&user)))
@@ -436,7 +438,7 @@ impl ApiServer {
         }
         let Some(rp) = parse_resource_path(&segs) else {
             let attrs = Attributes { verb: method_verb(req.method()).into(), path: path.clone(), ..Default::default() };
-            if !auth::authorize(self.registry.cache(), &user, &attrs) {
+            if !auth::authorize(self.registry.cache(), &self.rbac, &user, &attrs) {
                 return Err(ApiError::Forbidden(attrs.forbidden_message(&user)));
             }
             return Err(ApiError::NoRoute);
@@ -474,7 +476,7 @@ impl ApiServer {
             name: rp.name.clone().unwrap_or_default(),
             path: path.clone(),
         };
-        if !auth::authorize(self.registry.cache(), &user, &attrs) {
+        if !auth::authorize(self.registry.cache(), &self.rbac, &user, &attrs) {
             return Err(ApiError::Forbidden(attrs.forbidden_message(&user)));
         }
         let out = negotiate(req.headers())?;
@@ -590,7 +592,7 @@ impl ApiServer {
                 })
             }
         };
-        let allowed = auth::authorize(self.registry.cache(), &subject, &attrs);
+        let allowed = auth::authorize(self.registry.cache(), &self.rbac, &subject, &attrs);
         obj["status"] = if allowed {
             json!({"allowed": true, "reason": "RBAC: allowed"})
         } else {
