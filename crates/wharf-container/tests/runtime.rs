@@ -1,0 +1,300 @@
+//! Root tests of containers run through shims, for every runtime compiled in (libcontainer, runc).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{eventually, pid_alive, Env};
+use wharf_container::shim::ContainerState;
+use wharf_container::spec::Resources;
+use wharf_container::{cgroups, RuntimeKind};
+
+const WAIT: Option<Duration> = Some(Duration::from_secs(30));
+
+fn echo_output_is_written_to_the_cri_log(kind: RuntimeKind) {
+    let mut env = Env::new(kind);
+    let spec = env.spec("echo", "echo hello from wharf; echo to-stderr >&2; printf no-newline");
+    let (shim, cfg) = env.run("echo", &spec);
+    let st = shim.wait(WAIT).unwrap();
+    assert_eq!(st.exit.as_ref().unwrap().code, 0);
+    let recs = wharf_container::crilog::read_records(&cfg.log_path).unwrap();
+    let lines: Vec<(String, &str)> =
+        recs.iter().map(|r| (format!("{:?}", r.stream), r.message.as_str())).collect();
+    assert!(lines.contains(&("Stdout".into(), "hello from wharf")), "{lines:?}");
+    assert!(lines.contains(&("Stderr".into(), "to-stderr")), "{lines:?}");
+    assert!(lines.contains(&("Stdout".into(), "no-newline")), "{lines:?}");
+    let raw = std::fs::read_to_string(&cfg.log_path).unwrap();
+    assert!(raw.lines().all(|l| wharf_container::crilog::parse_record(l).is_some()), "{raw}");
+}
+
+fn exit_codes_and_signals_are_reported(kind: RuntimeKind) {
+    let mut env = Env::new(kind);
+    let (a, _) = env.run("three", &env.spec("three", "exit 3"));
+    let (b, _) = env.run("killed", &env.spec("killed", "kill -9 $$"));
+    let ea = a.wait(WAIT).unwrap().exit.unwrap();
+    assert_eq!((ea.code, ea.signal, ea.oom_killed, ea.reason()), (3, None, false, "Error"));
+    let eb = b.wait(WAIT).unwrap().exit.unwrap();
+    assert_eq!((eb.code, eb.signal), (137, Some(9)));
+    assert!(!eb.oom_killed);
+}
+
+fn memory_limit_oom_kill_is_reported_as_oomkilled(kind: RuntimeKind) {
+    let mut env = Env::new(kind);
+    let mut spec = env.spec("oom", "head -c 100m /dev/zero | tail");
+    spec.resources = Resources::from_kubernetes(None, None, Some(32 << 20));
+    let (shim, cfg) = env.run("oom", &spec);
+    let limit = std::fs::read_to_string(cgroups::controller_dir("memory", &cfg.cgroup_path).join(
+        if cgroups::is_unified() { "memory.max" } else { "memory.limit_in_bytes" },
+    ))
+    .unwrap();
+    assert_eq!(limit.trim(), (32u64 << 20).to_string());
+    let exit = shim.wait(WAIT).unwrap().exit.unwrap();
+    assert!(exit.oom_killed, "{exit:?}");
+    assert_eq!(exit.reason(), "OOMKilled");
+    assert_ne!(exit.code, 0);
+}
+
+fn sigterm_is_delivered_then_sigkill_after_the_grace_period(kind: RuntimeKind) {
+    let mut env = Env::new(kind);
+    let polite = env.spec("polite", "trap 'echo got-term; exit 0' TERM; echo ready; while true; do sleep 0.1; done");
+    let (p, pcfg) = env.run("polite", &polite);
+    // pid 1 ignores signals it has no handler for: TERM is ignored here, so only SIGKILL stops it.
+    let stubborn = env.spec("stubborn", "trap '' TERM; echo ready; while true; do sleep 0.1; done");
+    let (s, scfg) = env.run("stubborn", &stubborn);
+    eventually("polite ready", Duration::from_secs(10), || env.log_messages(&pcfg).contains(&"ready".into()).then_some(()));
+    eventually("stubborn ready", Duration::from_secs(10), || env.log_messages(&scfg).contains(&"ready".into()).then_some(()));
+
+    let st = p.stop(Duration::from_secs(10)).unwrap();
+    assert_eq!(st.exit.as_ref().unwrap().code, 0);
+    assert!(env.log_messages(&pcfg).contains(&"got-term".to_string()));
+
+    let t = Instant::now();
+    let st = s.stop(Duration::from_millis(700)).unwrap();
+    assert!(t.elapsed() >= Duration::from_millis(700), "killed before the grace period: {:?}", t.elapsed());
+    let exit = st.exit.unwrap();
+    assert_eq!((exit.code, exit.signal), (137, Some(9)));
+}
+
+fn containers_in_one_sandbox_share_network_namespace_and_hostname(kind: RuntimeKind) {
+    let mut env = Env::new(kind);
+    let sb = env.sandbox("my-pod");
+    let script = "readlink /proc/self/ns/net; readlink /proc/self/ns/ipc; hostname; ip=$(cat /proc/net/dev | grep -c lo:); echo lo=$ip";
+    let mut outs = Vec::new();
+    for name in ["first", "second"] {
+        let mut spec = env.spec(name, script);
+        spec.namespaces = sb.namespaces();
+        let (shim, cfg) = env.run(name, &spec);
+        assert_eq!(shim.wait(WAIT).unwrap().exit.unwrap().code, 0);
+        outs.push(env.log_messages(&cfg));
+    }
+    let pause_net = std::fs::read_link(sb.netns_path()).unwrap().to_string_lossy().to_string();
+    assert_eq!(outs[0], outs[1]);
+    assert_eq!(outs[0][0], pause_net);
+    assert_ne!(pause_net, std::fs::read_link("/proc/self/ns/net").unwrap().to_string_lossy());
+    assert_eq!(outs[0][2], "my-pod");
+    assert_eq!(outs[0][3], "lo=1");
+    // The pause process keeps the namespace after the containers are gone.
+    assert!(sb.is_alive());
+    for shim in env.shims.drain(..) {
+        shim.delete().unwrap();
+    }
+    let pid = sb.pid();
+    env.sandboxes.clear();
+    sb.destroy().unwrap();
+    assert!(!pid_alive(pid));
+    assert!(!cgroups::exists(&cgroups::pod_path(&env.pod_uid)));
+}
+
+fn runtime_default_seccomp_is_in_effect(kind: RuntimeKind) {
+    let mut env = Env::new(kind);
+    let (shim, cfg) = env.run("sec", &env.spec("sec", "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status"));
+    assert_eq!(shim.wait(WAIT).unwrap().exit.unwrap().code, 0);
+    let lines = env.log_messages(&cfg);
+    assert!(lines.iter().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Seccomp:", "2"]), "{lines:?}");
+    // Creating a user namespace needs no capability, so only the filter can refuse it.
+    let script = "unshare -U true 2>/dev/null; echo rc=$?";
+    let (shim, cfg) = env.run("denied", &env.spec("denied", script));
+    shim.wait(WAIT).unwrap();
+    assert_eq!(env.log_messages(&cfg), vec!["rc=1".to_string()]);
+    let mut spec = env.spec("unconfined", script);
+    spec.seccomp = wharf_container::spec::SeccompMode::Unconfined;
+    let (shim, cfg) = env.run("unconfined", &spec);
+    shim.wait(WAIT).unwrap();
+    assert_eq!(env.log_messages(&cfg), vec!["rc=0".to_string()]);
+}
+
+fn security_context_user_readonly_root_and_capabilities_apply(kind: RuntimeKind) {
+    let mut env = Env::new(kind);
+    let mut spec = env.spec(
+        "sec",
+        "id -u; id -g; touch /probe 2>/dev/null && echo writable || echo readonly; grep CapEff /proc/self/status; pwd; echo $GREETING",
+    );
+    spec.user = Some(1000);
+    spec.group = Some(3000);
+    spec.read_only_root = true;
+    spec.cap_drop = vec!["ALL".into()];
+    spec.working_dir = Some("/tmp".into());
+    spec.env = vec![("GREETING".into(), "hi there".into())];
+    let (shim, cfg) = env.run("sec", &spec);
+    assert_eq!(shim.wait(WAIT).unwrap().exit.unwrap().code, 0);
+    let lines = env.log_messages(&cfg);
+    assert_eq!(lines[0], "1000");
+    assert_eq!(lines[1], "3000");
+    assert_eq!(lines[2], "readonly");
+    assert_eq!(lines[3].split_whitespace().nth(1), Some("0000000000000000"), "{lines:?}");
+    assert_eq!(lines[4], "/tmp");
+    assert_eq!(lines[5], "hi there");
+
+    let mut spec = env.spec("priv", "grep -E '^(CapEff|Seccomp):' /proc/self/status");
+    spec.privileged = true;
+    let (shim, cfg) = env.run("priv", &spec);
+    shim.wait(WAIT).unwrap();
+    let lines = env.log_messages(&cfg);
+    assert!(lines.iter().any(|l| l.starts_with("Seccomp:") && l.ends_with('0')), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("CapEff:") && !l.ends_with("0000000000000000")), "{lines:?}");
+}
+
+fn exec_returns_output_and_exit_code(kind: RuntimeKind) {
+    let mut env = Env::new(kind);
+    let mut spec = env.spec("target", "echo started; exec sleep 1000");
+    spec.env = vec![("FROM_SPEC".into(), "yes".into())];
+    let (shim, cfg) = env.run("target", &spec);
+    eventually("started", Duration::from_secs(10), || env.log_messages(&cfg).contains(&"started".into()).then_some(()));
+    let base = wharf_container::spec::read_bundle(&cfg.bundle).unwrap().process().clone();
+    let process = wharf_container::exec::process_for(
+        base.as_ref(),
+        &["/bin/sh".into(), "-c".into(), "echo out $FROM_SPEC $EXTRA; echo err >&2; exit 7".into()],
+        &["EXTRA=more".into()],
+    )
+    .unwrap();
+    let ex = wharf_container::exec::spawn(&env.runtime, &common::shim_command(), &cfg.id, &process).unwrap();
+    let (code, out, err) = ex.output().unwrap();
+    assert_eq!(code, 7, "stderr: {}", String::from_utf8_lossy(&err));
+    assert_eq!(String::from_utf8_lossy(&out), "out yes more\n");
+    assert_eq!(String::from_utf8_lossy(&err), "err\n");
+    // The exec'd process ran in the container's cgroup and namespaces: the container still runs.
+    assert_eq!(shim.status().unwrap().state, ContainerState::Running);
+}
+
+fn stats_report_cpu_and_memory_working_set(kind: RuntimeKind) {
+    let mut env = Env::new(kind);
+    let spec = env.spec("busy", "head -c 20m /dev/zero | tail > /dev/null; echo filled; exec sleep 1000");
+    let (_shim, cfg) = env.run("busy", &spec);
+    eventually("filled", Duration::from_secs(20), || env.log_messages(&cfg).contains(&"filled".into()).then_some(()));
+    let st = cgroups::stats(&cfg.cgroup_path).expect("stats of a running container");
+    assert!(st.cpu_usage_nanos > 0, "{st:?}");
+    assert!(st.memory_usage_bytes > 0 && st.memory_working_set_bytes <= st.memory_usage_bytes, "{st:?}");
+    assert!(cgroups::stats("/wharf/does-not-exist").is_none());
+}
+
+fn failed_create_leaves_no_process_cgroup_or_state(kind: RuntimeKind) {
+    let env = Env::new(kind);
+    let mut spec = env.spec("broken", "");
+    spec.args = vec!["/no/such/binary".into()];
+    let cfg = env.config("broken", &spec);
+    let err = wharf_container::shim::spawn(&cfg).expect_err("create of a missing binary must fail");
+    assert!(!err.to_string().is_empty());
+    assert!(!cgroups::exists(&cfg.cgroup_path), "cgroup {} left behind", cfg.cgroup_path);
+    assert!(!cfg.dir.join("shim.sock").exists());
+    let rt = env.runtime.open().unwrap();
+    assert!(rt.state(&cfg.id).is_err(), "runtime state left behind");
+}
+
+fn shim_keeps_the_container_when_the_agent_is_killed_and_a_new_agent_readopts_it(kind: RuntimeKind) {
+    let mut env = Env::new(kind);
+    let spec = env.spec("survivor", "echo alive; exec sleep 1000");
+    let cfg = env.config("survivor", &spec);
+    std::fs::create_dir_all(&cfg.dir).unwrap();
+    let cfg_file = env.tmp.path().join("agent-cfg.json");
+    std::fs::write(&cfg_file, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let shim = common::shim_command();
+    let mut agent = std::process::Command::new(&shim.program)
+        .arg("test-agent")
+        .arg(&cfg_file)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(agent.stdout.take().unwrap()), &mut line).unwrap();
+    assert!(line.starts_with("running "), "{line}");
+    let pid: i32 = line.trim().trim_start_matches("running ").parse().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(agent.id() as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+    agent.wait().unwrap();
+
+    let found = wharf_container::shim::discover(&env.shim_root()).unwrap();
+    assert_eq!(found.len(), 1);
+    let client = found[0].client.clone().expect("shim still answers after the agent died");
+    env.shims.push(client.clone());
+    let st = client.status().unwrap();
+    assert_eq!((st.state, st.pid), (ContainerState::Running, pid));
+    assert!(pid_alive(pid));
+    assert_eq!(found[0].config.as_ref().unwrap().id, cfg.id);
+    // The new agent can still stop and delete it.
+    // `sleep` as pid 1 ignores SIGTERM, so this ends with SIGKILL after the grace period.
+    let st = client.stop(Duration::from_millis(300)).unwrap();
+    assert_eq!(st.exit.as_ref().unwrap().signal, Some(9));
+    client.delete().unwrap();
+    assert!(!cgroups::exists(&cfg.cgroup_path));
+    assert!(!pid_alive(st.shim_pid));
+}
+
+macro_rules! for_runtime {
+    ($modname:ident, $kind:expr) => {
+        mod $modname {
+            use super::*;
+            fn kind() -> RuntimeKind {
+                let k = $kind;
+                assert!(RuntimeKind::available().contains(&k), "runtime {} not available", k.name());
+                k
+            }
+            #[test]
+            fn echo_output_is_written_to_the_cri_log() {
+                super::echo_output_is_written_to_the_cri_log(kind())
+            }
+            #[test]
+            fn exit_codes_and_signals_are_reported() {
+                super::exit_codes_and_signals_are_reported(kind())
+            }
+            #[test]
+            fn memory_limit_oom_kill_is_reported_as_oomkilled() {
+                super::memory_limit_oom_kill_is_reported_as_oomkilled(kind())
+            }
+            #[test]
+            fn sigterm_is_delivered_then_sigkill_after_the_grace_period() {
+                super::sigterm_is_delivered_then_sigkill_after_the_grace_period(kind())
+            }
+            #[test]
+            fn containers_in_one_sandbox_share_network_namespace_and_hostname() {
+                super::containers_in_one_sandbox_share_network_namespace_and_hostname(kind())
+            }
+            #[test]
+            fn runtime_default_seccomp_is_in_effect() {
+                super::runtime_default_seccomp_is_in_effect(kind())
+            }
+            #[test]
+            fn security_context_user_readonly_root_and_capabilities_apply() {
+                super::security_context_user_readonly_root_and_capabilities_apply(kind())
+            }
+            #[test]
+            fn exec_returns_output_and_exit_code() {
+                super::exec_returns_output_and_exit_code(kind())
+            }
+            #[test]
+            fn stats_report_cpu_and_memory_working_set() {
+                super::stats_report_cpu_and_memory_working_set(kind())
+            }
+            #[test]
+            fn failed_create_leaves_no_process_cgroup_or_state() {
+                super::failed_create_leaves_no_process_cgroup_or_state(kind())
+            }
+            #[test]
+            fn shim_keeps_the_container_when_the_agent_is_killed_and_a_new_agent_readopts_it() {
+                super::shim_keeps_the_container_when_the_agent_is_killed_and_a_new_agent_readopts_it(kind())
+            }
+        }
+    };
+}
+
+#[cfg(feature = "libcontainer")]
+for_runtime!(libcontainer, RuntimeKind::Libcontainer);
+for_runtime!(runc, RuntimeKind::Runc);
