@@ -160,11 +160,30 @@ fn cap_name(c: &str) -> String {
     }
 }
 
+/// Every capability this process may grant (its bounding set): what "all" means on this host.
+/// `ALL_CAPABILITIES` is in kernel bit order.
+pub fn host_capabilities() -> Vec<String> {
+    let bnd = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX);
+    ALL_CAPABILITIES
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| bnd & (1u64 << bit) != 0)
+        .map(|(_, c)| c.to_string())
+        .collect()
+}
+
 impl ContainerSpec {
     /// The effective capability set after privileged/add/drop.
     pub fn capabilities(&self) -> Vec<String> {
         if self.privileged {
-            return ALL_CAPABILITIES.iter().map(|s| s.to_string()).collect();
+            return host_capabilities();
         }
         let drop: Vec<String> = self.cap_drop.iter().map(|c| cap_name(c)).collect();
         let add: Vec<String> = self.cap_add.iter().map(|c| cap_name(c)).collect();
@@ -174,7 +193,7 @@ impl ContainerSpec {
             DEFAULT_CAPABILITIES.iter().map(|s| s.to_string()).filter(|c| !drop.contains(c)).collect()
         };
         if add.iter().any(|c| c == "ALL") {
-            caps = ALL_CAPABILITIES.iter().map(|s| s.to_string()).collect();
+            caps = host_capabilities();
         } else {
             for c in add {
                 if !caps.contains(&c) {
@@ -215,7 +234,6 @@ impl ContainerSpec {
                 "bounding": caps, "effective": caps, "permitted": caps,
             },
             "noNewPrivileges": self.no_new_privileges && !self.privileged,
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1_048_576u64, "soft": 1_048_576u64}],
         });
         if let Some(adj) = self.oom_score_adj {
             process["oomScoreAdj"] = json!(adj);
@@ -381,6 +399,7 @@ mod tests {
         s.privileged = true;
         let v = serde_json::to_value(s.to_oci(Path::new("/rootfs")).unwrap()).unwrap();
         assert!(v["linux"].get("seccomp").is_none());
-        assert_eq!(v["process"]["capabilities"]["bounding"].as_array().unwrap().len(), ALL_CAPABILITIES.len());
+        assert_eq!(v["process"]["capabilities"]["bounding"].as_array().unwrap().len(), host_capabilities().len());
+        assert!(host_capabilities().contains(&"CAP_SYS_ADMIN".to_string()));
     }
 }

@@ -30,7 +30,9 @@ fn echo_output_is_written_to_the_cri_log(kind: RuntimeKind) {
 fn exit_codes_and_signals_are_reported(kind: RuntimeKind) {
     let mut env = Env::new(kind);
     let (a, _) = env.run("three", &env.spec("three", "exit 3"));
-    let (b, _) = env.run("killed", &env.spec("killed", "kill -9 $$"));
+    let (b, bcfg) = env.run("killed", &env.spec("killed", "echo up; exec sleep 1000"));
+    eventually("up", Duration::from_secs(10), || env.log_messages(&bcfg).contains(&"up".into()).then_some(()));
+    b.kill(libc::SIGKILL, false).unwrap();
     let ea = a.wait(WAIT).unwrap().exit.unwrap();
     assert_eq!((ea.code, ea.signal, ea.oom_killed, ea.reason()), (3, None, false, "Error"));
     let eb = b.wait(WAIT).unwrap().exit.unwrap();
