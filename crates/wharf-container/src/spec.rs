@@ -233,8 +233,13 @@ impl ContainerSpec {
             "capabilities": {
                 "bounding": caps, "effective": caps, "permitted": caps,
             },
-            "noNewPrivileges": self.no_new_privileges && !self.privileged,
         });
+        // Only present when true: libcontainer 0.7 decides when to load seccomp by the field's
+        // presence, not its value, and an explicit `false` makes it load after dropping
+        // CAP_SYS_ADMIN, which fails.
+        if self.no_new_privileges && !self.privileged {
+            process["noNewPrivileges"] = json!(true);
+        }
         if let Some(adj) = self.oom_score_adj {
             process["oomScoreAdj"] = json!(adj);
         }

@@ -109,10 +109,23 @@ fn containers_in_one_sandbox_share_network_namespace_and_hostname(kind: RuntimeK
 
 fn runtime_default_seccomp_is_in_effect(kind: RuntimeKind) {
     let mut env = Env::new(kind);
-    let (shim, cfg) = env.run("sec", &env.spec("sec", "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status"));
-    assert_eq!(shim.wait(WAIT).unwrap().exit.unwrap().code, 0);
-    let lines = env.log_messages(&cfg);
-    assert!(lines.iter().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Seccomp:", "2"]), "{lines:?}");
+    for no_new_privileges in [false, true] {
+        let mut spec = env.spec("sec", "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status");
+        spec.no_new_privileges = no_new_privileges;
+        let (shim, cfg) = env.run("sec", &spec);
+        assert_eq!(shim.wait(WAIT).unwrap().exit.unwrap().code, 0);
+        let lines: Vec<Vec<String>> = env
+            .log_messages(&cfg)
+            .iter()
+            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .collect();
+        assert!(lines.contains(&vec!["Seccomp:".to_string(), "2".to_string()]), "{lines:?}");
+        let nnp = if no_new_privileges { "1" } else { "0" };
+        assert!(lines.contains(&vec!["NoNewPrivs:".to_string(), nnp.to_string()]), "{lines:?}");
+        shim.delete().unwrap();
+        env.shims.clear();
+        std::fs::remove_file(&cfg.log_path).unwrap();
+    }
     // Creating a user namespace needs no capability, so only the filter can refuse it.
     let script = "unshare -U true 2>/dev/null; echo rc=$?";
     let (shim, cfg) = env.run("denied", &env.spec("denied", script));
@@ -237,7 +250,7 @@ fn shim_keeps_the_container_when_the_agent_is_killed_and_a_new_agent_readopts_it
     assert_eq!(st.exit.as_ref().unwrap().signal, Some(9));
     client.delete().unwrap();
     assert!(!cgroups::exists(&cfg.cgroup_path));
-    assert!(!pid_alive(st.shim_pid));
+    eventually("shim exit", Duration::from_secs(5), || (!pid_alive(st.shim_pid)).then_some(()));
 }
 
 macro_rules! for_runtime {
