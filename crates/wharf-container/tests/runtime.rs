@@ -253,6 +253,25 @@ fn shim_keeps_the_container_when_the_agent_is_killed_and_a_new_agent_readopts_it
     eventually("shim exit", Duration::from_secs(5), || (!pid_alive(st.shim_pid)).then_some(()));
 }
 
+fn a_dead_shims_container_and_cgroup_are_cleaned_up_on_discovery(kind: RuntimeKind) {
+    let mut env = Env::new(kind);
+    let (shim, cfg) = env.run("orphan", &env.spec("orphan", "exec sleep 1000"));
+    let st = shim.status().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(st.shim_pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    eventually("shim gone", Duration::from_secs(5), || (!pid_alive(st.shim_pid)).then_some(()));
+    assert!(pid_alive(st.pid), "the container outlives its shim");
+    env.shims.clear();
+    let found = wharf_container::shim::discover(&env.shim_root()).unwrap();
+    assert_eq!(found.len(), 1);
+    assert!(found[0].client.is_none());
+    assert_eq!(found[0].last_status.as_ref().unwrap().pid, st.pid);
+    wharf_container::shim::cleanup_dead(&found[0]).unwrap();
+    eventually("container gone", Duration::from_secs(5), || (!pid_alive(st.pid)).then_some(()));
+    assert!(!cgroups::exists(&cfg.cgroup_path));
+    assert!(!cfg.dir.exists());
+    assert!(env.runtime.open().unwrap().state(&cfg.id).is_err());
+}
+
 macro_rules! for_runtime {
     ($modname:ident, $kind:expr) => {
         mod $modname {
@@ -301,6 +320,10 @@ macro_rules! for_runtime {
             #[test]
             fn failed_create_leaves_no_process_cgroup_or_state() {
                 super::failed_create_leaves_no_process_cgroup_or_state(kind())
+            }
+            #[test]
+            fn a_dead_shims_container_and_cgroup_are_cleaned_up_on_discovery() {
+                super::a_dead_shims_container_and_cgroup_are_cleaned_up_on_discovery(kind())
             }
             #[test]
             fn shim_keeps_the_container_when_the_agent_is_killed_and_a_new_agent_readopts_it() {
