@@ -235,6 +235,7 @@ fn inherit_cpuset(root: &Path, rel_path: &str) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

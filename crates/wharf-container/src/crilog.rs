@@ -189,6 +189,7 @@ pub fn read_records(path: &Path) -> std::io::Result<Vec<Record>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

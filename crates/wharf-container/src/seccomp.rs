@@ -129,6 +129,7 @@ pub fn runtime_default(capabilities: &[String]) -> Value {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

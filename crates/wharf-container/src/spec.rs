@@ -359,6 +359,7 @@ pub fn read_bundle(bundle: &Path) -> Result<Spec> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

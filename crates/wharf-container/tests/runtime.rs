@@ -1,4 +1,5 @@
 //! Root tests of containers run through shims, for every runtime compiled in (libcontainer, runc).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Root tests of pod sandboxes (pause processes), independent of the OCI runtime.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -56,10 +56,11 @@ impl Runc {
         // runc's json log: the last "error"-level message says why it failed.
         let text = std::fs::read_to_string(log).unwrap_or_default();
         text.lines()
+            .rev()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|v| v["level"] == "error" || v["level"] == "fatal")
             .filter_map(|v| v["msg"].as_str().map(str::to_string))
-            .last()
+            .next()
             .unwrap_or_else(|| text.trim().to_string())
     }
 }

@@ -1,6 +1,6 @@
 //! Test fixtures: a busybox rootfs, per-test state dirs, and Drop guards that remove every shim,
 //! sandbox, cgroup and directory a test created, even when it fails.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
