@@ -188,7 +188,14 @@ fn exec_returns_output_and_exit_code(kind: RuntimeKind) {
     assert_eq!(code, 7, "stderr: {}", String::from_utf8_lossy(&err));
     assert_eq!(String::from_utf8_lossy(&out), "out yes more\n");
     assert_eq!(String::from_utf8_lossy(&err), "err\n");
-    // The exec'd process ran in the container's cgroup and namespaces: the container still runs.
+    // The exec'd process joins the container's cgroup and mount namespace.
+    let process = wharf_container::exec::process_for(base.as_ref(), &["/bin/cat".into(), "/proc/self/cgroup".into()], &[]).unwrap();
+    let ex = wharf_container::exec::spawn(&env.runtime, &common::shim_command(), &cfg.id, &process).unwrap();
+    let (code, out, _) = ex.output().unwrap();
+    assert_eq!(code, 0);
+    let out = String::from_utf8_lossy(&out).to_string();
+    assert!(out.lines().any(|l| l.contains(":memory:") && l.ends_with(&cfg.cgroup_path)) || cgroups::is_unified(), "{out}");
+    // The container itself still runs.
     assert_eq!(shim.status().unwrap().state, ContainerState::Running);
 }
 
@@ -205,15 +212,30 @@ fn stats_report_cpu_and_memory_working_set(kind: RuntimeKind) {
 
 fn failed_create_leaves_no_process_cgroup_or_state(kind: RuntimeKind) {
     let env = Env::new(kind);
-    let mut spec = env.spec("broken", "");
-    spec.args = vec!["/no/such/binary".into()];
-    let cfg = env.config("broken", &spec);
-    let err = wharf_container::shim::spawn(&cfg).expect_err("create of a missing binary must fail");
-    assert!(!err.to_string().is_empty());
-    assert!(!cgroups::exists(&cfg.cgroup_path), "cgroup {} left behind", cfg.cgroup_path);
-    assert!(!cfg.dir.join("shim.sock").exists());
-    let rt = env.runtime.open().unwrap();
-    assert!(rt.state(&cfg.id).is_err(), "runtime state left behind");
+    let mut missing_binary = env.spec("broken", "");
+    missing_binary.args = vec!["/no/such/binary".into()];
+    let mut missing_netns = env.spec("nons", "true");
+    missing_netns.namespaces.network = Some("/proc/2147483647/ns/net".into());
+    for spec in [missing_binary, missing_netns] {
+        let cfg = env.config(spec.cgroup_path.rsplit('/').next().unwrap(), &spec);
+        let err = wharf_container::shim::spawn(&cfg).expect_err("create must fail");
+        assert!(!err.to_string().is_empty());
+        assert!(!cgroups::exists(&cfg.cgroup_path), "cgroup {} left behind", cfg.cgroup_path);
+        assert!(!cfg.dir.join("shim.sock").exists());
+        let rt = env.runtime.open().unwrap();
+        assert!(rt.state(&cfg.id).is_err(), "runtime state left behind");
+        // No process of this container survives anywhere (a failed create must not orphan its init).
+        assert!(no_process_mentions(&cfg.bundle), "a process of {} is still running", cfg.id);
+    }
+}
+
+/// Whether no process has `bundle` (or something under it) as its root or working directory.
+fn no_process_mentions(bundle: &std::path::Path) -> bool {
+    let Ok(rd) = std::fs::read_dir("/proc") else { return true };
+    !rd.flatten().any(|e| {
+        let p = e.path();
+        ["root", "cwd"].iter().any(|l| std::fs::read_link(p.join(l)).map(|t| t.starts_with(bundle)).unwrap_or(false))
+    })
 }
 
 fn shim_keeps_the_container_when_the_agent_is_killed_and_a_new_agent_readopts_it(kind: RuntimeKind) {
