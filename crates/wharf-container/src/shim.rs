@@ -167,14 +167,29 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
 /// Starts a shim for `cfg` (creating and starting the container) and returns a client once the
 /// container runs. On failure nothing is left: no shim, no container, no cgroup.
 pub fn spawn(cfg: &ShimConfig) -> Result<ShimClient> {
-    std::fs::create_dir_all(&cfg.dir).ctx("create shim dir", &cfg.dir)?;
-    write_json_atomic(&cfg.dir.join("shim.json"), cfg)?;
-    let line = run_start(&cfg.shim, "daemon", &cfg.dir)?;
-    match line.strip_prefix("ok ") {
-        Some(_) => Ok(ShimClient { id: cfg.id.clone(), dir: cfg.dir.clone() }),
-        None => Err(Error::Shim { id: cfg.id.clone(), message: line.trim_start_matches("err ").to_string() }),
+    let sock = cfg.dir.join("shim.sock");
+    if sock.as_os_str().len() >= SOCKET_PATH_MAX {
+        return Err(Error::Invalid {
+            what: "shim directory",
+            message: format!("{} is too long for a unix socket path (max {SOCKET_PATH_MAX})", sock.display()),
+        });
     }
+    std::fs::create_dir_all(&cfg.dir).ctx("create shim dir", &cfg.dir)?;
+    let result = write_json_atomic(&cfg.dir.join("shim.json"), cfg)
+        .and_then(|()| run_start(&cfg.shim, "daemon", &cfg.dir))
+        .and_then(|line| match line.strip_prefix("ok ") {
+            Some(_) => Ok(ShimClient { id: cfg.id.clone(), dir: cfg.dir.clone() }),
+            None => Err(Error::Shim { id: cfg.id.clone(), message: line.trim_start_matches("err ").to_string() }),
+        });
+    if result.is_err() {
+        // The shim has cleaned up the container; nothing in the directory is worth keeping.
+        let _ = std::fs::remove_dir_all(&cfg.dir);
+    }
+    result
 }
+
+/// `sun_path` is 108 bytes including the terminating NUL.
+const SOCKET_PATH_MAX: usize = 108;
 
 /// Runs `<cmd> start <daemon> <dir>` and returns the daemon's first line.
 pub(crate) fn run_start(shim: &ShimCommand, daemon: &str, dir: &Path) -> Result<String> {
