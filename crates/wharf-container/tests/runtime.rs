@@ -28,6 +28,25 @@ fn echo_output_is_written_to_the_cri_log(kind: RuntimeKind) {
     assert!(raw.lines().all(|l| wharf_container::crilog::parse_record(l).is_some()), "{raw}");
 }
 
+fn container_logs_rotate_by_size(kind: RuntimeKind) {
+    let mut env = Env::new(kind);
+    let spec = env.spec("chatty", "i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done");
+    let mut cfg = env.config("chatty", &spec);
+    cfg.log_max_size = 4096;
+    cfg.log_max_files = 3;
+    let shim = env.run_config(&cfg);
+    assert_eq!(shim.wait(WAIT).unwrap().exit.unwrap().code, 0);
+    let rotated = |n: u32| std::path::PathBuf::from(format!("{}.{n}", cfg.log_path.display()));
+    assert!(std::fs::metadata(&cfg.log_path).unwrap().len() <= 4096);
+    assert!(rotated(1).exists() && rotated(2).exists() && !rotated(3).exists());
+    let current = env.log_messages(&cfg);
+    assert_eq!(current.last().map(String::as_str), Some("line-299"));
+    // The kept files hold consecutive lines, oldest in the highest suffix.
+    let older = wharf_container::crilog::read_records(&rotated(1)).unwrap();
+    let next = older.last().unwrap().message.trim_start_matches("line-").parse::<u32>().unwrap() + 1;
+    assert_eq!(current[0], format!("line-{next}"));
+}
+
 fn exit_codes_and_signals_are_reported(kind: RuntimeKind) {
     let mut env = Env::new(kind);
     let (a, _) = env.run("three", &env.spec("three", "exit 3"));
@@ -307,6 +326,10 @@ macro_rules! for_runtime {
             #[test]
             fn echo_output_is_written_to_the_cri_log() {
                 super::echo_output_is_written_to_the_cri_log(kind())
+            }
+            #[test]
+            fn container_logs_rotate_by_size() {
+                super::container_logs_rotate_by_size(kind())
             }
             #[test]
             fn exit_codes_and_signals_are_reported() {

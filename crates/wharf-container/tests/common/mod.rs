@@ -106,6 +106,13 @@ impl Env {
         (client, cfg)
     }
 
+    /// Starts a container from a prepared config; the guard deletes it.
+    pub fn run_config(&mut self, cfg: &ShimConfig) -> ShimClient {
+        let client = wharf_container::shim::spawn(cfg).unwrap_or_else(|e| panic!("start {}: {e}", cfg.id));
+        self.shims.push(client.clone());
+        client
+    }
+
     pub fn sandbox(&mut self, hostname: &str) -> Sandbox {
         let sb = Sandbox::create(SandboxConfig {
             pod_uid: self.pod_uid.clone(),
