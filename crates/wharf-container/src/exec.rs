@@ -19,6 +19,8 @@ struct ExecRequest {
     runtime: RuntimeConfig,
     id: String,
     process: Process,
+    #[serde(default)]
+    console_socket: Option<PathBuf>,
 }
 
 /// A process started by [`spawn`]: its pipes (when requested) and the exit code on wait.
@@ -60,49 +62,125 @@ pub fn process_for(base: Option<&Process>, args: &[String], env: &[String]) -> R
 
 /// Starts `process` in container `id` with piped stdin/stdout/stderr.
 pub fn spawn(runtime: &RuntimeConfig, shim: &ShimCommand, id: &str, process: &Process) -> Result<Exec> {
-    let bin: PathBuf;
-    let mut cmd = match runtime.kind {
-        RuntimeKind::Runc => {
-            bin = match &runtime.runc_binary {
-                Some(b) => b.clone(),
-                None => PathBuf::from("runc"),
-            };
-            let dir = runtime.root.join("exec");
-            std::fs::create_dir_all(&dir).ctx("create", &dir)?;
+    let mut p = process.clone();
+    p.set_terminal(Some(false));
+    let child = start(runtime, shim, id, &p, None)?;
+    Ok(Exec { child })
+}
+
+/// A process started by [`spawn_tty`]: the terminal's master end carries its input and output.
+#[derive(Debug)]
+pub struct TtyExec {
+    /// The `runc exec` or helper process (its exit code is the exec'd process's).
+    pub child: Child,
+    /// The terminal master: write input, read output; reads fail with `EIO` once the process exits.
+    pub master: std::fs::File,
+}
+
+impl TtyExec {
+    /// Sets the terminal's window size (`kubectl exec -t` resize events).
+    pub fn resize(&self, rows: u16, cols: u16) -> Result<()> {
+        crate::sys::set_winsize(&self.master, rows, cols).ctx("resize terminal", "exec")
+    }
+
+    /// Waits for the process; its exit code.
+    pub fn wait(mut self) -> Result<i32> {
+        let st = self.child.wait().ctx("wait for exec", "exec")?;
+        use std::os::unix::process::ExitStatusExt;
+        Ok(st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)))
+    }
+}
+
+/// Starts `process` in container `id` on a new terminal.
+pub fn spawn_tty(runtime: &RuntimeConfig, shim: &ShimCommand, id: &str, process: &Process) -> Result<TtyExec> {
+    let dir = runtime.root.join("exec");
+    std::fs::create_dir_all(&dir).ctx("create", &dir)?;
+    let sock = dir.join(format!("tty-{}-{}.sock", std::process::id(), unique()));
+    let listener = std::os::unix::net::UnixListener::bind(&sock).ctx("bind", &sock)?;
+    let result = (|| {
+        listener.set_nonblocking(true).ctx("nonblocking", &sock)?;
+        let mut p = process.clone();
+        p.set_terminal(Some(true));
+        let mut child = start(runtime, shim, id, &p, Some(&sock))?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match listener.accept() {
+                Ok((conn, _)) => {
+                    conn.set_nonblocking(false).ctx("blocking", &sock)?;
+                    let master = crate::sys::recv_fd(&conn).ctx("receive terminal", &sock)?;
+                    return Ok(TtyExec { child, master: std::fs::File::from(master) });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e).ctx("accept", &sock),
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                }
+                return Err(Error::Runtime {
+                    runtime: runtime.kind.name(),
+                    op: "exec",
+                    id: id.to_string(),
+                    message: format!("exited with {status} before handing over the terminal: {}", err.trim()),
+                });
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::Timeout(std::time::Duration::from_secs(30), format!("terminal of exec in {id}")));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    })();
+    let _ = std::fs::remove_file(&sock);
+    result
+}
+
+/// Spawns `runc exec` or the exec helper for `process`.
+fn start(
+    runtime: &RuntimeConfig,
+    shim: &ShimCommand,
+    id: &str,
+    process: &Process,
+    console_socket: Option<&Path>,
+) -> Result<Child> {
+    let dir = runtime.root.join("exec");
+    std::fs::create_dir_all(&dir).ctx("create", &dir)?;
+    let tty = console_socket.is_some();
+    // A terminal needs a detached process, reparented to a waiting subreaper: the helper.
+    let via_helper = tty || runtime.kind == RuntimeKind::Libcontainer;
+    let (mut cmd, program) = match via_helper {
+        false => {
+            let bin = runtime.runc_binary.clone().unwrap_or_else(|| PathBuf::from("runc"));
+            remove_stale_exec_files(&dir);
             let file = dir.join(format!("{id}-{}-{}.json", std::process::id(), unique()));
             write_process(&file, process)?;
             let mut c = std::process::Command::new(&bin);
             c.arg("--root").arg(&runtime.root).arg("exec").arg("--process").arg(&file).arg(id);
-            remove_stale_exec_files(&dir);
-            let child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
-            let child = match child {
-                Ok(c) => c,
-                Err(e) => {
-                    let _ = std::fs::remove_file(&file);
-                    return Err(e).ctx("run", &bin);
-                }
-            };
-            return Ok(Exec { child });
+            (c, bin)
         }
-        RuntimeKind::Libcontainer => {
-            let dir = runtime.root.join("exec");
-            std::fs::create_dir_all(&dir).ctx("create", &dir)?;
+        true => {
             let file = dir.join(format!("req-{id}-{}-{}.json", std::process::id(), unique()));
-            let req = ExecRequest { runtime: runtime.clone(), id: id.to_string(), process: process.clone() };
+            let req = ExecRequest {
+                runtime: runtime.clone(),
+                id: id.to_string(),
+                process: process.clone(),
+                console_socket: console_socket.map(Path::to_path_buf),
+            };
             let text = serde_json::to_vec(&req).map_err(|source| Error::Json { what: "exec request".into(), source })?;
             std::fs::write(&file, text).ctx("write", &file)?;
             let mut c = shim.command("exec");
             c.arg(&file);
-            c
+            (c, shim.program.clone())
         }
     };
-    let child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .ctx("run", &shim.program)?;
-    Ok(Exec { child })
+    if tty {
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    } else {
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
+    cmd.spawn().ctx("run", &program)
 }
 
 fn unique() -> u128 {
@@ -145,7 +223,7 @@ pub(crate) fn exec_main(file: &Path) -> i32 {
         stdout: std::io::stdout().as_fd().try_clone_to_owned().ok(),
         stderr: std::io::stderr().as_fd().try_clone_to_owned().ok(),
     };
-    let result = req.runtime.open().and_then(|rt| rt.exec(&req.id, &req.process, io)).and_then(|p| p.wait());
+    let result = req.runtime.open().and_then(|rt| rt.exec(&req.id, &req.process, io, req.console_socket.as_deref())).and_then(|p| p.wait());
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -36,3 +36,35 @@ pub(crate) fn link_up(name: &str) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// Receives one file descriptor sent with `SCM_RIGHTS` (the console socket protocol of runc and
+/// libcontainer: the terminal's master end).
+pub(crate) fn recv_fd(sock: &std::os::unix::net::UnixStream) -> std::io::Result<OwnedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut buf = [0u8; 4096];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 4]);
+    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
+        .map_err(std::io::Error::from)?;
+    let mut fds: Vec<OwnedFd> = Vec::new();
+    for c in msg.cmsgs().map_err(std::io::Error::from)? {
+        if let ControlMessageOwned::ScmRights(raw) = c {
+            for fd in raw {
+                // SAFETY: the kernel just installed these descriptors in our table; nothing else owns them.
+                fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+    }
+    let mut it = fds.into_iter();
+    it.next().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "no descriptor received"))
+}
+
+/// Sets a terminal's window size (`TIOCSWINSZ`).
+pub(crate) fn set_winsize(fd: &impl AsRawFd, rows: u16, cols: u16) -> std::io::Result<()> {
+    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCSWINSZ reads a `struct winsize` from the pointer, which is valid for the call.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -218,6 +218,37 @@ fn exec_returns_output_and_exit_code(kind: RuntimeKind) {
     assert_eq!(shim.status().unwrap().state, ContainerState::Running);
 }
 
+fn exec_on_a_terminal_reports_the_tty_and_follows_resize(kind: RuntimeKind) {
+    use std::io::{Read, Write};
+    let mut env = Env::new(kind);
+    let (_shim, cfg) = env.run("tty", &env.spec("tty", "echo started; exec sleep 1000"));
+    eventually("started", Duration::from_secs(10), || env.log_messages(&cfg).contains(&"started".into()).then_some(()));
+    let base = wharf_container::spec::read_bundle(&cfg.bundle).unwrap().process().clone();
+    let process = wharf_container::exec::process_for(
+        base.as_ref(),
+        &["/bin/sh".into(), "-c".into(), "tty; read x; stty size; exit 5".into()],
+        &[],
+    )
+    .unwrap();
+    let mut ex = wharf_container::exec::spawn_tty(&env.runtime, &common::shim_command(), &cfg.id, &process).unwrap();
+    ex.resize(40, 100).unwrap();
+    ex.master.write_all(b"go\n").unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match ex.master.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => break,
+            Err(e) => panic!("read terminal: {e}"),
+        }
+    }
+    let text = String::from_utf8_lossy(&out).replace('\r', "");
+    assert!(text.lines().any(|l| l.starts_with("/dev/pts/")), "{text:?}");
+    assert!(text.lines().any(|l| l == "40 100"), "{text:?}");
+    assert_eq!(ex.wait().unwrap(), 5);
+}
+
 fn stats_report_cpu_and_memory_working_set(kind: RuntimeKind) {
     let mut env = Env::new(kind);
     let spec = env.spec("busy", "head -c 20m /dev/zero | tail > /dev/null; echo filled; exec sleep 1000");
@@ -358,6 +389,10 @@ macro_rules! for_runtime {
             #[test]
             fn exec_returns_output_and_exit_code() {
                 super::exec_returns_output_and_exit_code(kind())
+            }
+            #[test]
+            fn exec_on_a_terminal_reports_the_tty_and_follows_resize() {
+                super::exec_on_a_terminal_reports_the_tty_and_follows_resize(kind())
             }
             #[test]
             fn stats_report_cpu_and_memory_working_set() {

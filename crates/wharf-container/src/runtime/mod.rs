@@ -161,8 +161,15 @@ pub trait OciRuntime {
     fn kill(&self, id: &str, signal: i32, all: bool) -> Result<()>;
     /// Deletes the container's runtime state and cgroups (`force` kills it first).
     fn delete(&self, id: &str, force: bool) -> Result<()>;
-    /// Runs `process` inside the running container with the given streams.
-    fn exec(&self, id: &str, process: &Process, io: ContainerIo) -> Result<Box<dyn ExecProcess>>;
+    /// Runs `process` inside the running container with the given streams; when `process.terminal`
+    /// is set, the terminal's master end is sent to `console_socket` instead.
+    fn exec(
+        &self,
+        id: &str,
+        process: &Process,
+        io: ContainerIo,
+        console_socket: Option<&Path>,
+    ) -> Result<Box<dyn ExecProcess>>;
 }
 
 /// Exit code as the kubelet reports it: the code, or 128+signal.
@@ -172,5 +179,30 @@ pub(crate) fn exit_code_of(status: nix::sys::wait::WaitStatus) -> Option<(i32, O
         WaitStatus::Exited(_, code) => Some((code, None)),
         WaitStatus::Signaled(_, sig, _) => Some((128 + sig as i32, Some(sig as i32))),
         _ => None,
+    }
+}
+
+/// An exec'd process waited for by pid (a child, or reparented to this child subreaper).
+#[cfg_attr(not(feature = "libcontainer"), allow(dead_code))]
+pub(crate) struct PidExec {
+    pub(crate) id: String,
+    pub(crate) pid: nix::unistd::Pid,
+}
+
+impl ExecProcess for PidExec {
+    fn wait(self: Box<Self>) -> Result<i32> {
+        loop {
+            match nix::sys::wait::waitpid(self.pid, None) {
+                Ok(st) => {
+                    if let Some((code, _)) = exit_code_of(st) {
+                        return Ok(code);
+                    }
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => {
+                    return Err(Error::Runtime { runtime: "exec", op: "wait", id: self.id.clone(), message: e.to_string() })
+                }
+            }
+        }
     }
 }

@@ -156,17 +156,52 @@ impl OciRuntime for Runc {
         }
     }
 
-    fn exec(&self, id: &str, process: &Process, io: ContainerIo) -> Result<Box<dyn ExecProcess>> {
+    fn exec(
+        &self,
+        id: &str,
+        process: &Process,
+        io: ContainerIo,
+        console_socket: Option<&Path>,
+    ) -> Result<Box<dyn ExecProcess>> {
         let dir = self.root.join("exec");
         std::fs::create_dir_all(&dir).ctx("create", &dir)?;
         let file = tempfile_in(&dir, id)?;
         let text = serde_json::to_vec(process).map_err(|source| Error::Json { what: "exec process".into(), source })?;
         std::fs::write(&file, text).ctx("write", &file)?;
-        let child = self
-            .cmd(None)
-            .arg("exec")
-            .arg("--process")
-            .arg(&file)
+        let mut cmd = self.cmd(None);
+        cmd.arg("exec").arg("--process").arg(&file);
+        if let Some(sock) = console_socket {
+            // runc hands a terminal to a console socket only for a detached process; it is then
+            // reparented to the caller, which must be a child subreaper to wait for it.
+            let pid_file = file.with_extension("pid");
+            let out = cmd
+                .arg("--detach")
+                .arg("--tty")
+                .arg("--console-socket")
+                .arg(sock)
+                .arg("--pid-file")
+                .arg(&pid_file)
+                .arg(id)
+                .stdin(Stdio::null())
+                .output()
+                .ctx("run", &self.binary);
+            let _ = std::fs::remove_file(&file);
+            let pid = std::fs::read_to_string(&pid_file).ok().and_then(|p| p.trim().parse::<i32>().ok());
+            let _ = std::fs::remove_file(&pid_file);
+            let out = out?;
+            return match pid {
+                Some(pid) if out.status.success() => {
+                    Ok(Box::new(super::PidExec { id: id.to_string(), pid: nix::unistd::Pid::from_raw(pid) }))
+                }
+                _ => Err(Error::Runtime {
+                    runtime: "runc",
+                    op: "exec",
+                    id: id.into(),
+                    message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                }),
+            };
+        }
+        let child = cmd
             .arg(id)
             .stdin(stdio(io.stdin))
             .stdout(stdio(io.stdout))

@@ -126,7 +126,13 @@ impl OciRuntime for Youki {
         self.load("delete", id)?.delete(force).map_err(|e| err("delete", id, e))
     }
 
-    fn exec(&self, id: &str, process: &Process, io: ContainerIo) -> Result<Box<dyn ExecProcess>> {
+    fn exec(
+        &self,
+        id: &str,
+        process: &Process,
+        io: ContainerIo,
+        console_socket: Option<&Path>,
+    ) -> Result<Box<dyn ExecProcess>> {
         let dir = self.root.join("exec");
         std::fs::create_dir_all(&dir).ctx("create", &dir)?;
         let file = dir.join(format!("{id}-{}.json", std::process::id()));
@@ -134,33 +140,15 @@ impl OciRuntime for Youki {
         std::fs::write(&file, text).ctx("write", &file)?;
         let built = self
             .builder("exec", id, io)?
+            .with_console_socket(console_socket)
             .as_tenant()
             .with_process(Some(&file))
-            .with_detach(false)
+            // A terminal is handed to the console socket only for a detached process (reparented
+            // to the caller, which must be a child subreaper to wait for it).
+            .with_detach(console_socket.is_some())
             .build();
         let _ = std::fs::remove_file(&file);
         let pid = built.map_err(|e| err("exec", id, e))?;
-        Ok(Box::new(YoukiExec { id: id.to_string(), pid }))
-    }
-}
-
-struct YoukiExec {
-    id: String,
-    pid: nix::unistd::Pid,
-}
-
-impl ExecProcess for YoukiExec {
-    fn wait(self: Box<Self>) -> Result<i32> {
-        loop {
-            match nix::sys::wait::waitpid(self.pid, None) {
-                Ok(st) => {
-                    if let Some((code, _)) = super::exit_code_of(st) {
-                        return Ok(code);
-                    }
-                }
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(err("exec wait", &self.id, e)),
-            }
-        }
+        Ok(Box::new(super::PidExec { id: id.to_string(), pid }))
     }
 }
