@@ -8,6 +8,17 @@
 //!
 //! It knows nothing about the Kubernetes API: the node agent (`wharf-node`) maps pods onto the types here.
 //!
+//! How a node agent uses it:
+//! 1. the binary routes a hidden subcommand to [`shim_main`] (`wharf shim <args>`), and the agent
+//!    builds `ShimCommand::new(current_exe, &["shim"])`;
+//! 2. per pod: [`Sandbox::create`] (pause process, cgroup `/wharf/pod<uid>/pause`), then per container
+//!    [`ContainerSpec`] with `namespaces = sandbox.namespaces()` → `spec::write_bundle` → [`shim::spawn`];
+//! 3. [`ShimClient`] for `status`/`kill`/`wait`/`stop(grace)`/`delete`; [`exec::spawn`] /
+//!    [`exec::spawn_tty`] for `kubectl exec` and exec probes; [`cgroups::stats`] for container or pod
+//!    CPU/memory;
+//! 4. after a restart: [`shim::discover`] and [`Sandbox::adopt`] re-adopt, [`shim::cleanup_dead`] and
+//!    [`sandbox::destroy_dir`] clean up what has no live owner.
+//!
 //! Architecture invariant: `libcontainer` is never called from a multi-threaded process. It runs only in
 //! the single-threaded shim (`shim_main`) and in the short-lived exec helper it re-executes; the agent
 //! talks to shims over unix sockets.
