@@ -55,6 +55,7 @@ fn main() {
             log_max_files: 2,
             cgroup_path: spec.cgroup_path.clone(),
             shim: shim.clone(),
+            stdin: false,
         };
         let t = Instant::now();
         match wharf_container::shim::spawn(&cfg) {

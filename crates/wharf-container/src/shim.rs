@@ -13,7 +13,8 @@
 //! (the shim's own diagnostics).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -72,6 +73,11 @@ pub struct ShimConfig {
     pub cgroup_path: String,
     /// How to re-execute the shim.
     pub shim: ShimCommand,
+    /// Keep the container's stdin open (Kubernetes `stdin: true`): bytes written to the FIFO
+    /// [`ShimClient::stdin_path`] reach it until [`ShimClient::close_stdin`]. Otherwise stdin is
+    /// `/dev/null`.
+    #[serde(default)]
+    pub stdin: bool,
 }
 
 /// Lifecycle state of a shim's container.
@@ -134,6 +140,7 @@ enum Request {
     Kill { signal: i32, all: bool },
     Wait,
     Delete,
+    CloseStdin,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -347,6 +354,16 @@ impl ShimClient {
         }
     }
 
+    /// The FIFO feeding the container's stdin (when started with `stdin: true`); open it for writing.
+    pub fn stdin_path(&self) -> PathBuf {
+        self.dir.join("stdin")
+    }
+
+    /// Closes the container's stdin once everything written so far is delivered (`stdinOnce`).
+    pub fn close_stdin(&self) -> Result<()> {
+        self.request(&Request::CloseStdin, Some(Duration::from_secs(10))).map(|_| ())
+    }
+
     /// Deletes the container (killing it if it still runs), removes its cgroup and ends the shim.
     /// The shim directory is removed too; the log file is kept.
     pub fn delete(&self) -> Result<()> {
@@ -470,6 +487,76 @@ struct Daemon {
     status: ShimStatus,
     pending_exit: Option<(ExitInfo, Instant)>,
     deleted: bool,
+    stdin: Option<StdinRelay>,
+}
+
+/// Forwards bytes written to the `stdin` FIFO into the container's stdin pipe without ever
+/// blocking the shim (both ends non-blocking, a bounded buffer in between).
+struct StdinRelay {
+    /// Opened read-write so the FIFO never reports hang-up between writers.
+    fifo: std::fs::File,
+    pipe: Option<std::fs::File>,
+    buf: Vec<u8>,
+    close_when_flushed: bool,
+}
+
+const STDIN_BUFFER: usize = 1 << 20;
+
+impl StdinRelay {
+    fn setup(dir: &Path) -> Result<(StdinRelay, OwnedFd)> {
+        use nix::fcntl::OFlag;
+        let path = dir.join("stdin");
+        let _ = std::fs::remove_file(&path);
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).sys("mkfifo")?;
+        let fifo = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&path)
+            .ctx("open", &path)?;
+        let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).sys("pipe")?;
+        nix::fcntl::fcntl(w.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).sys("set nonblocking")?;
+        Ok((StdinRelay { fifo, pipe: Some(std::fs::File::from(w)), buf: Vec::new(), close_when_flushed: false }, r))
+    }
+
+    fn read_fifo(&mut self) {
+        let mut chunk = [0u8; 64 * 1024];
+        while self.buf.len() < STDIN_BUFFER {
+            match self.fifo.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if self.pipe.is_some() {
+                        self.buf.extend_from_slice(&chunk[..n]);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        if let Some(pipe) = &mut self.pipe {
+            while !self.buf.is_empty() {
+                match pipe.write(&self.buf) {
+                    Ok(n) => {
+                        self.buf.drain(..n);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => {
+                        // The container closed its stdin or exited.
+                        self.pipe = None;
+                        self.buf.clear();
+                        return;
+                    }
+                }
+            }
+        }
+        if self.close_when_flushed {
+            self.pipe = None;
+        }
+    }
 }
 
 /// How long output may stay open after the container's init exited before the exit is reported
@@ -496,7 +583,13 @@ impl Daemon {
         let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).sys("pipe")?;
         let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).sys("pipe")?;
         let runtime = cfg.runtime.open()?;
-        let io = ContainerIo { stdin: None, stdout: Some(out_w), stderr: Some(err_w) };
+        let (stdin, stdin_r) = if cfg.stdin {
+            let (relay, r) = StdinRelay::setup(&cfg.dir)?;
+            (Some(relay), Some(r))
+        } else {
+            (None, None)
+        };
+        let io = ContainerIo { stdin: stdin_r, stdout: Some(out_w), stderr: Some(err_w) };
         let pid = match runtime.create(&cfg.id, &cfg.bundle, io) {
             Ok(pid) => pid,
             Err(e) => {
@@ -535,6 +628,7 @@ impl Daemon {
             status,
             pending_exit: None,
             deleted: false,
+            stdin,
         })
     }
 
@@ -553,6 +647,14 @@ impl Daemon {
                 }
                 for c in &self.clients {
                     fds.push(PollFd::new(c.stream.as_fd(), PollFlags::POLLIN));
+                }
+                if let Some(si) = &self.stdin {
+                    if si.pipe.is_some() && si.buf.len() < STDIN_BUFFER {
+                        fds.push(PollFd::new(si.fifo.as_fd(), PollFlags::POLLIN));
+                    }
+                    if let Some(p) = si.pipe.as_ref().filter(|_| !si.buf.is_empty()) {
+                        fds.push(PollFd::new(p.as_fd(), PollFlags::POLLOUT));
+                    }
                 }
                 match nix::poll::poll(&mut fds, timeout) {
                     Ok(_) => fds.iter().map(|f| f.revents().map(|r| !r.is_empty()).unwrap_or(false)).collect(),
@@ -576,7 +678,13 @@ impl Daemon {
                     closed.push(i);
                 }
             }
-            let client_ready: Vec<bool> = ready[2 + n_out..].to_vec();
+            let n_clients = self.clients.len();
+            let client_ready: Vec<bool> = ready[2 + n_out..2 + n_out + n_clients].to_vec();
+            if ready[2 + n_out + n_clients..].iter().any(|r| *r) {
+                if let Some(si) = &mut self.stdin {
+                    si.read_fifo();
+                }
+            }
             for i in closed.into_iter().rev() {
                 let mut o = self.outputs.remove(i);
                 let _ = o.split.finish(&mut self.log);
@@ -707,6 +815,13 @@ impl Daemon {
                         }
                     }
                 }
+            }
+            Request::CloseStdin => {
+                if let Some(si) = &mut self.stdin {
+                    si.close_when_flushed = true;
+                    si.flush();
+                }
+                ok(Some(self.status.clone()))
             }
             Request::Delete => {
                 let mut errors = Vec::new();

@@ -47,6 +47,25 @@ fn container_logs_rotate_by_size(kind: RuntimeKind) {
     assert_eq!(current[0], format!("line-{next}"));
 }
 
+fn stdin_written_to_the_fifo_reaches_the_container_until_closed(kind: RuntimeKind) {
+    use std::io::Write;
+    let mut env = Env::new(kind);
+    let spec = env.spec("reader", "while read line; do echo got:$line; done; echo eof");
+    let mut cfg = env.config("reader", &spec);
+    cfg.stdin = true;
+    let shim = env.run_config(&cfg);
+    for chunk in ["a\n", "b\n"] {
+        // Each attach opens the FIFO anew, as `kubectl attach -i` sessions would.
+        let mut w = std::fs::OpenOptions::new().write(true).open(shim.stdin_path()).unwrap();
+        w.write_all(chunk.as_bytes()).unwrap();
+    }
+    eventually("both lines", Duration::from_secs(10), || (env.log_messages(&cfg).len() >= 2).then_some(()));
+    assert_eq!(shim.status().unwrap().state, ContainerState::Running, "closing a writer is not EOF");
+    shim.close_stdin().unwrap();
+    assert_eq!(shim.wait(WAIT).unwrap().exit.unwrap().code, 0);
+    assert_eq!(env.log_messages(&cfg), vec!["got:a", "got:b", "eof"]);
+}
+
 fn exit_codes_and_signals_are_reported(kind: RuntimeKind) {
     let mut env = Env::new(kind);
     let (a, _) = env.run("three", &env.spec("three", "exit 3"));
@@ -361,6 +380,10 @@ macro_rules! for_runtime {
             #[test]
             fn container_logs_rotate_by_size() {
                 super::container_logs_rotate_by_size(kind())
+            }
+            #[test]
+            fn stdin_written_to_the_fifo_reaches_the_container_until_closed() {
+                super::stdin_written_to_the_fifo_reaches_the_container_until_closed(kind())
             }
             #[test]
             fn exit_codes_and_signals_are_reported() {

@@ -95,6 +95,7 @@ impl Env {
             log_max_files: 2,
             cgroup_path: spec.cgroup_path.clone(),
             shim: shim_command(),
+            stdin: false,
         }
     }
 
