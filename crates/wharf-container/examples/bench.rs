@@ -56,6 +56,7 @@ fn main() {
             cgroup_path: spec.cgroup_path.clone(),
             shim: shim.clone(),
             stdin: false,
+            tty: false,
         };
         let t = Instant::now();
         match wharf_container::shim::spawn(&cfg) {

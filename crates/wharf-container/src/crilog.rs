@@ -113,12 +113,19 @@ pub struct LineSplitter {
     stream: Stream,
     buf: Vec<u8>,
     max: usize,
+    strip_cr: bool,
 }
 
 impl LineSplitter {
     /// A splitter for `stream` with records of at most `max` bytes.
     pub fn new(stream: Stream, max: usize) -> Self {
-        LineSplitter { stream, buf: Vec::new(), max: max.max(1) }
+        LineSplitter { stream, buf: Vec::new(), max: max.max(1), strip_cr: false }
+    }
+
+    /// Drops the `\r` a terminal puts before each `\n` (output of containers with a TTY).
+    pub fn strip_cr(mut self) -> Self {
+        self.strip_cr = true;
+        self
     }
 
     /// Feeds bytes read from the stream, writing every complete record.
@@ -128,7 +135,11 @@ impl LineSplitter {
             if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
                 if pos <= self.max {
                     let line: Vec<u8> = self.buf.drain(..=pos).collect();
-                    w.write_record(self.stream, false, &line[..pos])?;
+                    let mut msg = &line[..pos];
+                    if self.strip_cr {
+                        msg = msg.strip_suffix(b"\r").unwrap_or(msg);
+                    }
+                    w.write_record(self.stream, false, msg)?;
                     continue;
                 }
             }

@@ -222,6 +222,7 @@ pub(crate) fn exec_main(file: &Path) -> i32 {
         stdin: std::io::stdin().as_fd().try_clone_to_owned().ok(),
         stdout: std::io::stdout().as_fd().try_clone_to_owned().ok(),
         stderr: std::io::stderr().as_fd().try_clone_to_owned().ok(),
+        console_socket: None,
     };
     let result = req.runtime.open().and_then(|rt| rt.exec(&req.id, &req.process, io, req.console_socket.as_deref())).and_then(|p| p.wait());
     match result {

@@ -78,6 +78,10 @@ pub struct ShimConfig {
     /// `/dev/null`.
     #[serde(default)]
     pub stdin: bool,
+    /// The container runs on a terminal (its spec has `process.terminal`): output is read from
+    /// the terminal (one stream, `stdout`), stdin goes to it, and [`ShimClient::resize`] works.
+    #[serde(default)]
+    pub tty: bool,
 }
 
 /// Lifecycle state of a shim's container.
@@ -141,6 +145,7 @@ enum Request {
     Wait,
     Delete,
     CloseStdin,
+    Resize { rows: u16, cols: u16 },
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -359,6 +364,11 @@ impl ShimClient {
         self.dir.join("stdin")
     }
 
+    /// Sets the window size of a TTY container's terminal.
+    pub fn resize(&self, rows: u16, cols: u16) -> Result<()> {
+        self.request(&Request::Resize { rows, cols }, Some(Duration::from_secs(10))).map(|_| ())
+    }
+
     /// Closes the container's stdin once everything written so far is delivered (`stdinOnce`).
     pub fn close_stdin(&self) -> Result<()> {
         self.request(&Request::CloseStdin, Some(Duration::from_secs(10))).map(|_| ())
@@ -488,6 +498,7 @@ struct Daemon {
     pending_exit: Option<(ExitInfo, Instant)>,
     deleted: bool,
     stdin: Option<StdinRelay>,
+    console: Option<std::fs::File>,
 }
 
 /// Forwards bytes written to the `stdin` FIFO into the container's stdin pipe without ever
@@ -503,7 +514,8 @@ struct StdinRelay {
 const STDIN_BUFFER: usize = 1 << 20;
 
 impl StdinRelay {
-    fn setup(dir: &Path) -> Result<(StdinRelay, OwnedFd)> {
+    /// A relay into `target` (a TTY master), or into a new pipe whose read end is returned.
+    fn setup(dir: &Path, target: Option<std::fs::File>) -> Result<(StdinRelay, Option<OwnedFd>)> {
         use nix::fcntl::OFlag;
         let path = dir.join("stdin");
         let _ = std::fs::remove_file(&path);
@@ -514,9 +526,15 @@ impl StdinRelay {
             .custom_flags(libc::O_NONBLOCK)
             .open(&path)
             .ctx("open", &path)?;
-        let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).sys("pipe")?;
+        let (w, r) = match target {
+            Some(t) => (t, None),
+            None => {
+                let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).sys("pipe")?;
+                (std::fs::File::from(w), Some(r))
+            }
+        };
         nix::fcntl::fcntl(w.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).sys("set nonblocking")?;
-        Ok((StdinRelay { fifo, pipe: Some(std::fs::File::from(w)), buf: Vec::new(), close_when_flushed: false }, r))
+        Ok((StdinRelay { fifo, pipe: Some(w), buf: Vec::new(), close_when_flushed: false }, r))
     }
 
     fn read_fifo(&mut self) {
@@ -583,21 +601,46 @@ impl Daemon {
         let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).sys("pipe")?;
         let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).sys("pipe")?;
         let runtime = cfg.runtime.open()?;
-        let (stdin, stdin_r) = if cfg.stdin {
-            let (relay, r) = StdinRelay::setup(&cfg.dir)?;
-            (Some(relay), Some(r))
+        let console_sock = cfg.dir.join("console.sock");
+        let console_listener = if cfg.tty {
+            let _ = std::fs::remove_file(&console_sock);
+            Some(UnixListener::bind(&console_sock).ctx("bind", &console_sock)?)
+        } else {
+            None
+        };
+        let (mut stdin, stdin_r) = if cfg.stdin && !cfg.tty {
+            let (relay, r) = StdinRelay::setup(&cfg.dir, None)?;
+            (Some(relay), r)
         } else {
             (None, None)
         };
-        let io = ContainerIo { stdin: stdin_r, stdout: Some(out_w), stderr: Some(err_w) };
-        let pid = match runtime.create(&cfg.id, &cfg.bundle, io) {
-            Ok(pid) => pid,
+        let io = if cfg.tty {
+            ContainerIo { console_socket: Some(console_sock.clone()), ..Default::default() }
+        } else {
+            ContainerIo { stdin: stdin_r, stdout: Some(out_w), stderr: Some(err_w), console_socket: None }
+        };
+        let created = runtime.create(&cfg.id, &cfg.bundle, io).and_then(|pid| {
+            // The runtime sent the terminal during create: it is waiting in the socket.
+            let console = match &console_listener {
+                Some(l) => Some(receive_console(l, &console_sock)?),
+                None => None,
+            };
+            Ok((pid, console))
+        });
+        let _ = std::fs::remove_file(&console_sock);
+        let (pid, console) = match created {
+            Ok(v) => v,
             Err(e) => {
+                let _ = runtime.delete(&cfg.id, true);
                 let _ = crate::cgroups::remove(&cfg.cgroup_path);
                 let _ = std::fs::remove_file(&sock);
                 return Err(e);
             }
         };
+        if let (Some(master), true) = (&console, cfg.stdin) {
+            let target = master.try_clone().ctx("dup terminal", &cfg.dir)?;
+            stdin = Some(StdinRelay::setup(&cfg.dir, Some(target))?.0);
+        }
         if let Err(e) = runtime.start(&cfg.id) {
             let _ = runtime.delete(&cfg.id, true);
             let _ = crate::cgroups::remove(&cfg.cgroup_path);
@@ -614,11 +657,19 @@ impl Daemon {
         };
         write_json_atomic(&cfg.dir.join("status.json"), &status)?;
         report(&format!("ok {pid}"));
-        Ok(Daemon {
-            outputs: vec![
+        let outputs = match &console {
+            Some(master) => vec![Output {
+                file: master.try_clone().ctx("dup terminal", &cfg.dir)?,
+                split: LineSplitter::new(Stream::Stdout, MAX_RECORD).strip_cr(),
+            }],
+            None => vec![
                 Output { file: std::fs::File::from(out_r), split: LineSplitter::new(Stream::Stdout, MAX_RECORD) },
                 Output { file: std::fs::File::from(err_r), split: LineSplitter::new(Stream::Stderr, MAX_RECORD) },
             ],
+        };
+        Ok(Daemon {
+            outputs,
+            console,
             cfg,
             runtime,
             listener,
@@ -719,7 +770,8 @@ impl Daemon {
                 }
                 true
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => true,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock) => true,
+            // A terminal master reports EIO once the container side is closed.
             Err(_) => false,
         }
     }
@@ -816,6 +868,13 @@ impl Daemon {
                     }
                 }
             }
+            Request::Resize { rows, cols } => match &self.console {
+                Some(m) => match crate::sys::set_winsize(m, rows, cols) {
+                    Ok(()) => ok(Some(self.status.clone())),
+                    Err(e) => fail(format!("resize: {e}")),
+                },
+                None => fail("container has no terminal".into()),
+            },
             Request::CloseStdin => {
                 if let Some(si) = &mut self.stdin {
                     si.close_when_flushed = true;
@@ -840,6 +899,25 @@ impl Daemon {
                     fail(errors.join("; "))
                 }
             }
+        }
+    }
+}
+
+/// Accepts the runtime's connection on the console socket and takes the terminal master from it.
+fn receive_console(listener: &UnixListener, path: &Path) -> Result<std::fs::File> {
+    listener.set_nonblocking(true).ctx("nonblocking", path)?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match listener.accept() {
+            Ok((conn, _)) => {
+                conn.set_nonblocking(false).ctx("blocking", path)?;
+                let fd = crate::sys::recv_fd(&conn).ctx("receive terminal", path)?;
+                return Ok(std::fs::File::from(fd));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => return Err(e).ctx("accept terminal", path),
         }
     }
 }

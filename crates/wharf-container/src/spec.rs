@@ -149,6 +149,8 @@ pub struct ContainerSpec {
     pub mounts: Vec<Mount>,
     /// OOM score adjustment (QoS-derived).
     pub oom_score_adj: Option<i32>,
+    /// Run on a terminal (Kubernetes `tty: true`); the shim then needs `tty` too.
+    pub tty: bool,
 }
 
 fn cap_name(c: &str) -> String {
@@ -221,7 +223,7 @@ impl ContainerSpec {
         }
         let caps = self.capabilities();
         let mut process = json!({
-            "terminal": false,
+            "terminal": self.tty,
             "user": {
                 "uid": self.user.unwrap_or(0),
                 "gid": self.group.unwrap_or(0),

@@ -66,6 +66,30 @@ fn stdin_written_to_the_fifo_reaches_the_container_until_closed(kind: RuntimeKin
     assert_eq!(env.log_messages(&cfg), vec!["got:a", "got:b", "eof"]);
 }
 
+fn a_tty_container_logs_its_terminal_and_takes_stdin_and_resize(kind: RuntimeKind) {
+    use std::io::Write;
+    let mut env = Env::new(kind);
+    let mut spec = env.spec("term", "echo ready; read x; stty size; echo got:$x; tty");
+    spec.tty = true;
+    let mut cfg = env.config("term", &spec);
+    cfg.stdin = true;
+    cfg.tty = true;
+    let shim = env.run_config(&cfg);
+    eventually("ready", Duration::from_secs(10), || env.log_messages(&cfg).contains(&"ready".into()).then_some(()));
+    shim.resize(30, 90).unwrap();
+    let mut w = std::fs::OpenOptions::new().write(true).open(shim.stdin_path()).unwrap();
+    w.write_all(b"hello\n").unwrap();
+    assert_eq!(shim.wait(WAIT).unwrap().exit.unwrap().code, 0);
+    let recs = wharf_container::crilog::read_records(&cfg.log_path).unwrap();
+    let lines: Vec<&str> = recs.iter().map(|r| r.message.as_str()).collect();
+    // The terminal echoes the input; everything is one stream, without carriage returns.
+    assert!(lines.contains(&"hello"), "{lines:?}");
+    assert!(lines.contains(&"30 90"), "{lines:?}");
+    assert!(lines.contains(&"got:hello"), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("/dev/pts/")), "{lines:?}");
+    assert!(recs.iter().all(|r| r.stream == wharf_container::crilog::Stream::Stdout && !r.message.contains('\r')));
+}
+
 fn exit_codes_and_signals_are_reported(kind: RuntimeKind) {
     let mut env = Env::new(kind);
     let (a, _) = env.run("three", &env.spec("three", "exit 3"));
@@ -384,6 +408,10 @@ macro_rules! for_runtime {
             #[test]
             fn stdin_written_to_the_fifo_reaches_the_container_until_closed() {
                 super::stdin_written_to_the_fifo_reaches_the_container_until_closed(kind())
+            }
+            #[test]
+            fn a_tty_container_logs_its_terminal_and_takes_stdin_and_resize() {
+                super::a_tty_container_logs_its_terminal_and_takes_stdin_and_resize(kind())
             }
             #[test]
             fn exit_codes_and_signals_are_reported() {

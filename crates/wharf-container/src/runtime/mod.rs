@@ -109,6 +109,9 @@ pub struct ContainerIo {
     pub stdout: Option<OwnedFd>,
     /// Standard error.
     pub stderr: Option<OwnedFd>,
+    /// For a container whose `process.terminal` is set: the unix socket that receives the
+    /// terminal's master end (the streams above are then unused).
+    pub console_socket: Option<PathBuf>,
 }
 
 /// A container's lifecycle status as the runtime reports it.

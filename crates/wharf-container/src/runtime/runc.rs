@@ -74,9 +74,12 @@ impl OciRuntime for Runc {
         let pid_file = self.root.join(format!("{id}.pid"));
         let log = self.root.join(format!("{id}.create.log"));
         let _ = std::fs::remove_file(&log);
-        let status = self
-            .cmd(Some(&log))
-            .arg("create")
+        let mut cmd = self.cmd(Some(&log));
+        cmd.arg("create");
+        if let Some(sock) = &io.console_socket {
+            cmd.arg("--console-socket").arg(sock);
+        }
+        let status = cmd
             .arg("--bundle")
             .arg(bundle)
             .arg("--pid-file")

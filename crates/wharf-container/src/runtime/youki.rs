@@ -35,6 +35,7 @@ impl Youki {
 
     fn builder(&self, op: &'static str, id: &str, io: ContainerIo) -> Result<ContainerBuilder> {
         let mut b = ContainerBuilder::new(id.to_string(), SyscallType::default())
+            .with_console_socket(io.console_socket)
             .with_root_path(&self.root)
             .map_err(|e| err(op, id, e))?
             .validate_id()
@@ -139,8 +140,7 @@ impl OciRuntime for Youki {
         let text = serde_json::to_vec(process).map_err(|source| Error::Json { what: "exec process".into(), source })?;
         std::fs::write(&file, text).ctx("write", &file)?;
         let built = self
-            .builder("exec", id, io)?
-            .with_console_socket(console_socket)
+            .builder("exec", id, ContainerIo { console_socket: console_socket.map(Path::to_path_buf), ..io })?
             .as_tenant()
             .with_process(Some(&file))
             // A terminal is handed to the console socket only for a detached process (reparented

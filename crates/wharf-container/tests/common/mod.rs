@@ -96,6 +96,7 @@ impl Env {
             cgroup_path: spec.cgroup_path.clone(),
             shim: shim_command(),
             stdin: false,
+            tty: false,
         }
     }
 
