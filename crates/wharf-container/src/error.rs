@@ -63,6 +63,9 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// A container with this id already exists in the runtime's state.
+    #[error("container {0} already exists")]
+    Exists(String),
     /// This runtime was not compiled in.
     #[error("runtime {0} is not compiled into this binary")]
     NotCompiled(&'static str),

@@ -186,6 +186,10 @@ pub fn spawn(cfg: &ShimConfig) -> Result<ShimClient> {
             message: format!("{} is too long for a unix socket path (max {SOCKET_PATH_MAX})", sock.display()),
         });
     }
+    if cfg.dir.join("shim.json").exists() {
+        // Never touch another shim's directory (or the container it owns).
+        return Err(Error::Shim { id: cfg.id.clone(), message: format!("{} is already in use", cfg.dir.display()) });
+    }
     std::fs::create_dir_all(&cfg.dir).ctx("create shim dir", &cfg.dir)?;
     let result = write_json_atomic(&cfg.dir.join("shim.json"), cfg)
         .and_then(|()| run_start(&cfg.shim, "daemon", &cfg.dir))
@@ -619,24 +623,33 @@ impl Daemon {
         } else {
             ContainerIo { stdin: stdin_r, stdout: Some(out_w), stderr: Some(err_w), console_socket: None }
         };
-        let created = runtime.create(&cfg.id, &cfg.bundle, io).and_then(|pid| {
-            // The runtime sent the terminal during create: it is waiting in the socket.
-            let console = match &console_listener {
-                Some(l) => Some(receive_console(l, &console_sock)?),
-                None => None,
-            };
-            Ok((pid, console))
-        });
-        let _ = std::fs::remove_file(&console_sock);
-        let (pid, console) = match created {
-            Ok(v) => v,
+        let pid = match runtime.create(&cfg.id, &cfg.bundle, io) {
+            Ok(pid) => pid,
             Err(e) => {
-                let _ = runtime.delete(&cfg.id, true);
-                let _ = crate::cgroups::remove(&cfg.cgroup_path);
+                let _ = std::fs::remove_file(&console_sock);
                 let _ = std::fs::remove_file(&sock);
+                // The runtime cleaned up its own failure; an existing container is not ours to touch.
+                if !matches!(e, Error::Exists(_)) {
+                    let _ = crate::cgroups::remove(&cfg.cgroup_path);
+                }
                 return Err(e);
             }
         };
+        // The runtime sent the terminal during create: it is waiting in the socket.
+        let console = match &console_listener {
+            Some(l) => match receive_console(l, &console_sock) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    let _ = std::fs::remove_file(&console_sock);
+                    let _ = runtime.delete(&cfg.id, true);
+                    let _ = crate::cgroups::remove(&cfg.cgroup_path);
+                    let _ = std::fs::remove_file(&sock);
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
+        let _ = std::fs::remove_file(&console_sock);
         if let (Some(master), true) = (&console, cfg.stdin) {
             let target = master.try_clone().ctx("dup terminal", &cfg.dir)?;
             stdin = Some(StdinRelay::setup(&cfg.dir, Some(target))?.0);

@@ -90,6 +90,23 @@ fn a_tty_container_logs_its_terminal_and_takes_stdin_and_resize(kind: RuntimeKin
     assert!(recs.iter().all(|r| r.stream == wharf_container::crilog::Stream::Stdout && !r.message.contains('\r')));
 }
 
+fn a_second_create_with_the_same_id_is_refused_and_leaves_the_first_running(kind: RuntimeKind) {
+    let mut env = Env::new(kind);
+    let (first, cfg) = env.run("dup", &env.spec("dup", "exec sleep 1000"));
+    // Same shim directory: refused before anything runs.
+    assert!(wharf_container::shim::spawn(&cfg).is_err());
+    // Same container id from another shim directory: the runtime refuses it.
+    let mut other = cfg.clone();
+    other.dir = env.shim_root().join("elsewhere");
+    other.cgroup_path = cgroups::container_path(&env.pod_uid, "dup2");
+    assert!(matches!(wharf_container::shim::spawn(&other), Err(wharf_container::Error::Exists(_))));
+    let st = first.status().unwrap();
+    assert_eq!(st.state, ContainerState::Running);
+    assert!(pid_alive(st.pid));
+    assert!(cgroups::exists(&cfg.cgroup_path));
+    assert!(!other.dir.exists());
+}
+
 fn exit_codes_and_signals_are_reported(kind: RuntimeKind) {
     let mut env = Env::new(kind);
     let (a, _) = env.run("three", &env.spec("three", "exit 3"));
@@ -412,6 +429,10 @@ macro_rules! for_runtime {
             #[test]
             fn a_tty_container_logs_its_terminal_and_takes_stdin_and_resize() {
                 super::a_tty_container_logs_its_terminal_and_takes_stdin_and_resize(kind())
+            }
+            #[test]
+            fn a_second_create_with_the_same_id_is_refused_and_leaves_the_first_running() {
+                super::a_second_create_with_the_same_id_is_refused_and_leaves_the_first_running(kind())
             }
             #[test]
             fn exit_codes_and_signals_are_reported() {

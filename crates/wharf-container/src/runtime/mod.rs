@@ -154,7 +154,8 @@ pub trait OciRuntime {
     /// `runc` or `libcontainer`.
     fn name(&self) -> &'static str;
     /// Creates the container (init process waiting to exec the user program); returns its pid.
-    /// On failure nothing is left behind: no init process, no cgroup, no runtime state.
+    /// On failure nothing is left behind: no init process, no cgroup, no runtime state. An id that
+    /// already exists is refused without touching the existing container.
     fn create(&self, id: &str, bundle: &Path, io: ContainerIo) -> Result<i32>;
     /// Starts the user program of a created container.
     fn start(&self, id: &str) -> Result<()>;

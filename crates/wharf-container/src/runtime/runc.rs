@@ -71,6 +71,9 @@ impl OciRuntime for Runc {
     }
 
     fn create(&self, id: &str, bundle: &Path, io: ContainerIo) -> Result<i32> {
+        if self.state(id).is_ok() {
+            return Err(Error::Exists(id.into()));
+        }
         let pid_file = self.root.join(format!("{id}.pid"));
         let log = self.root.join(format!("{id}.create.log"));
         let _ = std::fs::remove_file(&log);

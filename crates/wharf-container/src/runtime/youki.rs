@@ -72,6 +72,9 @@ impl OciRuntime for Youki {
     }
 
     fn create(&self, id: &str, bundle: &Path, io: ContainerIo) -> Result<i32> {
+        if self.root.join(id).exists() {
+            return Err(Error::Exists(id.into()));
+        }
         let built = self
             .builder("create", id, io)?
             .as_init(bundle)
