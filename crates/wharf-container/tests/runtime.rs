@@ -99,7 +99,8 @@ fn a_second_create_with_the_same_id_is_refused_and_leaves_the_first_running(kind
     let mut other = cfg.clone();
     other.dir = env.shim_root().join("elsewhere");
     other.cgroup_path = cgroups::container_path(&env.pod_uid, "dup2");
-    assert!(matches!(wharf_container::shim::spawn(&other), Err(wharf_container::Error::Exists(_))));
+    let err = wharf_container::shim::spawn(&other).unwrap_err().to_string();
+    assert!(err.contains("already exists"), "{err}");
     let st = first.status().unwrap();
     assert_eq!(st.state, ContainerState::Running);
     assert!(pid_alive(st.pid));
