@@ -38,7 +38,7 @@ fn main() {
         let name = format!("c{i}");
         let spec = ContainerSpec {
             args: vec!["/bin/busybox".into(), "sleep".into(), "100000".into()],
-            cgroup_path: cgroups::container_path(&pod, &name),
+            cgroup_path: cgroups::container_path("/wharf-bench", &pod, &name),
             read_only_root: true,
             resources: Resources::from_kubernetes(Some(10), None, Some(64 << 20)),
             ..Default::default()
@@ -94,7 +94,7 @@ fn main() {
         }
     }
     println!("stop+delete of {} containers: {:?}", clients.len(), t.elapsed());
-    let _ = cgroups::remove(&cgroups::pod_path(&pod));
+    let _ = cgroups::remove("/wharf-bench");
     let _ = std::fs::remove_dir_all(&tmp);
 }
 

@@ -1,7 +1,8 @@
 //! Cgroup paths, statistics, OOM-kill detection and cleanup, for cgroup v1 (hybrid) and v2 hosts.
 //!
 //! A container's cgroup path is the OCI `linux.cgroupsPath`, always set explicitly and absolute
-//! (e.g. `/wharf/pod<uid>/<container>`); on v1 it exists under every controller's hierarchy.
+//! (e.g. `<node parent>/pod<uid>/<container>`, the node parent being e.g. `/wharf/<node>`, whose
+//! limits bound the node's capacity); on v1 it exists under every controller's hierarchy.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -15,14 +16,60 @@ pub fn is_unified() -> bool {
     Path::new(ROOT).join("cgroup.controllers").exists()
 }
 
-/// The cgroup path `/wharf/pod<uid>` of a pod.
-pub fn pod_path(pod_uid: &str) -> String {
-    format!("/wharf/pod{pod_uid}")
+/// The cgroup path `<parent>/pod<uid>` of a pod under a node's parent cgroup.
+pub fn pod_path(parent: &str, pod_uid: &str) -> String {
+    format!("{}/pod{pod_uid}", parent.trim_end_matches('/'))
 }
 
-/// The cgroup path `/wharf/pod<uid>/<name>` of one container of a pod.
-pub fn container_path(pod_uid: &str, name: &str) -> String {
-    format!("/wharf/pod{pod_uid}/{name}")
+/// The cgroup path `<parent>/pod<uid>/<name>` of one container of a pod.
+pub fn container_path(parent: &str, pod_uid: &str, name: &str) -> String {
+    format!("{}/{name}", pod_path(parent, pod_uid))
+}
+
+/// Creates `cgroup_path` in every hierarchy (idempotent) and applies `limits` to it: the node's
+/// budget (its allocatable CPU and memory) on the parent of its pods.
+pub fn ensure(cgroup_path: &str, limits: &crate::spec::Resources) -> Result<()> {
+    for h in hierarchies() {
+        let dir = h.join(rel(cgroup_path));
+        std::fs::create_dir_all(&dir).ctx("create cgroup", &dir)?;
+        if !is_unified() && h.ends_with("cpuset") {
+            inherit_cpuset(&h, rel(cgroup_path));
+        }
+    }
+    let write = |controller: &str, file: &str, value: String| -> Result<()> {
+        let path = controller_dir(controller, cgroup_path).join(file);
+        std::fs::write(&path, value).ctx("write", &path)
+    };
+    if is_unified() {
+        if let Some(m) = limits.memory_limit {
+            write("memory", "memory.max", m.to_string())?;
+        }
+        if let Some(q) = limits.cpu_quota {
+            write("cpu", "cpu.max", format!("{q} {}", limits.cpu_period.unwrap_or(100_000)))?;
+        }
+        if let Some(s) = limits.cpu_shares {
+            // cgroup v2 weight from v1 shares, as runc converts it.
+            let weight = 1 + ((s.clamp(2, 262_144) - 2) * 9999) / 262_142;
+            write("cpu", "cpu.weight", weight.to_string())?;
+        }
+    } else {
+        if let Some(m) = limits.memory_limit {
+            write("memory", "memory.limit_in_bytes", m.to_string())?;
+        }
+        if let Some(p) = limits.cpu_period.filter(|_| limits.cpu_quota.is_some()) {
+            write("cpu", "cpu.cfs_period_us", p.to_string())?;
+        }
+        if let Some(q) = limits.cpu_quota {
+            write("cpu", "cpu.cfs_quota_us", q.to_string())?;
+        }
+        if let Some(s) = limits.cpu_shares {
+            write("cpu", "cpu.shares", s.to_string())?;
+        }
+    }
+    if let Some(p) = limits.pids_limit {
+        write("pids", "pids.max", p.to_string())?;
+    }
+    Ok(())
 }
 
 /// Every hierarchy root on this host (each v1 controller mount once, plus the unified mount).
@@ -248,7 +295,7 @@ mod tests {
 
     #[test]
     fn cgroup_paths_are_per_pod_and_container() {
-        assert_eq!(container_path("abc", "app"), "/wharf/podabc/app");
-        assert_eq!(pod_path("abc"), "/wharf/podabc");
+        assert_eq!(container_path("/wharf/node-1", "abc", "app"), "/wharf/node-1/podabc/app");
+        assert_eq!(pod_path("/wharf/node-1/", "abc"), "/wharf/node-1/podabc");
     }
 }

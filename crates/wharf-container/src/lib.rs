@@ -11,7 +11,8 @@
 //! How a node agent uses it:
 //! 1. the binary routes a hidden subcommand to [`shim_main`] (`wharf shim <args>`), and the agent
 //!    builds `ShimCommand::new(current_exe, &["shim"])`;
-//! 2. per pod: [`Sandbox::create`] (pause process, cgroup `/wharf/pod<uid>/pause`), then per container
+//! 2. per node: [`cgroups::ensure`] on its parent cgroup with its budget; per pod: [`Sandbox::create`]
+//!    (pause process, cgroup `<parent>/pod<uid>/pause`), then per container
 //!    [`ContainerSpec`] with `namespaces = sandbox.namespaces()` → `spec::write_bundle` → [`shim::spawn`];
 //! 3. [`ShimClient`] for `status`/`kill`/`wait`/`stop(grace)`/`delete`; [`exec::spawn`] /
 //!    [`exec::spawn_tty`] for `kubectl exec` and exec probes; [`cgroups::stats`] for container or pod

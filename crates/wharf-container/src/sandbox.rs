@@ -23,7 +23,7 @@ pub struct SandboxConfig {
     pub hostname: String,
     /// The sandbox's state directory.
     pub dir: PathBuf,
-    /// The pod's cgroup path (`/wharf/pod<uid>`); the pause process lives in `<path>/pause`.
+    /// The pod's cgroup path ([`crate::cgroups::pod_path`]); the pause process lives in `<path>/pause`.
     pub cgroup_path: String,
     /// How to re-execute the shim binary.
     pub shim: ShimCommand,

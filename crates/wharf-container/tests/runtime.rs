@@ -98,7 +98,7 @@ fn a_second_create_with_the_same_id_is_refused_and_leaves_the_first_running(kind
     // Same container id from another shim directory: the runtime refuses it.
     let mut other = cfg.clone();
     other.dir = env.shim_root().join("elsewhere");
-    other.cgroup_path = cgroups::container_path(&env.pod_uid, "dup2");
+    other.cgroup_path = cgroups::container_path(&env.cgroup_parent, &env.pod_uid, "dup2");
     let err = wharf_container::shim::spawn(&other).unwrap_err().to_string();
     assert!(err.contains("already exists"), "{err}");
     let st = first.status().unwrap();
@@ -185,7 +185,7 @@ fn containers_in_one_sandbox_share_network_namespace_and_hostname(kind: RuntimeK
     env.sandboxes.clear();
     sb.destroy().unwrap();
     assert!(!pid_alive(pid));
-    assert!(!cgroups::exists(&cgroups::pod_path(&env.pod_uid)));
+    assert!(!cgroups::exists(&env.pod_cgroup()));
 }
 
 fn runtime_default_seccomp_is_in_effect(kind: RuntimeKind) {

@@ -41,6 +41,8 @@ pub struct Env {
     pub kind: RuntimeKind,
     pub tmp: tempfile::TempDir,
     pub pod_uid: String,
+    /// A node parent cgroup of this test alone, removed with everything under it.
+    pub cgroup_parent: String,
     pub runtime: RuntimeConfig,
     pub shims: Vec<ShimClient>,
     pub sandboxes: Vec<Sandbox>,
@@ -51,7 +53,15 @@ impl Env {
         assert_root();
         let tmp = tempfile::Builder::new().prefix("wharf-ctr-").tempdir().unwrap();
         let runtime = RuntimeConfig::new(kind, tmp.path().join("runtime"));
-        Env { kind, pod_uid: unique("t"), runtime, tmp, shims: Vec::new(), sandboxes: Vec::new() }
+        Env {
+            kind,
+            pod_uid: unique("t"),
+            cgroup_parent: format!("/{}", unique("wharftest")),
+            runtime,
+            tmp,
+            shims: Vec::new(),
+            sandboxes: Vec::new(),
+        }
     }
 
     pub fn shim_root(&self) -> PathBuf {
@@ -75,7 +85,7 @@ impl Env {
     pub fn spec(&self, name: &str, script: &str) -> ContainerSpec {
         ContainerSpec {
             args: vec!["/bin/sh".into(), "-c".into(), script.into()],
-            cgroup_path: cgroups::container_path(&self.pod_uid, name),
+            cgroup_path: cgroups::container_path(&self.cgroup_parent, &self.pod_uid, name),
             ..Default::default()
         }
     }
@@ -120,12 +130,16 @@ impl Env {
             pod_uid: self.pod_uid.clone(),
             hostname: hostname.into(),
             dir: self.tmp.path().join("sandboxes").join(&self.pod_uid),
-            cgroup_path: cgroups::pod_path(&self.pod_uid),
+            cgroup_path: self.pod_cgroup(),
             shim: shim_command(),
         })
         .unwrap();
         self.sandboxes.push(sb.clone());
         sb
+    }
+
+    pub fn pod_cgroup(&self) -> String {
+        cgroups::pod_path(&self.cgroup_parent, &self.pod_uid)
     }
 
     pub fn log_messages(&self, cfg: &ShimConfig) -> Vec<String> {
@@ -159,7 +173,7 @@ impl Drop for Env {
         for sb in self.sandboxes.drain(..) {
             let _ = sb.destroy();
         }
-        let _ = cgroups::remove(&cgroups::pod_path(&self.pod_uid));
+        let _ = cgroups::remove(&self.cgroup_parent);
     }
 }
 
