@@ -10,7 +10,10 @@
 //! soon as the daemon reports `ok <pid>` or an error, so no zombie is ever left with the agent.
 //!
 //! Files in a shim directory: `shim.json` (the [`ShimConfig`]), `shim.sock`, `status.json`, `shim.log`
-//! (the shim's own diagnostics).
+//! (the shim's own diagnostics) and, for containers with `stdin`, the `stdin` FIFO.
+//!
+//! A TTY container's terminal is received by the shim on a console socket during create; its
+//! output is logged as `stdout` (without carriage returns) and [`ShimClient::resize`] resizes it.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
