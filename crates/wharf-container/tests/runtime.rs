@@ -219,6 +219,22 @@ fn runtime_default_seccomp_is_in_effect(kind: RuntimeKind) {
     assert_eq!(env.log_messages(&cfg), vec!["rc=0".to_string()]);
 }
 
+fn glibc_programs_run_under_the_runtime_default_profile(kind: RuntimeKind) {
+    let mut env = Env::new(kind);
+    let mut spec = env.spec("glibc", "");
+    spec.args = vec!["/usr/bin/bash".into(), "-c".into(), "/usr/bin/ls -la / > /dev/null && echo ls-ok; echo $BASH_VERSION".into()];
+    let cfg = env.config("glibc", &spec);
+    let rootfs = cfg.bundle.join("rootfs");
+    env.copy_with_libs(&rootfs, "/usr/bin/bash");
+    env.copy_with_libs(&rootfs, "/usr/bin/ls");
+    let shim = env.run_config(&cfg);
+    let exit = shim.wait(WAIT).unwrap().exit.unwrap();
+    let lines = env.log_messages(&cfg);
+    assert_eq!(exit.code, 0, "{lines:?}");
+    assert_eq!(lines[0], "ls-ok");
+    assert!(!lines[1].is_empty());
+}
+
 fn security_context_user_readonly_root_and_capabilities_apply(kind: RuntimeKind) {
     let mut env = Env::new(kind);
     let mut spec = env.spec(
@@ -454,6 +470,10 @@ macro_rules! for_runtime {
             #[test]
             fn runtime_default_seccomp_is_in_effect() {
                 super::runtime_default_seccomp_is_in_effect(kind())
+            }
+            #[test]
+            fn glibc_programs_run_under_the_runtime_default_profile() {
+                super::glibc_programs_run_under_the_runtime_default_profile(kind())
             }
             #[test]
             fn security_context_user_readonly_root_and_capabilities_apply() {

@@ -82,6 +82,24 @@ impl Env {
         root
     }
 
+    /// Copies a dynamically linked host program and the libraries `ldd` lists into `root`.
+    pub fn copy_with_libs(&self, root: &Path, program: &str) {
+        let out = std::process::Command::new("ldd").arg(program).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut files = vec![program.to_string()];
+        for l in text.lines() {
+            if let Some(p) = l.split_whitespace().find(|w| w.starts_with('/')) {
+                files.push(p.to_string());
+            }
+        }
+        for f in files {
+            let dest = root.join(f.trim_start_matches('/'));
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            // Follow symlinks: copy the target's bytes under the linked name.
+            std::fs::copy(&f, &dest).unwrap();
+        }
+    }
+
     pub fn spec(&self, name: &str, script: &str) -> ContainerSpec {
         ContainerSpec {
             args: vec!["/bin/sh".into(), "-c".into(), script.into()],
