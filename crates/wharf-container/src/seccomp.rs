@@ -125,9 +125,18 @@ pub fn runtime_default(capabilities: &[String]) -> Value {
     json!({
         "defaultAction": "SCMP_ACT_ERRNO",
         "defaultErrnoRet": EPERM,
-        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "architectures": architectures(),
         "syscalls": rules,
     })
+}
+
+/// The native architecture and the compat ones it can run.
+fn architectures() -> Vec<&'static str> {
+    if cfg!(target_arch = "aarch64") {
+        vec!["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]
+    } else {
+        vec!["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+    }
 }
 
 #[cfg(test)]
