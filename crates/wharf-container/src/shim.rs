@@ -591,6 +591,8 @@ const OUTPUT_GRACE: Duration = Duration::from_secs(2);
 impl Daemon {
     fn setup(cfg: ShimConfig) -> Result<Daemon> {
         nix::unistd::setsid().sys("setsid")?;
+        // Hold no reference to wherever the agent happened to run from.
+        std::env::set_current_dir("/").ctx("chdir", "/")?;
         nix::sys::prctl::set_child_subreaper(true).sys("set child subreaper")?;
         let (sig_r, sig_w) = UnixStream::pair().ctx("socketpair", &cfg.dir)?;
         sig_w.set_nonblocking(true).ctx("nonblocking", &cfg.dir)?;
