@@ -483,10 +483,20 @@ impl Registry {
         Ok((rev, out, more))
     }
 
-    fn check_namespace(&self, s: &Served, ns: Option<&str>, name: &str) -> Result<()> {
+    /// The NamespaceLifecycle admission check. A namespace missing from the cache gets a live
+    /// lookup (the cache catching up to the store) before the create is refused, as
+    /// kube-apiserver's plugin does: a namespace created just before must be visible.
+    async fn check_namespace(&self, s: &Served, ns: Option<&str>, name: &str) -> Result<()> {
         let Some(ns) = ns.filter(|_| s.info.namespaced) else { return Ok(()) };
         let key = format!("/registry/core/namespaces/{ns}");
-        let Some(nso) = self.cache.get(&key) else {
+        let cached = match self.cache.get(&key) {
+            Some(o) => Some(o),
+            None => {
+                self.cache.sync().await?;
+                self.cache.get(&key)
+            }
+        };
+        let Some(nso) = cached else {
             return Err(ApiError::NotFound { resource: "namespaces".into(), group: String::new(), kind: "namespaces".into(), name: ns.to_string() });
         };
         if nso.value().ok().and_then(|v| v.pointer("/metadata/deletionTimestamp").cloned()).is_some() {
@@ -569,7 +579,7 @@ impl Registry {
             let errs = s.strategy.validate(&obj, None);
             self.invalid(s, &obj, errs)?;
             let name = meta::name(&obj).to_string();
-            self.check_namespace(s, ns, &name)?;
+            self.check_namespace(s, ns, &name).await?;
             let key = s.info.key(ns, &name);
             if opts.dry_run {
                 return Ok(obj);
