@@ -319,22 +319,19 @@ impl TokenSigner {
         if expires <= now_secs() {
             return None;
         }
-        let access = match body["access"].as_array() {
-            None => None,
-            Some(list) => Some(
-                list.iter()
-                    .filter_map(|a| {
-                        let actions: Vec<&str> = a["actions"].as_array()?.iter().filter_map(Value::as_str).collect();
-                        let resource = match (a["type"].as_str()?, a["name"].as_str()?) {
-                            ("repository", n) => Resource::Repository(n.to_string()),
-                            ("registry", "catalog") => Resource::Catalog,
-                            _ => return None,
-                        };
-                        Some((resource, Actions::parse(&actions.join(","))))
-                    })
-                    .collect(),
-            ),
-        };
+        let access = body["access"].as_array().map(|list| {
+            list.iter()
+                .filter_map(|a| {
+                    let actions: Vec<&str> = a["actions"].as_array()?.iter().filter_map(Value::as_str).collect();
+                    let resource = match (a["type"].as_str()?, a["name"].as_str()?) {
+                        ("repository", n) => Resource::Repository(n.to_string()),
+                        ("registry", "catalog") => Resource::Catalog,
+                        _ => return None,
+                    };
+                    Some((resource, Actions::parse(&actions.join(","))))
+                })
+                .collect()
+        });
         Some(Claims { subject: body["sub"].as_str()?.to_string(), expires, access })
     }
 }

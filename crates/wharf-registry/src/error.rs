@@ -54,16 +54,16 @@ pub(crate) struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
-    pub detail: Value,
-    pub challenge: Option<String>,
+    pub detail: Box<Value>,
+    pub challenge: Option<Box<str>>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), detail: Value::Null, challenge: None }
+        Self { status, code, message: message.into(), detail: Box::new(Value::Null), challenge: None }
     }
     pub fn detail(mut self, detail: Value) -> Self {
-        self.detail = detail;
+        self.detail = Box::new(detail);
         self
     }
     pub fn internal(err: impl std::fmt::Display) -> Self {
@@ -72,7 +72,7 @@ impl ApiError {
     }
     pub fn unauthorized(challenge: String) -> Self {
         let mut e = Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "authentication required");
-        e.challenge = Some(challenge);
+        e.challenge = Some(challenge.into_boxed_str());
         e
     }
     pub fn denied(message: impl Into<String>) -> Self {
@@ -113,7 +113,7 @@ impl ApiError {
         let body = json!({ "errors": [{ "code": self.code, "message": self.message, "detail": self.detail }] });
         let mut b = Response::builder().status(self.status).header(header::CONTENT_TYPE, "application/json");
         if let Some(c) = &self.challenge {
-            b = b.header(header::WWW_AUTHENTICATE, c);
+            b = b.header(header::WWW_AUTHENTICATE, c.as_ref());
         }
         finish(b, Bytes::from(body.to_string()))
     }

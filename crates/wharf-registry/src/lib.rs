@@ -478,13 +478,13 @@ impl Registry {
             Caller::Identity(id) => id.name.clone(),
             Caller::Token(c) => c.subject.clone(),
         };
-        let scopes = req
+        let scopes: Vec<String> = req
             .uri()
             .query()
             .map(|q| {
                 form_urlencoded::parse(q.as_bytes()).filter(|(k, _)| k == "scope").map(|(_, v)| v.into_owned()).collect()
             })
-            .unwrap_or_else(Vec::new);
+            .unwrap_or_default();
         let mut access = Vec::new();
         for (resource, wanted) in auth::parse_scopes(scopes.iter().map(String::as_str)) {
             let have = self.allowed(&caller, &resource).await?;
@@ -520,7 +520,7 @@ impl Registry {
             if !self.allowed(&caller, resource).await?.covers(*actions) {
                 if let Caller::Token(_) = caller {
                     let mut e = ApiError::unauthorized(self.challenge(&req, need.as_ref()));
-                    e.challenge = e.challenge.map(|c| format!(r#"{c},error="insufficient_scope""#));
+                    e.challenge = e.challenge.map(|c| format!(r#"{c},error="insufficient_scope""#).into_boxed_str());
                     return Err(e);
                 }
                 return Err(ApiError::denied("requested access to the resource is denied"));
