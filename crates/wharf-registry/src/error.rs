@@ -40,6 +40,14 @@ pub enum RegistryError {
         /// The rejected value.
         value: String,
     },
+    /// A registry operation was refused with a Distribution Spec error.
+    #[error("registry refused the operation: {code}: {message}")]
+    Refused {
+        /// The OCI error code.
+        code: &'static str,
+        /// The message.
+        message: String,
+    },
     /// A background task of the registry panicked or was cancelled.
     #[error("registry background task failed: {0}")]
     Task(String),

@@ -48,6 +48,7 @@
 //! See [`auth`]: Basic (user `AWS`, password a token, as ECR) and the Docker bearer-token flow
 //! (`/v2/token`), decided by an [`Authorizer`].
 
+mod admin;
 pub mod auth;
 mod blobs;
 mod error;
@@ -68,6 +69,7 @@ use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 use wharf_store::{prefix_end, Compare, KvStore, Op, RangeRequest, TxnRequest};
 
+pub use admin::ImageInfo;
 pub use auth::{Actions, AuthError, Authorizer, Claims, Grant, Identity, LocalAuthorizer, Resource};
 pub use error::{RegistryError, Result};
 pub use gc::GcReport;
@@ -966,7 +968,20 @@ impl Registry {
             .or_else(|| doc["config"]["mediaType"].as_str())
             .unwrap_or(&media_type)
             .to_string();
-        let meta = json!({ "mediaType": media_type, "size": buf.len(), "artifactType": artifact_type, "subject": subject });
+        let blobs_size: u64 = if is_index {
+            0
+        } else {
+            let config = doc.get("config").into_iter();
+            config.chain(doc["layers"].as_array().into_iter().flatten()).filter_map(|d| d["size"].as_u64()).sum()
+        };
+        let meta = json!({
+            "mediaType": media_type,
+            "size": buf.len(),
+            "blobsSize": blobs_size,
+            "artifactType": artifact_type,
+            "subject": subject,
+            "pushedAt": auth::now_secs(),
+        });
         let mut record = meta.to_string().into_bytes();
         record.push(b'\n');
         record.extend_from_slice(&buf);

@@ -681,3 +681,33 @@ async fn malformed_manifests_and_references_should_get_the_specs_error_codes() {
     let r = request(s.addr, "PATCH", "/v2/team/app/manifests/v1", &[], b"").await;
     assert_eq!(r.error_code(), "UNSUPPORTED");
 }
+
+#[tokio::test]
+async fn ecr_side_calls_should_list_images_delete_them_and_delete_a_repository_but_not_its_children() {
+    let s = start().await;
+    let (d1, m1) = push_image(s.addr, "team/app", "v1", b"layer one").await;
+    push_image(s.addr, "team/app/sub", "v1", b"nested").await;
+    let r = push_manifest(s.addr, "team/app", "latest", &m1).await;
+    assert_eq!(r.status, 201);
+    s.registry.create_repository("team/empty", true).await.unwrap();
+    assert_eq!(s.registry.repositories().await.unwrap(), vec!["team/app", "team/app/sub", "team/empty"]);
+
+    let images = s.registry.images("team/app").await.unwrap();
+    assert_eq!(images.len(), 1);
+    assert_eq!(images[0].digest, d1);
+    assert_eq!(images[0].tags, vec!["latest", "v1"]);
+    let config = br#"{"architecture":"amd64","os":"linux"}"#;
+    let manifest_len = serde_json::to_vec(&m1).unwrap().len();
+    assert_eq!(images[0].size, (manifest_len + config.len() + b"layer one".len()) as u64);
+    assert!(images[0].pushed_at > 1_700_000_000);
+
+    assert!(s.registry.delete_image("team/app", "latest").await.unwrap());
+    assert!(!s.registry.delete_image("team/app", "latest").await.unwrap());
+    assert_eq!(s.registry.images("team/app").await.unwrap()[0].tags, vec!["v1"]);
+
+    assert!(s.registry.delete_repository("team/app").await.unwrap());
+    assert!(!s.registry.repository_exists("team/app").await.unwrap());
+    assert_eq!(request(s.addr, "GET", "/v2/team/app/tags/list", &[], b"").await.error_code(), "NAME_UNKNOWN");
+    assert_eq!(request(s.addr, "GET", "/v2/team/app/sub/manifests/v1", &[], b"").await.status, 200);
+    assert!(s.registry.images("team/app").await.unwrap().is_empty());
+}
