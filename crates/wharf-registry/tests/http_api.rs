@@ -711,3 +711,32 @@ async fn ecr_side_calls_should_list_images_delete_them_and_delete_a_repository_b
     assert_eq!(request(s.addr, "GET", "/v2/team/app/sub/manifests/v1", &[], b"").await.status, 200);
     assert!(s.registry.images("team/app").await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_should_speak_h2c_and_stream_a_blob_over_it() {
+    use http_body_util::{BodyExt, Empty};
+    let s = start().await;
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 249) as u8).collect();
+    let d = push_blob(s.addr, "team/h2", &data).await;
+
+    let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    let conn = tokio::spawn(conn);
+    let req = http::Request::get(format!("http://{}/v2/team/h2/blobs/{d}", s.addr))
+        .header("Authorization", common::admin_basic())
+        .body(Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    assert_eq!(resp.version(), http::Version::HTTP_2);
+    assert_eq!(resp.status(), 200);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body.len(), data.len());
+    assert_eq!(sha256(&body), d);
+    drop(send);
+    conn.abort();
+}
