@@ -33,6 +33,7 @@ type Http = Client<HttpConnector, Body>;
 const ADMIN: &str = "bench-admin-token";
 const PHASE_DEADLINE: Duration = Duration::from_secs(600);
 const BLOCK: usize = 4 * 1024 * 1024;
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 fn env_num(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -51,6 +52,17 @@ impl Drop for Proc {
 impl Proc {
     fn hwm_kib(&self) -> u64 {
         status_kib(self.0.id(), "VmHWM:")
+    }
+
+    /// CPU time (user + system) the process has used, in seconds.
+    fn cpu_secs(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).unwrap_or_default();
+        // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+        let ticks = field(11) + field(12);
+        ticks as f64 / 100.0
     }
 }
 
@@ -211,6 +223,12 @@ fn digest_of(data: &[u8]) -> String {
 struct Results {
     big_push: Vec<f64>,
     big_pull: Vec<f64>,
+    /// Server CPU seconds per GiB: large push, large pull.
+    cpu_push: f64,
+    cpu_pull: f64,
+    /// Server CPU milliseconds per small image: push, pull.
+    cpu_small_push: f64,
+    cpu_small_pull: f64,
     small_push: f64,
     small_pull: f64,
     hwm_kib: u64,
@@ -261,27 +279,35 @@ async fn run(targets: &[(&Target, &Proc)], big_mib: usize, small: usize, conc: u
     for round in 0..3 {
         for (k, (t, _)) in targets.iter().enumerate() {
             let repo = format!("bench/big{round}");
+            let cpu = targets[k].1.cpu_secs();
             let start = Instant::now();
             tokio::time::timeout(PHASE_DEADLINE, t.push_blob(&repo, &big.digest, big.len, big.body())).await.unwrap();
             out[k].big_push.push(big.len as f64 / 1048576.0 / start.elapsed().as_secs_f64());
+            out[k].cpu_push += (targets[k].1.cpu_secs() - cpu) / (3.0 * big.len as f64 / GIB);
         }
         for (k, (t, _)) in targets.iter().enumerate() {
+            let cpu = targets[k].1.cpu_secs();
             let start = Instant::now();
             let path = format!("/v2/bench/big{round}/blobs/{}", big.digest);
             let n = tokio::time::timeout(PHASE_DEADLINE, t.get(&path)).await.unwrap();
             assert_eq!(n, big.len);
             out[k].big_pull.push(big.len as f64 / 1048576.0 / start.elapsed().as_secs_f64());
+            out[k].cpu_pull += (targets[k].1.cpu_secs() - cpu) / (3.0 * big.len as f64 / GIB);
         }
     }
-    for (k, (t, _)) in targets.iter().enumerate() {
+    for (k, (t, p)) in targets.iter().enumerate() {
+        let cpu = p.cpu_secs();
         let start = Instant::now();
         tokio::time::timeout(PHASE_DEADLINE, for_each_image(small, conc, |i| push_image(t, i))).await.unwrap();
         out[k].small_push = small as f64 / start.elapsed().as_secs_f64();
+        out[k].cpu_small_push = (p.cpu_secs() - cpu) * 1000.0 / small as f64;
     }
-    for (k, (t, _)) in targets.iter().enumerate() {
+    for (k, (t, p)) in targets.iter().enumerate() {
+        let cpu = p.cpu_secs();
         let start = Instant::now();
         tokio::time::timeout(PHASE_DEADLINE, for_each_image(small, conc, |i| pull_image(t, i))).await.unwrap();
         out[k].small_pull = small as f64 / start.elapsed().as_secs_f64();
+        out[k].cpu_small_pull = (p.cpu_secs() - cpu) * 1000.0 / small as f64;
     }
     for (k, (_, p)) in targets.iter().enumerate() {
         out[k].hwm_kib = p.hwm_kib();
@@ -373,7 +399,10 @@ fn main() {
         println!("| registry | layer push MiB/s | layer pull MiB/s | small push images/s | small pull images/s | peak RSS MiB |");
         println!("|---|---:|---:|---:|---:|---:|");
         for (name, r) in &rows {
-            eprintln!("{name}: layer push runs {:?} MiB/s, pull runs {:?} MiB/s", r.big_push, r.big_pull);
+            eprintln!(
+                "{name}: layer push runs {:.0?} MiB/s, pull runs {:.0?} MiB/s; server CPU: layer push {:.2} s/GiB, layer pull {:.2} s/GiB, small push {:.2} ms/image, small pull {:.2} ms/image",
+                r.big_push, r.big_pull, r.cpu_push, r.cpu_pull, r.cpu_small_push, r.cpu_small_pull
+            );
             println!(
                 "| {name} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} |",
                 median(&r.big_push),

@@ -10,6 +10,7 @@
 use std::convert::Infallible;
 use std::io::{Read, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
@@ -257,6 +258,26 @@ where
     Ok(written?)
 }
 
+/// A read buffer that returns to its download's pool when the last `Bytes` view drops.
+struct Pooled {
+    buf: Vec<u8>,
+    pool: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        if let Ok(mut p) = self.pool.lock() {
+            p.push(std::mem::take(&mut self.buf));
+        }
+    }
+}
+
 /// A response body streaming `len` bytes of `path` from `start`, read on a blocking thread.
 /// A read error ends the stream early; the `Content-Length` already sent makes the client
 /// (and hyper) treat that as a failed transfer rather than a short blob.
@@ -267,16 +288,22 @@ pub(crate) fn stream_file(path: PathBuf, start: u64, len: u64) -> crate::Body {
             let mut f = std::fs::File::open(&path)?;
             f.seek(std::io::SeekFrom::Start(start))?;
             let mut remaining = len;
+            let pool = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
             while remaining > 0 {
                 let want = remaining.min(CHUNK as u64);
+                // Buffers come back to the pool once hyper has written them, so a download
+                // reuses a handful of them instead of faulting in fresh memory per chunk.
+                let mut buf = pool.lock().ok().and_then(|mut p| p.pop()).unwrap_or_default();
+                buf.clear();
                 // read_to_end fills spare capacity without zeroing it first.
-                let mut buf = Vec::with_capacity(want as usize);
+                buf.reserve(want as usize);
                 (&mut f).take(want).read_to_end(&mut buf)?;
                 if buf.len() as u64 != want {
                     return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "blob shorter than expected"));
                 }
                 remaining -= want;
-                if tx.blocking_send(Bytes::from(buf)).is_err() {
+                let chunk = Bytes::from_owner(Pooled { buf, pool: pool.clone() });
+                if tx.blocking_send(chunk).is_err() {
                     return Ok(()); // the client went away
                 }
             }
