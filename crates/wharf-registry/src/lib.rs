@@ -12,15 +12,29 @@
 //! path). [`serve`] runs the handler alone on a plain HTTP/1.1 + h2c listener, for loopback
 //! use, tests and the benchmark.
 //!
+//! ```no_run
+//! # async fn wire(store: std::sync::Arc<wharf_store::sqlite::SqliteStore>) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use wharf_registry::{LocalAuthorizer, Registry, RegistryConfig};
+//! let authorizer = Arc::new(LocalAuthorizer::new(store.clone(), LocalAuthorizer::generate_token()));
+//! let registry = Arc::new(Registry::open(RegistryConfig::new("/var/lib/wharf/registry"), store, authorizer).await?);
+//! // Upload expiry every minute, garbage collection hourly, until shutdown.
+//! let shutdown = std::future::pending::<()>();
+//! tokio::spawn(registry.clone().maintain(Some(std::time::Duration::from_secs(3600)), shutdown));
+//! // In the main listener's router: a path that is `/v2` or starts with `/v2/` goes to
+//! // `registry.handle(request).await`.
+//! # Ok(()) }
+//! ```
+//!
 //! # Storage
 //! Blobs are files at `data_dir/blobs/sha256/<ab>/<abcdef…>`. An upload streams into
 //! `data_dir/uploads/<id>` through a bounded channel to a blocking thread that hashes while it
 //! writes; only when the digest matches is the file fsynced and renamed to its address, and
 //! only then linked into the repository. Uploads die with their connection or after
 //! [`RegistryConfig::upload_expiry`] idle ([`Registry::sweep_uploads`]) and leave nothing
-//! visible. Manifests (≤ [`MAX_MANIFEST_BYTES`], as distribution) are kept in the datastore
-//! with their metadata, so a manifest push is one durable transaction. Keys under
-//! `/registry-oci/`:
+//! visible ([`Registry::maintain`] runs the sweep and periodic garbage collection).
+//! Manifests (≤ [`MAX_MANIFEST_BYTES`], as distribution) are kept in the datastore with their
+//! metadata, so a manifest push is one durable transaction. Keys under `/registry-oci/`:
 //!
 //! - `catalog/<name>` — the repository exists
 //! - `settings/<name>` — repository settings (JSON: `immutableTags`)

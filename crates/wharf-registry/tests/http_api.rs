@@ -740,3 +740,46 @@ async fn serve_should_speak_h2c_and_stream_a_blob_over_it() {
     drop(send);
     conn.abort();
 }
+
+#[tokio::test]
+async fn reopening_the_registry_should_keep_images_and_tokens_and_drop_unfinished_uploads() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let open = || async {
+        let store = Arc::new(wharf_store::sqlite::SqliteStore::open(&dir.path().join("store")).unwrap());
+        let auth = Arc::new(wharf_registry::LocalAuthorizer::new(store.clone(), common::ADMIN_TOKEN));
+        let config = wharf_registry::RegistryConfig::new(dir.path().join("registry"));
+        Arc::new(wharf_registry::Registry::open(config, store, auth).await.unwrap())
+    };
+    let serve = |reg: Arc<wharf_registry::Registry>| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(wharf_registry::serve(listener, reg, async move {
+            let _ = rx.await;
+        }));
+        (addr, tx, task)
+    };
+
+    let reg = open().await;
+    let token = reg.issue_token(&wharf_registry::Identity { name: "admin".into() }, std::time::Duration::from_secs(600));
+    let (addr, stop, task) = serve(reg).await;
+    let (digest, _) = push_image(addr, "team/app", "v1", b"durable layer").await;
+    let r = request(addr, "POST", "/v2/team/app/blobs/uploads/", &[], b"").await;
+    let loc = r.header("location").unwrap().to_string();
+    assert_eq!(request(addr, "PATCH", &loc, &[], b"half an upload").await.status, 202);
+    stop.send(()).unwrap();
+    task.await.unwrap();
+
+    let reg = open().await;
+    let (addr, stop, task) = serve(reg).await;
+    let r = anon_request(addr, "GET", "/v2/team/app/manifests/v1", &[("Authorization", &basic(&token))], b"").await;
+    assert_eq!(r.status, 200, "a token signed before the restart is still valid");
+    assert_eq!(r.header("docker-content-digest"), Some(digest.as_str()));
+    let r = request(addr, "GET", &format!("/v2/team/app/blobs/{}", sha256(b"durable layer")), &[], b"").await;
+    assert_eq!(r.body, b"durable layer");
+    assert_eq!(request(addr, "GET", &loc, &[], b"").await.error_code(), "BLOB_UPLOAD_UNKNOWN");
+    assert_eq!(std::fs::read_dir(dir.path().join("registry/uploads")).unwrap().count(), 0);
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
