@@ -783,3 +783,35 @@ async fn reopening_the_registry_should_keep_images_and_tokens_and_drop_unfinishe
     stop.send(()).unwrap();
     task.await.unwrap();
 }
+
+#[tokio::test]
+async fn content_management_should_delete_tags_manifests_blobs_and_uploads() {
+    let s = start().await;
+    let (digest, m) = push_image(s.addr, "team/app", "v1", b"layer").await;
+    assert_eq!(push_manifest(s.addr, "team/app", "v2", &m).await.status, 201);
+
+    let r = request(s.addr, "DELETE", "/v2/team/app/manifests/v1", &[], b"").await;
+    assert_eq!(r.status, 202);
+    assert_eq!(request(s.addr, "GET", "/v2/team/app/manifests/v1", &[], b"").await.error_code(), "MANIFEST_UNKNOWN");
+    assert_eq!(request(s.addr, "GET", "/v2/team/app/manifests/v2", &[], b"").await.status, 200);
+    assert_eq!(request(s.addr, "GET", "/v2/team/app/tags/list", &[], b"").await.json()["tags"], json!(["v2"]));
+
+    let r = request(s.addr, "DELETE", &format!("/v2/team/app/manifests/{digest}"), &[], b"").await;
+    assert_eq!(r.status, 202);
+    assert_eq!(request(s.addr, "GET", "/v2/team/app/manifests/v2", &[], b"").await.status, 404);
+    let r = request(s.addr, "DELETE", &format!("/v2/team/app/manifests/{digest}"), &[], b"").await;
+    assert_eq!(r.error_code(), "MANIFEST_UNKNOWN");
+
+    let layer = sha256(b"layer");
+    assert_eq!(request(s.addr, "DELETE", &format!("/v2/team/app/blobs/{layer}"), &[], b"").await.status, 202);
+    let r = request(s.addr, "DELETE", &format!("/v2/team/app/blobs/{layer}"), &[], b"").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.error_code(), "BLOB_UNKNOWN");
+
+    let r = request(s.addr, "POST", "/v2/team/app/blobs/uploads/", &[], b"").await;
+    let loc = r.header("location").unwrap().to_string();
+    assert_eq!(request(s.addr, "PATCH", &loc, &[], b"partial").await.status, 202);
+    assert_eq!(request(s.addr, "DELETE", &loc, &[], b"").await.status, 204);
+    assert_eq!(request(s.addr, "GET", &loc, &[], b"").await.error_code(), "BLOB_UPLOAD_UNKNOWN");
+    assert_eq!(std::fs::read_dir(s.dir.path().join("registry/uploads")).unwrap().count(), 0);
+}
