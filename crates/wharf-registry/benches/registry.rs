@@ -69,9 +69,7 @@ impl Proc {
 fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
         .unwrap_or(0)
 }
 
@@ -200,11 +198,8 @@ impl Target {
     }
 
     async fn get(&self, path: &str) -> u64 {
-        let r = self
-            .req("GET", path)
-            .header("Accept", "application/vnd.oci.image.manifest.v1+json")
-            .body(empty())
-            .unwrap();
+        let r =
+            self.req("GET", path).header("Accept", "application/vnd.oci.image.manifest.v1+json").body(empty()).unwrap();
         let (status, _, n) = self.send(r).await;
         assert_eq!(status, 200, "{} GET {path}", self.name);
         n
@@ -263,7 +258,9 @@ impl BigLayer {
     }
     fn body(&self) -> Body {
         let b = self.block.clone();
-        let s = futures::stream::iter((0..self.blocks).map(move |_| Ok::<_, Infallible>(hyper::body::Frame::data(b.clone()))));
+        let s = futures::stream::iter(
+            (0..self.blocks).map(move |_| Ok::<_, Infallible>(hyper::body::Frame::data(b.clone()))),
+        );
         StreamBody::new(s).boxed()
     }
 }

@@ -173,10 +173,8 @@ impl LocalAuthorizer {
             return Err(RegistryError::Invalid { what: "credential name", value: name.to_string() });
         }
         let secret = Self::generate_token();
-        let grants: Vec<Value> = grants
-            .iter()
-            .map(|g| json!({ "repositories": g.repositories, "actions": g.actions.names() }))
-            .collect();
+        let grants: Vec<Value> =
+            grants.iter().map(|g| json!({ "repositories": g.repositories, "actions": g.actions.names() })).collect();
         let record = json!({ "secretSha256": hex::encode(Sha256::digest(secret.as_bytes())), "grants": grants });
         self.store.put(cred_key(name), record.to_string().into_bytes()).await?;
         Ok(format!("{CRED_PREFIX}{name}.{secret}"))
@@ -184,7 +182,9 @@ impl LocalAuthorizer {
 
     /// Deletes credential `name`; tokens already issued to it stay valid until they expire.
     pub async fn delete_credential(&self, name: &str) -> Result<()> {
-        self.store.txn(TxnRequest { compare: vec![], success: vec![Op::delete(cred_key(name))], failure: vec![] }).await?;
+        self.store
+            .txn(TxnRequest { compare: vec![], success: vec![Op::delete(cred_key(name))], failure: vec![] })
+            .await?;
         Ok(())
     }
 
@@ -224,7 +224,13 @@ impl Authorizer for LocalAuthorizer {
             let grant = Grant {
                 repositories: g["repositories"].as_str().unwrap_or_default().to_string(),
                 actions: Actions::parse(
-                    &g["actions"].as_array().into_iter().flatten().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+                    &g["actions"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(","),
                 ),
             };
             if grant.matches(repo) {
@@ -252,10 +258,9 @@ impl Claims {
     /// The actions granted on `resource`, if the token lists its access.
     pub fn granted(&self, resource: &Resource) -> Option<Actions> {
         self.access.as_ref().map(|list| {
-            list.iter().filter(|(r, _)| r == resource).fold(Actions::NONE, |acc, (_, a)| Actions {
-                pull: acc.pull || a.pull,
-                push: acc.push || a.push,
-            })
+            list.iter()
+                .filter(|(r, _)| r == resource)
+                .fold(Actions::NONE, |acc, (_, a)| Actions { pull: acc.pull || a.pull, push: acc.push || a.push })
         })
     }
 }
@@ -376,7 +381,9 @@ mod tests {
 
     #[test]
     fn scopes_should_parse_repository_and_catalog_entries() {
-        let s = parse_scopes(["repository:team/app:pull,push registry:catalog:*", "repository:x:pull", "bogus"].into_iter());
+        let s = parse_scopes(
+            ["repository:team/app:pull,push registry:catalog:*", "repository:x:pull", "bogus"].into_iter(),
+        );
         assert_eq!(
             s,
             vec![

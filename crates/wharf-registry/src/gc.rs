@@ -47,7 +47,13 @@ impl Registry {
         loop {
             let page = self
                 .store
-                .range(RangeRequest { key: key.clone(), range_end: end.clone(), limit: PAGE, revision, ..Default::default() })
+                .range(RangeRequest {
+                    key: key.clone(),
+                    range_end: end.clone(),
+                    limit: PAGE,
+                    revision,
+                    ..Default::default()
+                })
                 .await?;
             revision = page.revision;
             for kv in &page.kvs {
@@ -55,10 +61,8 @@ impl Registry {
                 if let Some((_, digest)) = k.rsplit_once("/_blobs/") {
                     links.entry(digest.to_string()).or_default().push(kv.key.clone());
                 } else if k.contains("/_manifests/") {
-                    let (_, data) = split_manifest(&kv.value).map_err(|e| RegistryError::Corrupt {
-                        key: k.to_string(),
-                        reason: e.message.clone(),
-                    })?;
+                    let (_, data) = split_manifest(&kv.value)
+                        .map_err(|e| RegistryError::Corrupt { key: k.to_string(), reason: e.message.clone() })?;
                     if let Ok(doc) = serde_json::from_slice::<Value>(data) {
                         marked.extend(manifest_blob_refs(&doc));
                     }

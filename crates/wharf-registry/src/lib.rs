@@ -301,7 +301,8 @@ fn with_body(b: http::response::Builder, body: Body) -> Response<Body> {
 
 /// Splits a stored manifest record into its metadata and its bytes.
 fn split_manifest(value: &[u8]) -> ApiResult<(Value, &[u8])> {
-    let nl = value.iter().position(|&b| b == b'\n').ok_or_else(|| ApiError::internal("manifest record has no header"))?;
+    let nl =
+        value.iter().position(|&b| b == b'\n').ok_or_else(|| ApiError::internal("manifest record has no header"))?;
     let meta = serde_json::from_slice(&value[..nl]).map_err(ApiError::internal)?;
     Ok((meta, &value[nl + 1..]))
 }
@@ -358,7 +359,9 @@ impl Registry {
             return Err(RegistryError::Invalid { what: "repository name", value: name.to_string() });
         }
         let settings = json!({ "immutableTags": immutable }).to_string();
-        self.store.txn(txn(vec![Op::put(catalog_key(name), Vec::new()), Op::put(settings_key(name), settings)])).await?;
+        self.store
+            .txn(txn(vec![Op::put(catalog_key(name), Vec::new()), Op::put(settings_key(name), settings)]))
+            .await?;
         Ok(())
     }
 
@@ -399,7 +402,11 @@ impl Registry {
 
     /// Runs upload expiry every minute (at most) and garbage collection every `gc_every`
     /// until `shutdown` completes.
-    pub async fn maintain(self: Arc<Self>, gc_every: Option<Duration>, shutdown: impl std::future::Future<Output = ()>) {
+    pub async fn maintain(
+        self: Arc<Self>,
+        gc_every: Option<Duration>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
         let tick = (self.config.upload_expiry / 4).clamp(Duration::from_millis(10), Duration::from_secs(60));
         let mut sweep = tokio::time::interval(tick);
         let mut gc = tokio::time::interval(gc_every.unwrap_or(Duration::from_secs(86400 * 365)));
@@ -498,7 +505,10 @@ impl Registry {
             .uri()
             .query()
             .map(|q| {
-                form_urlencoded::parse(q.as_bytes()).filter(|(k, _)| k == "scope").map(|(_, v)| v.into_owned()).collect()
+                form_urlencoded::parse(q.as_bytes())
+                    .filter(|(k, _)| k == "scope")
+                    .map(|(_, v)| v.into_owned())
+                    .collect()
             })
             .unwrap_or_default();
         let mut access = Vec::new();
@@ -600,7 +610,10 @@ impl Registry {
 
     async fn link(&self, name: &str, digest: &str, size: u64) -> ApiResult<()> {
         self.store
-            .txn(txn(vec![Op::put(catalog_key(name), Vec::new()), Op::put(repo_key(name, "_blobs", digest), size.to_string())]))
+            .txn(txn(vec![
+                Op::put(catalog_key(name), Vec::new()),
+                Op::put(repo_key(name, "_blobs", digest), size.to_string()),
+            ]))
             .await?;
         Ok(())
     }
@@ -691,7 +704,8 @@ impl Registry {
         if len <= 64 * 1024 {
             // Small blobs (configs, tiny layers): one read beats a reader thread.
             let data = tokio::fs::read(&path).await?;
-            let slice = data.get(start as usize..(start + len) as usize).ok_or_else(|| ApiError::internal("blob shrank"))?;
+            let slice =
+                data.get(start as usize..(start + len) as usize).ok_or_else(|| ApiError::internal("blob shrank"))?;
             return Ok(finish(b, Bytes::copy_from_slice(slice)));
         }
         Ok(with_body(b, blobs::stream_file(path, start, len)))
@@ -740,7 +754,8 @@ impl Registry {
             self.commit_and_link(name, &id, written, size, &digest).await?;
             return Ok(Self::created_blob(name, &digest));
         }
-        let up = Upload { repo: name.to_string(), offset: 0, hasher: Sha256::new(), busy: false, touched: Instant::now() };
+        let up =
+            Upload { repo: name.to_string(), offset: 0, hasher: Sha256::new(), busy: false, touched: Instant::now() };
         self.uploads.lock().map_err(ApiError::internal)?.insert(id.clone(), up);
         Ok(Self::upload_response(StatusCode::ACCEPTED, name, &id, 0))
     }
@@ -1071,8 +1086,10 @@ impl Registry {
         let (meta, _) = split_manifest(&record.value)?;
         let mut ops = vec![Op::delete(repo_key(name, "_manifests", reference))];
         let prefix = repo_key(name, "_tags", "");
-        let tags =
-            self.store.range(RangeRequest { range_end: prefix_end(&prefix), key: prefix, ..Default::default() }).await?;
+        let tags = self
+            .store
+            .range(RangeRequest { range_end: prefix_end(&prefix), key: prefix, ..Default::default() })
+            .await?;
         for kv in tags.kvs {
             if kv.value == reference.as_bytes() {
                 ops.push(Op::delete(kv.key));
@@ -1119,8 +1136,10 @@ impl Registry {
             return Err(ApiError::digest_invalid("malformed digest").detail(json!({ "digest": digest })));
         }
         let prefix = repo_key(name, "_referrers", &format!("{digest}/"));
-        let r =
-            self.store.range(RangeRequest { range_end: prefix_end(&prefix), key: prefix, ..Default::default() }).await?;
+        let r = self
+            .store
+            .range(RangeRequest { range_end: prefix_end(&prefix), key: prefix, ..Default::default() })
+            .await?;
         let filter = q.get("artifactType");
         let mut manifests = Vec::new();
         for kv in r.kvs {

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{anon_request, basic, descriptor, push_blob, push_manifest, request, sha256, start, start_with};
-use wharf_registry::{Actions, Challenge, Grant};
 use serde_json::json;
+use wharf_registry::{Actions, Challenge, Grant};
 
 const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 const LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
@@ -352,7 +352,8 @@ async fn every_request_should_need_credentials_and_basic_should_take_user_aws_wi
     assert_eq!(request(s.addr, "GET", "/v2/", &[], b"").await.status, 200);
 
     // An ECR-style token issued for the admin works as the Basic password.
-    let token = s.registry.issue_token(&wharf_registry::Identity { name: "admin".into() }, std::time::Duration::from_secs(60));
+    let token =
+        s.registry.issue_token(&wharf_registry::Identity { name: "admin".into() }, std::time::Duration::from_secs(60));
     let r = anon_request(s.addr, "GET", "/v2/_catalog", &[("Authorization", &basic(&token))], b"").await;
     assert_eq!(r.status, 200);
 }
@@ -393,10 +394,14 @@ async fn token_endpoint_should_grant_only_the_allowed_part_of_the_requested_scop
     let challenge = r.header("www-authenticate").unwrap().to_string();
     assert_eq!(
         challenge,
-        format!(r#"Bearer realm="http://{}/v2/token",service="wharf-registry",scope="repository:team/app:pull""#, s.addr)
+        format!(
+            r#"Bearer realm="http://{}/v2/token",service="wharf-registry",scope="repository:team/app:pull""#,
+            s.addr
+        )
     );
     // The token endpoint itself wants Basic credentials.
-    let r = anon_request(s.addr, "GET", "/v2/token?service=wharf-registry&scope=repository:team/app:pull", &[], b"").await;
+    let r =
+        anon_request(s.addr, "GET", "/v2/token?service=wharf-registry&scope=repository:team/app:pull", &[], b"").await;
     assert_eq!(r.status, 401);
 
     let token = s
@@ -434,14 +439,18 @@ async fn cross_repository_mount_should_need_pull_on_the_source() {
     let d = push_blob(s.addr, "secret/app", b"private layer").await;
     let token = s
         .authorizer
-        .create_credential(
-            "ci",
-            &[Grant { repositories: "team/*".into(), actions: Actions::ALL }],
-        )
+        .create_credential("ci", &[Grant { repositories: "team/*".into(), actions: Actions::ALL }])
         .await
         .unwrap();
     let h = basic(&token);
-    let r = request(s.addr, "POST", &format!("/v2/team/app/blobs/uploads/?mount={d}&from=secret/app"), &[("Authorization", &h)], b"").await;
+    let r = request(
+        s.addr,
+        "POST",
+        &format!("/v2/team/app/blobs/uploads/?mount={d}&from=secret/app"),
+        &[("Authorization", &h)],
+        b"",
+    )
+    .await;
     assert_eq!(r.status, 202, "a refused mount falls back to an ordinary upload");
     let r = request(s.addr, "HEAD", &format!("/v2/team/app/blobs/{d}"), &[], b"").await;
     assert_eq!(r.status, 404);
@@ -607,7 +616,8 @@ async fn garbage_collection_running_during_pushes_should_never_break_a_pushed_im
         let mut pushed = Vec::new();
         for (i, (d, data)) in shared.into_iter().enumerate() {
             let repo = format!("app/n{i}");
-            let r = request(addr, "POST", &format!("/v2/{repo}/blobs/uploads/?mount={d}&from=base/lib"), &[], b"").await;
+            let r =
+                request(addr, "POST", &format!("/v2/{repo}/blobs/uploads/?mount={d}&from=base/lib"), &[], b"").await;
             let config = format!(r#"{{"architecture":"amd64","os":"linux","n":{i}}}"#).into_bytes();
             push_blob(addr, &repo, &config).await;
             if r.status != 201 {
@@ -653,7 +663,8 @@ async fn large_blob_should_stream_in_and_out_intact() {
     assert_eq!(r.status, 200);
     assert_eq!(r.body.len(), data.len());
     assert_eq!(sha256(&r.body), d);
-    let r = request(s.addr, "GET", &format!("/v2/team/big/blobs/{d}"), &[("Range", "bytes=1048570-2097160")], b"").await;
+    let r =
+        request(s.addr, "GET", &format!("/v2/team/big/blobs/{d}"), &[("Range", "bytes=1048570-2097160")], b"").await;
     assert_eq!(r.status, 206);
     assert_eq!(r.body, &data[1048570..=2097160]);
 }
@@ -666,7 +677,9 @@ async fn malformed_manifests_and_references_should_get_the_specs_error_codes() {
     assert_eq!(r.error_code(), "MANIFEST_INVALID");
     let r = request(s.addr, "PUT", "/v2/team/app/manifests/v1", &ct, br#"{"schemaVersion":2}"#).await;
     assert_eq!(r.error_code(), "MANIFEST_INVALID");
-    let r = request(s.addr, "PUT", "/v2/team/app/manifests/-bad", &ct, br#"{"schemaVersion":2,"config":{},"layers":[]}"#).await;
+    let r =
+        request(s.addr, "PUT", "/v2/team/app/manifests/-bad", &ct, br#"{"schemaVersion":2,"config":{},"layers":[]}"#)
+            .await;
     assert_eq!(r.error_code(), "TAG_INVALID");
     let r = request(s.addr, "GET", "/v2/team/app/blobs/sha256:zz", &[], b"").await;
     assert_eq!(r.error_code(), "DIGEST_INVALID");
@@ -720,12 +733,10 @@ async fn serve_should_speak_h2c_and_stream_a_blob_over_it() {
     let d = push_blob(s.addr, "team/h2", &data).await;
 
     let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(tcp),
-    )
-    .await
-    .unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .unwrap();
     let conn = tokio::spawn(conn);
     let req = http::Request::get(format!("http://{}/v2/team/h2/blobs/{d}", s.addr))
         .header("Authorization", common::admin_basic())
@@ -762,7 +773,8 @@ async fn reopening_the_registry_should_keep_images_and_tokens_and_drop_unfinishe
     };
 
     let reg = open().await;
-    let token = reg.issue_token(&wharf_registry::Identity { name: "admin".into() }, std::time::Duration::from_secs(600));
+    let token =
+        reg.issue_token(&wharf_registry::Identity { name: "admin".into() }, std::time::Duration::from_secs(600));
     let (addr, stop, task) = serve(reg).await;
     let (digest, _) = push_image(addr, "team/app", "v1", b"durable layer").await;
     let r = request(addr, "POST", "/v2/team/app/blobs/uploads/", &[], b"").await;

@@ -186,7 +186,8 @@ async fn skopeo_should_copy_a_two_platform_index_and_resolve_each_platform() {
     let mut arm = image(work.path(), &src, "arm64", 2);
     amd["platform"] = json!({ "architecture": "amd64", "os": "linux" });
     arm["platform"] = json!({ "architecture": "arm64", "os": "linux" });
-    let index = json!({ "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [amd, arm] });
+    let index =
+        json!({ "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [amd, arm] });
     let mut index_desc = write_blob(&src, &serde_json::to_vec(&index).unwrap());
     index_desc["mediaType"] = json!("application/vnd.oci.image.index.v1+json");
     let index_digest = index_desc["digest"].as_str().unwrap().to_string();
@@ -208,7 +209,8 @@ async fn skopeo_should_copy_a_two_platform_index_and_resolve_each_platform() {
         let hex = desc["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
         let manifest: serde_json::Value =
             serde_json::from_slice(&std::fs::read(src.join("blobs/sha256").join(hex)).unwrap()).unwrap();
-        let layers: Vec<serde_json::Value> = manifest["layers"].as_array().unwrap().iter().map(|l| l["digest"].clone()).collect();
+        let layers: Vec<serde_json::Value> =
+            manifest["layers"].as_array().unwrap().iter().map(|l| l["digest"].clone()).collect();
         assert_eq!(inspect["Layers"], json!(layers));
     }
     let r = request(s.addr, "HEAD", "/v2/team/multi/manifests/v1", &[], b"").await;
