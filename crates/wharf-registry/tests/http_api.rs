@@ -827,3 +827,36 @@ async fn content_management_should_delete_tags_manifests_blobs_and_uploads() {
     assert_eq!(request(s.addr, "GET", &loc, &[], b"").await.error_code(), "BLOB_UPLOAD_UNKNOWN");
     assert_eq!(std::fs::read_dir(s.dir.path().join("registry/uploads")).unwrap().count(), 0);
 }
+
+#[tokio::test]
+async fn maintain_should_expire_uploads_and_collect_garbage_until_shut_down() {
+    let s = start_with(|c| {
+        c.upload_expiry = std::time::Duration::from_millis(100);
+        c.gc_grace = std::time::Duration::ZERO;
+    })
+    .await;
+    let orphan = push_blob(s.addr, "team/app", b"orphan").await;
+    let p = s.dir.path().join("registry/blobs/sha256").join(&orphan[7..9]).join(&orphan[7..]);
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::open(&p).unwrap().set_modified(old).unwrap();
+    let r = request(s.addr, "POST", "/v2/team/app/blobs/uploads/", &[], b"").await;
+    let loc = r.header("location").unwrap().to_string();
+    assert_eq!(request(s.addr, "PATCH", &loc, &[], b"abandoned").await.status, 202);
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let every = Some(std::time::Duration::from_millis(50));
+    let task = tokio::spawn(s.registry.clone().maintain(every, async move {
+        let _ = stopped.await;
+    }));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let upload_gone = request(s.addr, "GET", &loc, &[], b"").await.status == 404;
+        if upload_gone && !p.exists() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "maintenance did not run: upload gone {upload_gone}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stop.send(()).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(5), task).await.unwrap().unwrap();
+}
