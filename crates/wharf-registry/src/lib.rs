@@ -1,41 +1,103 @@
-//! Wharf's OCI registry: the OCI Distribution Spec v1.1 data plane under `/v2/`.
+//! Wharf's OCI registry (ECR's data plane): the OCI Distribution Spec v1.1 under `/v2/`, a
+//! content-addressed blob store on disk, repository metadata in the datastore, authentication
+//! and authorization of every request, and garbage collection.
 //!
-//! [`Registry::handle`] serves one HTTP request; the binary mounts it on a hyper listener.
-//! Blobs (and manifests, which are blobs too) live content-addressed on disk under
-//! `data_dir/blobs/sha256/ab/abcdef…`; an upload streams into `data_dir/uploads/` while it is
-//! hashed, is fsynced, verified against the client's digest and only then renamed into place.
-//! Which repository holds which blob, tags, manifest metadata and referrers are keys in the
-//! [`wharf_store::KvStore`] under `/oci/`:
+//! # Serving
+//! [`Registry::handle`] serves one `http::Request` whose body is any
+//! `http_body::Body<Data = Bytes>`; bodies stream both ways. Wharf mounts it under `/v2/` on the
+//! main HTTPS listener, the one that serves the Kubernetes API and the AWS front door: "one
+//! listener, every protocol". One port means one certificate, one place for TLS and
+//! connection limits, and an ECR `repositoryUri` (`host:port/name`) that is the same endpoint
+//! the AWS CLI already trusts; the paths cannot collide (`/v2/` is not a Kubernetes or AWS
+//! path). [`serve`] runs the handler alone on a plain HTTP/1.1 + h2c listener, for loopback
+//! use, tests and the benchmark.
 //!
-//! - `/oci/catalog/<name>` — the repository exists
-//! - `/oci/repos/<name>/_blobs/<digest>` — the blob is linked into the repository (value: size)
-//! - `/oci/repos/<name>/_manifests/<digest>` — manifest metadata (JSON)
-//! - `/oci/repos/<name>/_tags/<tag>` — the tag's digest
-//! - `/oci/repos/<name>/_referrers/<subject>/<digest>` — a referrer's descriptor (JSON)
+//! ```no_run
+//! # async fn wire(store: std::sync::Arc<wharf_store::sqlite::SqliteStore>) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use wharf_registry::{LocalAuthorizer, Registry, RegistryConfig};
+//! let authorizer = Arc::new(LocalAuthorizer::new(store.clone(), LocalAuthorizer::generate_token()));
+//! let registry = Arc::new(Registry::open(RegistryConfig::new("/var/lib/wharf/registry"), store, authorizer).await?);
+//! // Upload expiry every minute, garbage collection hourly, until shutdown.
+//! let shutdown = std::future::pending::<()>();
+//! tokio::spawn(registry.clone().maintain(Some(std::time::Duration::from_secs(3600)), shutdown));
+//! // In the main listener's router: a path that is `/v2` or starts with `/v2/` goes to
+//! // `registry.handle(request).await`.
+//! # Ok(()) }
+//! ```
+//!
+//! # Storage
+//! Blobs are files at `data_dir/blobs/sha256/<ab>/<abcdef…>`. An upload streams into
+//! `data_dir/uploads/<id>` through a bounded channel to a blocking thread that hashes while it
+//! writes; only when the digest matches is the file fsynced and renamed to its address, and
+//! only then linked into the repository. Uploads die with their connection or after
+//! [`RegistryConfig::upload_expiry`] idle ([`Registry::sweep_uploads`]) and leave nothing
+//! visible ([`Registry::maintain`] runs the sweep and periodic garbage collection).
+//! Manifests (≤ [`MAX_MANIFEST_BYTES`], as distribution) are kept in the datastore with their
+//! metadata, so a manifest push is one durable transaction. Keys under `/registry-oci/`:
+//!
+//! - `catalog/<name>` — the repository exists
+//! - `settings/<name>` — repository settings (JSON: `immutableTags`)
+//! - `repos/<name>/_blobs/<digest>` — the blob is linked into the repository (value: size)
+//! - `repos/<name>/_manifests/<digest>` — metadata JSON, a newline, then the manifest bytes
+//! - `repos/<name>/_tags/<tag>` — the tag's digest
+//! - `repos/<name>/_referrers/<subject>/<digest>` — a referrer's descriptor (JSON)
+//! - `credentials/<name>`, `token-signing-key` — see [`auth`]
 //!
 //! Repository path components never start with `_`, so these keys cannot collide.
+//!
+//! # Garbage collection
+//! [`Registry::collect_garbage`] deletes blob files that no manifest in any repository
+//! references (mark and sweep), and is safe while pushes run. Its argument: every operation
+//! that makes a blob reachable — committing an upload, a cross-repository mount, a manifest
+//! put — holds a shared lock while it (a) sets the blob file's modification time to now and
+//! (b) checks the file exists and records the reference. The collector deletes a candidate
+//! only under the exclusive lock, after re-reading its modification time and finding it older
+//! than the collection's start minus [`RegistryConfig::gc_grace`]. So either the collector
+//! deleted first, and the pusher's existence check then fails (the push is refused, nothing
+//! dangles), or the pusher touched first, and the collector spares the blob. Blobs uploaded
+//! for a manifest that has not arrived yet are younger than the grace period and survive.
+//!
+//! # Authentication
+//! See [`auth`]: Basic (user `AWS`, password a token, as ECR) and the Docker bearer-token flow
+//! (`/v2/token`), decided by an [`Authorizer`].
 
+mod admin;
+pub mod auth;
+mod blobs;
+mod error;
+mod gc;
 mod names;
+mod server;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
-use wharf_store::{prefix_end, KvStore, Op, RangeRequest, TxnRequest};
+use wharf_store::{prefix_end, Compare, KvStore, Op, RangeRequest, TxnRequest};
 
+pub use admin::ImageInfo;
+pub use auth::{Actions, AuthError, Authorizer, Claims, Grant, Identity, LocalAuthorizer, Resource};
+pub use error::{RegistryError, Result};
+pub use gc::GcReport;
 pub use names::{valid_digest, valid_name, valid_tag};
+pub use server::serve;
+
+use auth::TokenSigner;
+use blobs::{next_chunk, valid_upload_id, BlobStore, Written};
+use error::{ApiError, ApiResult};
 
 /// The response body type of [`Registry::handle`].
 pub type Body = BoxBody<Bytes, Infallible>;
 
-/// Largest manifest accepted by `PUT /v2/<name>/manifests/<reference>`.
+/// Largest manifest accepted by `PUT /v2/<name>/manifests/<reference>` (distribution's limit).
 pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -43,143 +105,53 @@ const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const MANIFEST_TYPES: [&str; 4] = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST];
+const PREFIX: &str = "/registry-oci";
 
-/// How clients authenticate. Designed to grow IAM-backed bearer tokens later.
+/// Which challenge a 401 carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// `WWW-Authenticate: Basic` — clients send user `AWS` and a token, as with ECR.
+    Basic,
+    /// `WWW-Authenticate: Bearer realm=…/v2/token` — clients fetch a scoped token first.
+    Bearer,
+}
+
+/// How a [`Registry`] is set up.
 #[derive(Debug, Clone)]
-pub enum Auth {
-    /// Every request is allowed.
-    None,
-    /// HTTP Basic with one user.
-    Basic {
-        /// The user name.
-        user: String,
-        /// The password.
-        password: String,
-    },
+pub struct RegistryConfig {
+    /// Where blobs and uploads live.
+    pub data_dir: PathBuf,
+    /// The challenge sent with 401 answers.
+    pub challenge: Challenge,
+    /// The `service` named in bearer challenges and tokens.
+    pub service: String,
+    /// The token endpoint's URL for bearer challenges; `None` derives it from the request's
+    /// `Host` as `<scheme>://<host>/v2/token`.
+    pub token_realm: Option<String>,
+    /// The scheme clients reach the registry by (for the derived token realm).
+    pub scheme: String,
+    /// Lifetime of tokens from the token endpoint.
+    pub token_ttl: Duration,
+    /// An upload idle this long is removed.
+    pub upload_expiry: Duration,
+    /// Blobs younger than this survive garbage collection even when unreferenced.
+    pub gc_grace: Duration,
 }
 
-/// Errors of setting up or running the registry outside one request's protocol errors.
-#[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
-    /// A file or directory under the data directory could not be used.
-    #[error("registry storage at {path} failed: {source}")]
-    Io {
-        /// The path that failed.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The key-value store failed.
-    #[error("registry metadata store failed: {0}")]
-    Store(#[from] wharf_store::StoreError),
-}
-
-/// A protocol error: HTTP status plus an OCI error code.
-#[derive(Debug)]
-struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    detail: Value,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), detail: Value::Null }
-    }
-    fn detail(mut self, detail: Value) -> Self {
-        self.detail = detail;
-        self
-    }
-    fn internal(err: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %err, "registry internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", "internal error")
-    }
-    fn name_unknown(name: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "NAME_UNKNOWN", "repository name not known to registry")
-            .detail(json!({ "name": name }))
-    }
-    fn blob_unknown(digest: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", "blob unknown to registry").detail(json!({ "digest": digest }))
-    }
-    fn upload_unknown() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry")
-    }
-    fn digest_invalid(msg: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", msg)
-    }
-    fn manifest_unknown(reference: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", "manifest unknown to registry")
-            .detail(json!({ "reference": reference }))
-    }
-    fn response(self) -> Response<Body> {
-        let body = json!({ "errors": [{ "code": self.code, "message": self.message, "detail": self.detail }] });
-        let mut b = Response::builder().status(self.status).header(header::CONTENT_TYPE, "application/json");
-        if self.code == "UNAUTHORIZED" {
-            b = b.header(header::WWW_AUTHENTICATE, r#"Basic realm="wharf""#);
+impl RegistryConfig {
+    /// Defaults: Basic challenge, https, 5-minute tokens, 1-hour upload expiry and GC grace.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            challenge: Challenge::Basic,
+            service: "wharf-registry".into(),
+            token_realm: None,
+            scheme: "https".into(),
+            token_ttl: Duration::from_secs(300),
+            upload_expiry: Duration::from_secs(3600),
+            gc_grace: Duration::from_secs(3600),
         }
-        finish(b, Bytes::from(body.to_string()))
     }
-}
-
-impl From<wharf_store::StoreError> for ApiError {
-    fn from(e: wharf_store::StoreError) -> Self {
-        ApiError::internal(e)
-    }
-}
-
-impl From<std::io::Error> for ApiError {
-    fn from(e: std::io::Error) -> Self {
-        ApiError::internal(e)
-    }
-}
-
-type ApiResult<T> = Result<T, ApiError>;
-
-fn finish(b: http::response::Builder, body: Bytes) -> Response<Body> {
-    b.header("Docker-Distribution-API-Version", "registry/2.0").body(Full::new(body).boxed()).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "building registry response");
-        let mut r = Response::new(Full::new(Bytes::new()).boxed());
-        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-        r
-    })
-}
-
-/// Streams `len` bytes of `file` (already positioned) as the response body, 64 KiB at a time.
-fn stream_file(b: http::response::Builder, file: tokio::fs::File, len: u64, digest: String) -> Response<Body> {
-    const CHUNK: u64 = 64 * 1024;
-    let stream = futures::stream::unfold((file, len), move |(mut file, remaining)| {
-        let digest = digest.clone();
-        async move {
-            if remaining == 0 {
-                return None;
-            }
-            let mut buf = vec![0u8; remaining.min(CHUNK) as usize];
-            match file.read(&mut buf).await {
-                Ok(0) => None,
-                Ok(n) => {
-                    buf.truncate(n);
-                    Some((
-                        Ok::<_, Infallible>(hyper::body::Frame::data(Bytes::from(buf))),
-                        (file, remaining - n as u64),
-                    ))
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, %digest, "reading blob");
-                    None
-                }
-            }
-        }
-    });
-    b.header("Docker-Distribution-API-Version", "registry/2.0")
-        .body(http_body_util::StreamBody::new(stream).boxed())
-        .unwrap_or_else(|e| {
-            tracing::error!(error = %e, "building registry response");
-            let mut r = Response::new(Full::new(Bytes::new()).boxed());
-            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            r
-        })
 }
 
 /// An upload in progress (kept in memory; uploads do not survive a restart).
@@ -190,34 +162,44 @@ struct Upload {
     hasher: Sha256,
     /// A request is writing to this upload; others are refused until it ends.
     busy: bool,
+    touched: Instant,
 }
 
-/// Ends an upload when dropped: forgets its state and removes its temp file (if any).
-/// Request paths that keep the upload alive `mem::forget` it and put the state back.
+/// Ends an upload when dropped while armed: forgets its state and removes its file. A
+/// request that keeps the upload alive disarms it and puts the state back.
 struct UploadGuard<'a> {
     registry: &'a Registry,
     id: &'a str,
+    armed: bool,
 }
 
 impl Drop for UploadGuard<'_> {
     fn drop(&mut self) {
-        self.registry.forget(self.id);
-        let _ = std::fs::remove_file(self.registry.uploads_dir.join(self.id));
+        if self.armed {
+            if let Ok(mut map) = self.registry.uploads.lock() {
+                map.remove(self.id);
+            }
+            let _ = std::fs::remove_file(self.registry.blobs.upload_path(self.id));
+        }
     }
 }
 
-/// The OCI registry over a data directory and a metadata store.
+/// The OCI registry over a data directory, a metadata store and an authorizer.
 pub struct Registry {
-    blobs: PathBuf,
-    uploads_dir: PathBuf,
+    config: RegistryConfig,
+    blobs: BlobStore,
     store: Arc<dyn KvStore>,
-    auth: Auth,
+    authorizer: Arc<dyn Authorizer>,
+    signer: TokenSigner,
     uploads: Mutex<HashMap<String, Upload>>,
+    /// Shared by operations that make a blob reachable; exclusive while GC deletes one.
+    gc_lock: tokio::sync::RwLock<()>,
 }
 
 /// What a `/v2/...` path addresses.
 enum Route {
     Base,
+    Token,
     Catalog,
     Uploads(String),
     Upload(String, String),
@@ -227,10 +209,27 @@ enum Route {
     Referrers(String, String),
 }
 
+impl Route {
+    /// The resource and actions a request needs; `None` for "any authenticated identity".
+    fn needs(&self, method: &Method) -> Option<(Resource, Actions)> {
+        let read = matches!(*method, Method::GET | Method::HEAD);
+        let repo = |n: &String| Resource::Repository(n.clone());
+        let act = if read { Actions::PULL } else { Actions { pull: false, push: true } };
+        match self {
+            Route::Base | Route::Token => None,
+            Route::Catalog => Some((Resource::Catalog, Actions::PULL)),
+            Route::Uploads(n) | Route::Upload(n, _) => Some((repo(n), Actions { pull: false, push: true })),
+            Route::Blob(n, _) | Route::Manifest(n, _) => Some((repo(n), act)),
+            Route::Tags(n) | Route::Referrers(n, _) => Some((repo(n), Actions::PULL)),
+        }
+    }
+}
+
 fn route(path: &str) -> ApiResult<Route> {
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint");
     let rest = match path {
         "/v2" | "/v2/" => return Ok(Route::Base),
+        "/v2/token" => return Ok(Route::Token),
         "/v2/_catalog" => return Ok(Route::Catalog),
         p => p.strip_prefix("/v2/").ok_or_else(not_found)?,
     };
@@ -241,8 +240,7 @@ fn route(path: &str) -> ApiResult<Route> {
         if valid_name(&name) {
             Ok(name)
         } else {
-            Err(ApiError::new(StatusCode::BAD_REQUEST, "NAME_INVALID", "invalid repository name")
-                .detail(json!({ "name": name })))
+            Err(ApiError::name_invalid(&name))
         }
     };
     if n >= 3 && segs[n - 2] == "blobs" && segs[n - 1] == "uploads" {
@@ -272,50 +270,99 @@ fn query(req_uri: &http::Uri) -> HashMap<String, String> {
 }
 
 fn repo_key(name: &str, kind: &str, rest: &str) -> Vec<u8> {
-    format!("/oci/repos/{name}/{kind}/{rest}").into_bytes()
+    format!("{PREFIX}/repos/{name}/{kind}/{rest}").into_bytes()
 }
 
-/// Reads the next data chunk of a request body.
-async fn next_chunk<B>(body: &mut B) -> ApiResult<Option<Bytes>>
-where
-    B: hyper::body::Body<Data = Bytes> + Unpin,
-    B::Error: std::fmt::Display,
-{
-    loop {
-        match body.frame().await {
-            None => return Ok(None),
-            Some(Err(e)) => {
-                return Err(ApiError::new(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", format!("reading body: {e}")))
-            }
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    return Ok(Some(data));
-                }
-            }
-        }
-    }
+fn catalog_key(name: &str) -> Vec<u8> {
+    format!("{PREFIX}/catalog/{name}").into_bytes()
 }
 
-fn hex_of(digest: &str) -> &str {
-    digest.strip_prefix("sha256:").unwrap_or(digest)
+fn settings_key(name: &str) -> Vec<u8> {
+    format!("{PREFIX}/settings/{name}").into_bytes()
+}
+
+fn txn(ops: Vec<Op>) -> TxnRequest {
+    TxnRequest { compare: vec![], success: ops, failure: vec![] }
+}
+
+/// Adds the API version header and a fixed body.
+pub(crate) fn finish(b: http::response::Builder, body: Bytes) -> Response<Body> {
+    with_body(b, Full::new(body).boxed())
+}
+
+fn with_body(b: http::response::Builder, body: Body) -> Response<Body> {
+    b.header("Docker-Distribution-API-Version", "registry/2.0").body(body).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "building registry response");
+        let mut r = Response::new(Full::new(Bytes::new()).boxed());
+        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    })
+}
+
+/// Splits a stored manifest record into its metadata and its bytes.
+fn split_manifest(value: &[u8]) -> ApiResult<(Value, &[u8])> {
+    let nl =
+        value.iter().position(|&b| b == b'\n').ok_or_else(|| ApiError::internal("manifest record has no header"))?;
+    let meta = serde_json::from_slice(&value[..nl]).map_err(ApiError::internal)?;
+    Ok((meta, &value[nl + 1..]))
+}
+
+/// The blob digests (config and layers) a manifest refers to; index children are manifests.
+fn manifest_blob_refs(doc: &Value) -> Vec<String> {
+    let config = doc.get("config").into_iter();
+    config
+        .chain(doc["layers"].as_array().into_iter().flatten())
+        .filter(|d| d.get("urls").is_none()) // foreign layers are not stored here
+        .map(|d| d["digest"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// An authenticated request's credential.
+enum Caller {
+    /// Judged by the authorizer on every request.
+    Identity(Identity),
+    /// A bearer token with fixed access.
+    Token(Claims),
 }
 
 impl Registry {
-    /// Opens the registry over `data_dir` (creating `blobs/` and `uploads/`; stale uploads from
-    /// a previous run are removed) and the metadata `store`.
-    pub fn new(data_dir: &Path, store: Arc<dyn KvStore>, auth: Auth) -> Result<Self, RegistryError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| RegistryError::Io { path, source }
-        };
-        let blobs = data_dir.join("blobs").join("sha256");
-        let uploads_dir = data_dir.join("uploads");
-        std::fs::create_dir_all(&blobs).map_err(io(&blobs))?;
-        if uploads_dir.exists() {
-            std::fs::remove_dir_all(&uploads_dir).map_err(io(&uploads_dir))?;
+    /// Opens the registry: the blob store under `config.data_dir` (uploads left by a previous
+    /// run are removed), metadata in `store`, decisions by `authorizer`.
+    pub async fn open(
+        config: RegistryConfig,
+        store: Arc<dyn KvStore>,
+        authorizer: Arc<dyn Authorizer>,
+    ) -> Result<Self> {
+        let blobs = BlobStore::open(&config.data_dir)?;
+        let signer = TokenSigner::load(store.as_ref()).await?;
+        Ok(Self {
+            config,
+            blobs,
+            store,
+            authorizer,
+            signer,
+            uploads: Mutex::new(HashMap::new()),
+            gc_lock: tokio::sync::RwLock::new(()),
+        })
+    }
+
+    /// Issues a signed token for `identity` valid for `ttl` whose rights the authorizer decides
+    /// per request (ECR's `GetAuthorizationToken`: use it as the Basic password of user `AWS`).
+    pub fn issue_token(&self, identity: &Identity, ttl: Duration) -> String {
+        self.signer.sign(&Claims { subject: identity.name.clone(), expires: auth::expiry(ttl), access: None })
+    }
+
+    /// Creates `name` if needed and sets whether its tags are immutable (a pushed tag can then
+    /// not be moved to another manifest: `TAG_INVALID`, ECR's `ImageTagAlreadyExistsException`).
+    pub async fn set_immutable(&self, name: &str, immutable: bool) -> Result<()> {
+        if !valid_name(name) {
+            return Err(RegistryError::Invalid { what: "repository name", value: name.to_string() });
         }
-        std::fs::create_dir_all(&uploads_dir).map_err(io(&uploads_dir))?;
-        Ok(Self { blobs, uploads_dir, store, auth, uploads: Mutex::new(HashMap::new()) })
+        let settings = json!({ "immutableTags": immutable }).to_string();
+        self.store
+            .txn(txn(vec![Op::put(catalog_key(name), Vec::new()), Op::put(settings_key(name), settings)]))
+            .await?;
+        Ok(())
     }
 
     /// Serves one request under `/v2/`.
@@ -324,45 +371,189 @@ impl Registry {
         B: hyper::body::Body<Data = Bytes> + Unpin,
         B::Error: std::fmt::Display,
     {
-        match self.serve(req).await {
+        match self.serve_request(req).await {
             Ok(r) => r,
             Err(e) => e.response(),
         }
     }
 
-    fn authorized(&self, headers: &http::HeaderMap) -> bool {
-        match &self.auth {
-            Auth::None => true,
-            Auth::Basic { user, password } => {
-                use base64::Engine as _;
-                let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-                    return false;
-                };
-                let Some(b64) = v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")) else {
-                    return false;
-                };
-                let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else {
-                    return false;
-                };
-                let expected = format!("{user}:{password}");
-                constant_time_eq(&raw, expected.as_bytes())
+    /// Removes uploads idle longer than [`RegistryConfig::upload_expiry`]; returns how many.
+    pub fn sweep_uploads(&self) -> usize {
+        let expired: Vec<String> = match self.uploads.lock() {
+            Ok(mut map) => {
+                let expiry = self.config.upload_expiry;
+                let ids: Vec<String> = map
+                    .iter()
+                    .filter(|(_, u)| !u.busy && u.touched.elapsed() >= expiry)
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                for id in &ids {
+                    map.remove(id);
+                }
+                ids
+            }
+            Err(_) => return 0,
+        };
+        for id in &expired {
+            let _ = std::fs::remove_file(self.blobs.upload_path(id));
+        }
+        expired.len()
+    }
+
+    /// Runs upload expiry every minute (at most) and garbage collection every `gc_every`
+    /// until `shutdown` completes.
+    pub async fn maintain(
+        self: Arc<Self>,
+        gc_every: Option<Duration>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        let tick = (self.config.upload_expiry / 4).clamp(Duration::from_millis(10), Duration::from_secs(60));
+        let mut sweep = tokio::time::interval(tick);
+        let mut gc = tokio::time::interval(gc_every.unwrap_or(Duration::from_secs(86400 * 365)));
+        gc.tick().await;
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = sweep.tick() => { self.sweep_uploads(); }
+                _ = gc.tick(), if gc_every.is_some() => {
+                    if let Err(e) = self.collect_garbage().await {
+                        tracing::warn!(error = %e, "registry garbage collection failed");
+                    }
+                }
             }
         }
     }
 
-    async fn serve<B>(&self, req: Request<B>) -> ApiResult<Response<Body>>
+    // ---- authentication ----
+
+    fn challenge<B>(&self, req: &Request<B>, scope: Option<&(Resource, Actions)>) -> String {
+        match self.config.challenge {
+            Challenge::Basic => r#"Basic realm="wharf-registry""#.to_string(),
+            Challenge::Bearer => {
+                let realm = self.config.token_realm.clone().unwrap_or_else(|| {
+                    let host = req
+                        .headers()
+                        .get(header::HOST)
+                        .and_then(|h| h.to_str().ok())
+                        .map(String::from)
+                        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+                        .unwrap_or_else(|| "localhost".into());
+                    format!("{}://{host}/v2/token", self.config.scheme)
+                });
+                let mut c = format!(r#"Bearer realm="{realm}",service="{}""#, self.config.service);
+                if let Some((resource, actions)) = scope {
+                    let s = match resource {
+                        Resource::Repository(n) => {
+                            let a = if actions.push { "pull,push" } else { "pull" };
+                            format!("repository:{n}:{a}")
+                        }
+                        Resource::Catalog => "registry:catalog:*".to_string(),
+                    };
+                    c.push_str(&format!(r#",scope="{s}""#));
+                }
+                c
+            }
+        }
+    }
+
+    /// The caller behind the `Authorization` header, if it is valid.
+    async fn caller(&self, headers: &http::HeaderMap) -> ApiResult<Option<Caller>> {
+        use base64::Engine as _;
+        let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return Ok(None) };
+        let (scheme, cred) = v.split_once(' ').unwrap_or((v, ""));
+        let cred = cred.trim();
+        if scheme.eq_ignore_ascii_case("bearer") {
+            return Ok(self.signer.verify(cred).map(Caller::Token));
+        }
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Ok(None);
+        }
+        let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(cred) else { return Ok(None) };
+        let Ok(raw) = String::from_utf8(raw) else { return Ok(None) };
+        let Some((user, password)) = raw.split_once(':') else { return Ok(None) };
+        if user != "AWS" {
+            return Ok(None);
+        }
+        if let Some(claims) = self.signer.verify(password) {
+            return Ok(Some(match claims.access {
+                None => Caller::Identity(Identity { name: claims.subject }),
+                Some(_) => Caller::Token(claims),
+            }));
+        }
+        let id = self.authorizer.authenticate(password).await.map_err(ApiError::internal)?;
+        Ok(id.map(Caller::Identity))
+    }
+
+    async fn allowed(&self, caller: &Caller, resource: &Resource) -> ApiResult<Actions> {
+        match caller {
+            Caller::Token(c) => Ok(c.granted(resource).unwrap_or(Actions::NONE)),
+            Caller::Identity(id) => self.authorizer.allowed(id, resource).await.map_err(ApiError::internal),
+        }
+    }
+
+    /// `GET /v2/token?service=…&scope=…`: a bearer token for the scopes the caller may have.
+    async fn token<B>(&self, req: &Request<B>, caller: Option<Caller>) -> ApiResult<Response<Body>> {
+        let Some(caller) = caller else {
+            return Err(ApiError::unauthorized(format!(r#"Basic realm="{}""#, self.config.service)));
+        };
+        let subject = match &caller {
+            Caller::Identity(id) => id.name.clone(),
+            Caller::Token(c) => c.subject.clone(),
+        };
+        let scopes: Vec<String> = req
+            .uri()
+            .query()
+            .map(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .filter(|(k, _)| k == "scope")
+                    .map(|(_, v)| v.into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut access = Vec::new();
+        for (resource, wanted) in auth::parse_scopes(scopes.iter().map(String::as_str)) {
+            let have = self.allowed(&caller, &resource).await?;
+            let granted = wanted.intersect(have);
+            if granted != Actions::NONE {
+                access.push((resource, granted));
+            }
+        }
+        let ttl = self.config.token_ttl;
+        let token = self.signer.sign(&Claims { subject, expires: auth::expiry(ttl), access: Some(access) });
+        let body = json!({ "token": token, "access_token": token, "expires_in": ttl.as_secs() });
+        Ok(finish(Response::builder().header(header::CONTENT_TYPE, "application/json"), Bytes::from(body.to_string())))
+    }
+
+    // ---- dispatch ----
+
+    async fn serve_request<B>(&self, req: Request<B>) -> ApiResult<Response<Body>>
     where
         B: hyper::body::Body<Data = Bytes> + Unpin,
         B::Error: std::fmt::Display,
     {
-        if !self.authorized(req.headers()) {
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "authentication required"));
-        }
         let route = route(req.uri().path())?;
-        let q = query(req.uri());
         let method = req.method().clone();
+        let caller = self.caller(req.headers()).await?;
+        if let Route::Token = route {
+            return self.token(&req, caller).await;
+        }
+        let need = route.needs(&method);
+        let Some(caller) = caller else {
+            return Err(ApiError::unauthorized(self.challenge(&req, need.as_ref())));
+        };
+        if let Some((resource, actions)) = &need {
+            if !self.allowed(&caller, resource).await?.covers(*actions) {
+                if let Caller::Token(_) = caller {
+                    let mut e = ApiError::unauthorized(self.challenge(&req, need.as_ref()));
+                    e.challenge = e.challenge.map(|c| format!(r#"{c},error="insufficient_scope""#).into_boxed_str());
+                    return Err(e);
+                }
+                return Err(ApiError::denied("requested access to the resource is denied"));
+            }
+        }
+        let q = query(req.uri());
         let head = method == Method::HEAD;
-        let unsupported = || ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED", "method not allowed");
         match (route, method) {
             (Route::Base, Method::GET | Method::HEAD) => {
                 Ok(finish(Response::builder().header(header::CONTENT_TYPE, "application/json"), Bytes::from("{}")))
@@ -373,14 +564,22 @@ impl Registry {
                 self.get_blob(&name, &digest, req.headers(), head).await
             }
             (Route::Blob(name, digest), Method::DELETE) => self.delete_blob(&name, &digest).await,
-            (Route::Uploads(name), Method::POST) => self.start_upload(&name, &q, req.into_body()).await,
+            (Route::Uploads(name), Method::POST) => {
+                let may_mount = match q.get("from") {
+                    Some(from) if valid_name(from) => {
+                        self.allowed(&caller, &Resource::Repository(from.clone())).await?.pull
+                    }
+                    _ => false,
+                };
+                self.start_upload(&name, &q, may_mount, req.into_body()).await
+            }
             (Route::Upload(name, id), Method::GET) => self.upload_status(&name, &id),
             (Route::Upload(name, id), Method::PATCH) => {
                 let range = req.headers().get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).map(String::from);
                 self.patch_upload(&name, &id, range.as_deref(), req.into_body()).await
             }
             (Route::Upload(name, id), Method::PUT) => self.finish_upload(&name, &id, &q, req.into_body()).await,
-            (Route::Upload(name, id), Method::DELETE) => self.cancel_upload(&name, &id).await,
+            (Route::Upload(name, id), Method::DELETE) => self.cancel_upload(&name, &id),
             (Route::Manifest(name, reference), Method::GET | Method::HEAD) => {
                 self.get_manifest(&name, &reference, head).await
             }
@@ -399,93 +598,31 @@ impl Registry {
             }
             (Route::Manifest(name, reference), Method::DELETE) => self.delete_manifest(&name, &reference).await,
             (Route::Referrers(name, digest), Method::GET) => self.referrers(&name, &digest, &q).await,
-            _ => Err(unsupported()),
+            _ => Err(ApiError::unsupported()),
         }
     }
 
     // ---- storage helpers ----
 
-    fn blob_path(&self, digest: &str) -> PathBuf {
-        let hex = hex_of(digest);
-        self.blobs.join(&hex[..2.min(hex.len())]).join(hex)
-    }
-
-    async fn linked(&self, name: &str, digest: &str) -> ApiResult<bool> {
-        Ok(self.store.get(repo_key(name, "_blobs", digest)).await?.is_some()
-            && tokio::fs::try_exists(self.blob_path(digest)).await.unwrap_or(false))
-    }
-
     async fn repo_exists(&self, name: &str) -> ApiResult<bool> {
-        Ok(self.store.get(format!("/oci/catalog/{name}").into_bytes()).await?.is_some())
+        Ok(self.store.get(catalog_key(name)).await?.is_some())
     }
 
     async fn link(&self, name: &str, digest: &str, size: u64) -> ApiResult<()> {
         self.store
-            .txn(TxnRequest {
-                compare: vec![],
-                success: vec![
-                    Op::put(format!("/oci/catalog/{name}"), Vec::new()),
-                    Op::put(repo_key(name, "_blobs", digest), size.to_string()),
-                ],
-                failure: vec![],
-            })
+            .txn(txn(vec![
+                Op::put(catalog_key(name), Vec::new()),
+                Op::put(repo_key(name, "_blobs", digest), size.to_string()),
+            ]))
             .await?;
         Ok(())
     }
 
-    /// Moves a verified, fsynced temp file to its content address.
-    async fn commit(&self, tmp: &Path, digest: &str) -> ApiResult<()> {
-        let dest = self.blob_path(digest);
-        let dir = dest.parent().map(Path::to_path_buf).unwrap_or_else(|| self.blobs.clone());
-        tokio::fs::create_dir_all(&dir).await?;
-        tokio::fs::rename(tmp, &dest).await?;
-        let d = dir.clone();
-        tokio::task::spawn_blocking(move || std::fs::File::open(&d).and_then(|f| f.sync_all()))
-            .await
-            .map_err(ApiError::internal)??;
-        Ok(())
-    }
-
-    /// Streams `body` to the end of `file`, hashing it; returns bytes written.
-    async fn append<B>(file: &mut tokio::fs::File, hasher: &mut Sha256, body: &mut B) -> ApiResult<u64>
-    where
-        B: hyper::body::Body<Data = Bytes> + Unpin,
-        B::Error: std::fmt::Display,
-    {
-        let mut n = 0u64;
-        while let Some(chunk) = next_chunk(body).await? {
-            hasher.update(&chunk);
-            file.write_all(&chunk).await?;
-            n += chunk.len() as u64;
-        }
-        Ok(n)
-    }
-
-    /// Verifies the hash against `digest`, then fsyncs and commits `tmp`; removes it on failure.
-    async fn verify_and_commit(
-        &self,
-        tmp: &Path,
-        file: tokio::fs::File,
-        hasher: Sha256,
-        digest: &str,
-    ) -> ApiResult<()> {
-        let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
-        if actual != digest {
-            drop(file);
-            let _ = tokio::fs::remove_file(tmp).await;
-            return Err(ApiError::digest_invalid("provided digest did not match uploaded content")
-                .detail(json!({ "expected": digest, "actual": actual })));
-        }
-        let res = async {
-            file.sync_all().await?;
-            drop(file);
-            self.commit(tmp, digest).await
-        }
-        .await;
-        if res.is_err() {
-            let _ = tokio::fs::remove_file(tmp).await;
-        }
-        res
+    /// Verifies and commits a finished upload, then links it into `name` (under the GC lock).
+    async fn commit_and_link(&self, name: &str, id: &str, written: Written, size: u64, digest: &str) -> ApiResult<()> {
+        let _gc = self.gc_lock.read().await;
+        self.blobs.commit(id, written, digest).await?;
+        self.link(name, digest, size).await
     }
 
     fn require_digest(q: &HashMap<String, String>) -> ApiResult<String> {
@@ -497,12 +634,12 @@ impl Registry {
     }
 
     fn upload_response(status: StatusCode, name: &str, id: &str, offset: u64) -> Response<Body> {
-        let mut b = Response::builder()
+        let b = Response::builder()
             .status(status)
             .header(header::LOCATION, format!("/v2/{name}/blobs/uploads/{id}"))
             .header("Docker-Upload-UUID", id)
-            .header(header::CONTENT_LENGTH, "0");
-        b = b.header(header::RANGE, format!("0-{}", offset.saturating_sub(1)));
+            .header(header::CONTENT_LENGTH, "0")
+            .header(header::RANGE, format!("0-{}", offset.saturating_sub(1)));
         finish(b, Bytes::new())
     }
 
@@ -535,11 +672,10 @@ impl Registry {
         if !valid_digest(digest) {
             return Err(ApiError::digest_invalid("malformed digest").detail(json!({ "digest": digest })));
         }
-        if !self.linked(name, digest).await? {
+        if self.store.get(repo_key(name, "_blobs", digest)).await?.is_none() {
             return Err(ApiError::blob_unknown(digest));
         }
-        let path = self.blob_path(digest);
-        let size = tokio::fs::metadata(&path).await?.len();
+        let Some(size) = self.blobs.size(digest).await? else { return Err(ApiError::blob_unknown(digest)) };
         let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).and_then(|r| parse_range(r, size));
         let b = Response::builder()
             .header("Docker-Content-Digest", digest)
@@ -561,79 +697,75 @@ impl Registry {
         if status == StatusCode::PARTIAL_CONTENT {
             b = b.header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{size}"));
         }
-        if head {
+        if head || len == 0 {
             return Ok(finish(b, Bytes::new()));
         }
-        let mut file = tokio::fs::File::open(&path).await?;
-        file.seek(std::io::SeekFrom::Start(start)).await?;
-        Ok(stream_file(b, file, len, digest.to_string()))
+        let path = self.blobs.path(digest);
+        if len <= 64 * 1024 {
+            // Small blobs (configs, tiny layers): one read beats a reader thread.
+            let data = tokio::fs::read(&path).await?;
+            let slice =
+                data.get(start as usize..(start + len) as usize).ok_or_else(|| ApiError::internal("blob shrank"))?;
+            return Ok(finish(b, Bytes::copy_from_slice(slice)));
+        }
+        Ok(with_body(b, blobs::stream_file(path, start, len)))
     }
 
     async fn delete_blob(&self, name: &str, digest: &str) -> ApiResult<Response<Body>> {
         if !valid_digest(digest) {
-            return Err(ApiError::digest_invalid("malformed digest"));
+            return Err(ApiError::digest_invalid("malformed digest").detail(json!({ "digest": digest })));
         }
         if self.store.get(repo_key(name, "_blobs", digest)).await?.is_none() {
             return Err(ApiError::blob_unknown(digest));
         }
-        self.store
-            .txn(TxnRequest {
-                compare: vec![],
-                success: vec![Op::delete(repo_key(name, "_blobs", digest))],
-                failure: vec![],
-            })
-            .await?;
+        self.store.txn(txn(vec![Op::delete(repo_key(name, "_blobs", digest))])).await?;
         Ok(finish(Response::builder().status(StatusCode::ACCEPTED).header(header::CONTENT_LENGTH, "0"), Bytes::new()))
     }
 
-    async fn start_upload<B>(&self, name: &str, q: &HashMap<String, String>, mut body: B) -> ApiResult<Response<Body>>
+    async fn start_upload<B>(
+        &self,
+        name: &str,
+        q: &HashMap<String, String>,
+        may_mount: bool,
+        mut body: B,
+    ) -> ApiResult<Response<Body>>
     where
         B: hyper::body::Body<Data = Bytes> + Unpin,
         B::Error: std::fmt::Display,
     {
-        if let (Some(mount), Some(from)) = (q.get("mount"), q.get("from")) {
-            if valid_digest(mount) && valid_name(from) && self.linked(from, mount).await? {
-                let size = tokio::fs::metadata(self.blob_path(mount)).await?.len();
-                self.link(name, mount, size).await?;
-                return Ok(Self::created_blob(name, mount));
+        if let (Some(mount), Some(from), true) = (q.get("mount"), q.get("from"), may_mount) {
+            if valid_digest(mount) && self.store.get(repo_key(from, "_blobs", mount)).await?.is_some() {
+                let _gc = self.gc_lock.read().await;
+                if self.blobs.touch(mount).await? {
+                    let size = self.blobs.size(mount).await?.unwrap_or(0);
+                    self.link(name, mount, size).await?;
+                    return Ok(Self::created_blob(name, mount));
+                }
             }
         }
         let id = Self::new_upload_id();
-        let tmp = self.uploads_dir.join(&id);
-        let mut file = tokio::fs::File::create(&tmp).await?;
         if q.contains_key("digest") {
-            let digest = match Self::require_digest(q) {
-                Ok(d) => d,
-                Err(e) => {
-                    drop(file);
-                    let _ = tokio::fs::remove_file(&tmp).await;
-                    return Err(e);
-                }
-            };
-            let mut hasher = Sha256::new();
-            let size = match Self::append(&mut file, &mut hasher, &mut body).await {
-                Ok(n) => n,
-                Err(e) => {
-                    drop(file);
-                    let _ = tokio::fs::remove_file(&tmp).await;
-                    return Err(e);
-                }
-            };
-            self.verify_and_commit(&tmp, file, hasher, &digest).await?;
-            self.link(name, &digest, size).await?;
+            // Monolithic upload in one POST.
+            let digest = Self::require_digest(q)?;
+            let _guard = UploadGuard { registry: self, id: &id, armed: true };
+            let file = self.blobs.open_upload(&id, 0).await?;
+            let written = blobs::write_body(file, Sha256::new(), &mut body).await?;
+            let size = written.len;
+            self.commit_and_link(name, &id, written, size, &digest).await?;
             return Ok(Self::created_blob(name, &digest));
         }
-        drop(file);
-        self.uploads
-            .lock()
-            .map_err(ApiError::internal)?
-            .insert(id.clone(), Upload { repo: name.to_string(), offset: 0, hasher: Sha256::new(), busy: false });
+        let up =
+            Upload { repo: name.to_string(), offset: 0, hasher: Sha256::new(), busy: false, touched: Instant::now() };
+        self.uploads.lock().map_err(ApiError::internal)?.insert(id.clone(), up);
         Ok(Self::upload_response(StatusCode::ACCEPTED, name, &id, 0))
     }
 
     /// Marks the upload busy and returns a copy of its state; the caller ends with
-    /// [`Self::put_back`] (success) or [`Self::forget`] (the upload is dead).
+    /// [`Self::put_back`] (the upload goes on) or lets an armed [`UploadGuard`] end it.
     fn take_upload(&self, name: &str, id: &str) -> ApiResult<Upload> {
+        if !valid_upload_id(id) {
+            return Err(ApiError::upload_unknown());
+        }
         let mut map = self.uploads.lock().map_err(ApiError::internal)?;
         match map.get_mut(id) {
             Some(u) if u.repo == name && u.busy => Err(ApiError::new(
@@ -651,14 +783,9 @@ impl Registry {
 
     fn put_back(&self, id: &str, mut up: Upload) -> ApiResult<()> {
         up.busy = false;
+        up.touched = Instant::now();
         self.uploads.lock().map_err(ApiError::internal)?.insert(id.to_string(), up);
         Ok(())
-    }
-
-    fn forget(&self, id: &str) {
-        if let Ok(mut map) = self.uploads.lock() {
-            map.remove(id);
-        }
     }
 
     fn upload_status(&self, name: &str, id: &str) -> ApiResult<Response<Body>> {
@@ -675,23 +802,35 @@ impl Registry {
         B::Error: std::fmt::Display,
     {
         let mut up = self.take_upload(name, id)?;
-        let guard = UploadGuard { registry: self, id };
+        let mut guard = UploadGuard { registry: self, id, armed: true };
+        let range = range.map(parse_content_range);
         if let Some(r) = range {
-            let start =
-                r.trim().trim_start_matches("bytes ").split('-').next().and_then(|s| s.trim().parse::<u64>().ok());
-            if start != Some(up.offset) {
+            if r.map(|(start, _)| start) != Some(up.offset) {
                 let offset = up.offset;
-                std::mem::forget(guard);
+                guard.armed = false;
                 self.put_back(id, up)?;
                 return Ok(Self::upload_response(StatusCode::RANGE_NOT_SATISFIABLE, name, id, offset));
             }
         }
         // Any failure below (including the request being dropped) kills the upload via the guard.
-        let tmp = self.uploads_dir.join(id);
-        let mut file = tokio::fs::OpenOptions::new().append(true).open(&tmp).await?;
-        up.offset += Self::append(&mut file, &mut up.hasher, &mut body).await?;
+        let file = self.blobs.open_upload(id, up.offset).await?;
+        let before = up.hasher.clone();
+        let written = blobs::write_body(file, up.hasher, &mut body).await?;
+        if let Some(Some((start, end))) = range {
+            if start + written.len != end + 1 {
+                // The chunk is not the range it claimed: drop it, keep the upload as it was.
+                let offset = up.offset;
+                written.file.set_len(offset)?;
+                up.hasher = before;
+                guard.armed = false;
+                self.put_back(id, up)?;
+                return Ok(Self::upload_response(StatusCode::RANGE_NOT_SATISFIABLE, name, id, offset));
+            }
+        }
+        up.offset += written.len;
+        up.hasher = written.hasher;
         let offset = up.offset;
-        std::mem::forget(guard);
+        guard.armed = false;
         self.put_back(id, up)?;
         Ok(Self::upload_response(StatusCode::ACCEPTED, name, id, offset))
     }
@@ -707,7 +846,7 @@ impl Registry {
         B: hyper::body::Body<Data = Bytes> + Unpin,
         B::Error: std::fmt::Display,
     {
-        let mut up = self.take_upload(name, id)?;
+        let up = self.take_upload(name, id)?;
         let digest = match Self::require_digest(q) {
             Ok(d) => d,
             Err(e) => {
@@ -716,18 +855,17 @@ impl Registry {
             }
         };
         // From here on the upload ends, whatever happens: the guard removes its state and file.
-        let _guard = UploadGuard { registry: self, id };
-        let tmp = self.uploads_dir.join(id);
-        let mut file = tokio::fs::OpenOptions::new().append(true).open(&tmp).await?;
-        up.offset += Self::append(&mut file, &mut up.hasher, &mut body).await?;
-        self.verify_and_commit(&tmp, file, up.hasher, &digest).await?;
-        self.link(name, &digest, up.offset).await?;
+        let _guard = UploadGuard { registry: self, id, armed: true };
+        let file = self.blobs.open_upload(id, up.offset).await?;
+        let written = blobs::write_body(file, up.hasher, &mut body).await?;
+        let size = up.offset + written.len;
+        self.commit_and_link(name, id, written, size, &digest).await?;
         Ok(Self::created_blob(name, &digest))
     }
 
-    async fn cancel_upload(&self, name: &str, id: &str) -> ApiResult<Response<Body>> {
+    fn cancel_upload(&self, name: &str, id: &str) -> ApiResult<Response<Body>> {
         self.take_upload(name, id)?;
-        drop(UploadGuard { registry: self, id });
+        drop(UploadGuard { registry: self, id, armed: true });
         Ok(finish(Response::builder().status(StatusCode::NO_CONTENT), Bytes::new()))
     }
 
@@ -738,8 +876,7 @@ impl Registry {
             return Ok(reference.to_string());
         }
         if !valid_tag(reference) {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, "MANIFEST_INVALID", "invalid tag")
-                .detail(json!({ "reference": reference })));
+            return Err(ApiError::manifest_invalid("invalid tag").detail(json!({ "reference": reference })));
         }
         let kv = self.store.get(repo_key(name, "_tags", reference)).await?;
         let kv = kv.ok_or_else(|| ApiError::manifest_unknown(reference))?;
@@ -751,17 +888,16 @@ impl Registry {
             return Err(ApiError::name_unknown(name));
         }
         let digest = self.resolve(name, reference).await?;
-        let meta = self.store.get(repo_key(name, "_manifests", &digest)).await?;
-        let meta = meta.ok_or_else(|| ApiError::manifest_unknown(reference))?;
-        let meta: Value = serde_json::from_slice(&meta.value).map_err(ApiError::internal)?;
+        let record = self.store.get(repo_key(name, "_manifests", &digest)).await?;
+        let record = record.ok_or_else(|| ApiError::manifest_unknown(reference))?;
+        let (meta, data) = split_manifest(&record.value)?;
         let media_type = meta["mediaType"].as_str().unwrap_or(OCI_MANIFEST).to_string();
-        let data = tokio::fs::read(self.blob_path(&digest)).await?;
         let b = Response::builder()
             .header(header::CONTENT_TYPE, media_type)
             .header("Docker-Content-Digest", &digest)
             .header(header::ETAG, format!("\"{digest}\""))
             .header(header::CONTENT_LENGTH, data.len().to_string());
-        Ok(finish(b, if head { Bytes::new() } else { Bytes::from(data) }))
+        Ok(finish(b, if head { Bytes::new() } else { Bytes::copy_from_slice(data) }))
     }
 
     async fn put_manifest<B>(
@@ -790,8 +926,11 @@ impl Registry {
             }
             buf.extend_from_slice(&chunk);
         }
-        let invalid = |msg: &str| ApiError::new(StatusCode::BAD_REQUEST, "MANIFEST_INVALID", msg.to_string());
+        let invalid = |msg: &str| ApiError::manifest_invalid(msg.to_string());
         let doc: Value = serde_json::from_slice(&buf).map_err(|e| invalid(&format!("manifest is not JSON: {e}")))?;
+        if !doc.is_object() || doc["schemaVersion"].as_i64() != Some(2) {
+            return Err(invalid("manifest must be an object with schemaVersion 2"));
+        }
         let media_type = content_type
             .filter(|c| MANIFEST_TYPES.contains(&c.as_str()))
             .or_else(|| doc["mediaType"].as_str().filter(|m| MANIFEST_TYPES.contains(m)).map(String::from))
@@ -800,6 +939,13 @@ impl Registry {
             if m != media_type {
                 return Err(invalid("mediaType does not match Content-Type"));
             }
+        }
+        let is_index = media_type == OCI_INDEX || media_type == DOCKER_LIST;
+        if is_index && !doc["manifests"].is_array() {
+            return Err(invalid("an index needs a manifests array"));
+        }
+        if !is_index && (!doc["config"].is_object() || !doc["layers"].is_array()) {
+            return Err(invalid("an image manifest needs config and layers"));
         }
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(&buf)));
         let tag = if valid_digest(reference) {
@@ -811,28 +957,28 @@ impl Registry {
         } else if valid_tag(reference) {
             Some(reference.to_string())
         } else {
-            return Err(invalid("invalid tag"));
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, "TAG_INVALID", "invalid tag")
+                .detail(json!({ "tag": reference })));
         };
 
-        // Every referenced blob or child manifest must exist in this repository.
-        let is_index = media_type == OCI_INDEX || media_type == DOCKER_LIST;
+        // From the reference check to the commit, GC may not delete what we refer to.
+        let _gc = self.gc_lock.read().await;
         let mut missing = Vec::new();
         if is_index {
             for m in doc["manifests"].as_array().into_iter().flatten() {
-                let d = m["digest"].as_str().unwrap_or("");
-                if self.store.get(repo_key(name, "_manifests", d)).await?.is_none() {
+                let d = m["digest"].as_str().unwrap_or_default();
+                if !valid_digest(d) || self.store.get(repo_key(name, "_manifests", d)).await?.is_none() {
                     missing.push(d.to_string());
                 }
             }
         } else {
-            let config = doc.get("config").into_iter();
-            for desc in config.chain(doc["layers"].as_array().into_iter().flatten()) {
-                if desc.get("urls").is_some() {
-                    continue; // foreign layer
-                }
-                let d = desc["digest"].as_str().unwrap_or("");
-                if !valid_digest(d) || !self.linked(name, d).await? {
-                    missing.push(d.to_string());
+            let refs = manifest_blob_refs(&doc);
+            for d in &refs {
+                if !valid_digest(d)
+                    || self.store.get(repo_key(name, "_blobs", d)).await?.is_none()
+                    || !self.blobs.touch(d).await?
+                {
+                    missing.push(d.clone());
                 }
             }
         }
@@ -845,29 +991,44 @@ impl Registry {
             .detail(json!({ "digest": first, "missing": missing })));
         }
 
-        // The manifest itself is a blob.
-        let tmp = self.uploads_dir.join(Self::new_upload_id());
-        let mut file = tokio::fs::File::create(&tmp).await?;
-        file.write_all(&buf).await?;
-        let mut hasher = Sha256::new();
-        hasher.update(&buf);
-        self.verify_and_commit(&tmp, file, hasher, &digest).await?;
-
         let subject = doc["subject"]["digest"].as_str().filter(|d| valid_digest(d)).map(String::from);
         let artifact_type = doc["artifactType"]
             .as_str()
             .or_else(|| doc["config"]["mediaType"].as_str())
             .unwrap_or(&media_type)
             .to_string();
-        let meta =
-            json!({ "mediaType": media_type, "size": buf.len(), "artifactType": artifact_type, "subject": subject });
-        let mut ops = vec![
-            Op::put(format!("/oci/catalog/{name}"), Vec::new()),
-            Op::put(repo_key(name, "_blobs", &digest), buf.len().to_string()),
-            Op::put(repo_key(name, "_manifests", &digest), meta.to_string()),
-        ];
+        let blobs_size: u64 = if is_index {
+            0
+        } else {
+            let config = doc.get("config").into_iter();
+            config.chain(doc["layers"].as_array().into_iter().flatten()).filter_map(|d| d["size"].as_u64()).sum()
+        };
+        let meta = json!({
+            "mediaType": media_type,
+            "size": buf.len(),
+            "blobsSize": blobs_size,
+            "artifactType": artifact_type,
+            "subject": subject,
+            "pushedAt": auth::now_secs(),
+        });
+        let mut record = meta.to_string().into_bytes();
+        record.push(b'\n');
+        record.extend_from_slice(&buf);
+        let mut ops =
+            vec![Op::put(catalog_key(name), Vec::new()), Op::put(repo_key(name, "_manifests", &digest), record)];
+        let mut compare = Vec::new();
         if let Some(t) = &tag {
-            ops.push(Op::put(repo_key(name, "_tags", t), digest.clone()));
+            let key = repo_key(name, "_tags", t);
+            if self.immutable(name).await? {
+                if let Some(kv) = self.store.get(key.clone()).await? {
+                    if kv.value != digest.as_bytes() {
+                        return Err(Self::tag_exists(name, t));
+                    }
+                }
+                let rev = self.store.get(key.clone()).await?.map(|kv| kv.mod_revision).unwrap_or(0);
+                compare.push(Compare::mod_revision(key.clone(), rev));
+            }
+            ops.push(Op::put(key, digest.clone()));
         }
         if let Some(s) = &subject {
             let mut desc =
@@ -877,7 +1038,11 @@ impl Registry {
             }
             ops.push(Op::put(repo_key(name, "_referrers", &format!("{s}/{digest}")), desc.to_string()));
         }
-        self.store.txn(TxnRequest { compare: vec![], success: ops, failure: vec![] }).await?;
+        let r = self.store.txn(TxnRequest { compare, success: ops, failure: vec![] }).await?;
+        if !r.succeeded {
+            // Only an immutable tag has a compare: someone else pushed it meanwhile.
+            return Err(Self::tag_exists(name, tag.as_deref().unwrap_or_default()));
+        }
         let mut b = Response::builder()
             .status(StatusCode::CREATED)
             .header(header::LOCATION, format!("/v2/{name}/manifests/{digest}"))
@@ -889,27 +1054,36 @@ impl Registry {
         Ok(finish(b, Bytes::new()))
     }
 
+    fn tag_exists(name: &str, tag: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "TAG_INVALID",
+            format!("the image tag '{tag}' already exists in the '{name}' repository and cannot be overwritten because the repository is immutable"),
+        )
+        .detail(json!({ "tag": tag }))
+    }
+
+    async fn immutable(&self, name: &str) -> ApiResult<bool> {
+        let Some(kv) = self.store.get(settings_key(name)).await? else { return Ok(false) };
+        let v: Value = serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
+        Ok(v["immutableTags"].as_bool().unwrap_or(false))
+    }
+
     async fn delete_manifest(&self, name: &str, reference: &str) -> ApiResult<Response<Body>> {
         let accepted = || {
             finish(Response::builder().status(StatusCode::ACCEPTED).header(header::CONTENT_LENGTH, "0"), Bytes::new())
         };
         if !valid_digest(reference) {
             // Deleting a tag removes only the tag.
-            if self.store.get(repo_key(name, "_tags", reference)).await?.is_none() {
+            if !valid_tag(reference) || self.store.get(repo_key(name, "_tags", reference)).await?.is_none() {
                 return Err(ApiError::manifest_unknown(reference));
             }
-            self.store
-                .txn(TxnRequest {
-                    compare: vec![],
-                    success: vec![Op::delete(repo_key(name, "_tags", reference))],
-                    failure: vec![],
-                })
-                .await?;
+            self.store.txn(txn(vec![Op::delete(repo_key(name, "_tags", reference))])).await?;
             return Ok(accepted());
         }
-        let meta = self.store.get(repo_key(name, "_manifests", reference)).await?;
-        let meta = meta.ok_or_else(|| ApiError::manifest_unknown(reference))?;
-        let meta: Value = serde_json::from_slice(&meta.value).map_err(ApiError::internal)?;
+        let record = self.store.get(repo_key(name, "_manifests", reference)).await?;
+        let record = record.ok_or_else(|| ApiError::manifest_unknown(reference))?;
+        let (meta, _) = split_manifest(&record.value)?;
         let mut ops = vec![Op::delete(repo_key(name, "_manifests", reference))];
         let prefix = repo_key(name, "_tags", "");
         let tags = self
@@ -924,7 +1098,7 @@ impl Registry {
         if let Some(s) = meta["subject"].as_str() {
             ops.push(Op::delete(repo_key(name, "_referrers", &format!("{s}/{reference}"))));
         }
-        self.store.txn(TxnRequest { compare: vec![], success: ops, failure: vec![] }).await?;
+        self.store.txn(txn(ops)).await?;
         Ok(accepted())
     }
 
@@ -950,7 +1124,7 @@ impl Registry {
     }
 
     async fn catalog(&self, q: &HashMap<String, String>) -> ApiResult<Response<Body>> {
-        let all = self.list_keys(b"/oci/catalog/").await?;
+        let all = self.list_keys(format!("{PREFIX}/catalog/").as_bytes()).await?;
         let (page, link) = paginate(all, q, "/v2/_catalog");
         let b = Response::builder().header(header::CONTENT_TYPE, "application/json");
         let b = if let Some(l) = link { b.header(header::LINK, l) } else { b };
@@ -981,6 +1155,16 @@ impl Registry {
         let body = json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests });
         Ok(finish(b, Bytes::from(body.to_string())))
     }
+}
+
+/// Parses `Content-Range` of a chunk: `a-b` or `bytes a-b` (inclusive end).
+fn parse_content_range(r: &str) -> Option<(u64, u64)> {
+    let r = r.trim();
+    let r = r.strip_prefix("bytes").map(str::trim_start).unwrap_or(r);
+    let r = r.split('/').next().unwrap_or(r);
+    let (a, b) = r.split_once('-')?;
+    let (a, b) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    (a <= b).then_some((a, b))
 }
 
 /// Applies `n`/`last` pagination to a sorted list; returns the page and the `Link` header.
@@ -1019,13 +1203,6 @@ fn parse_range(r: &str, size: u64) -> Option<(u64, u64)> {
     (start <= end && start < size).then_some((start, end))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1041,6 +1218,14 @@ mod tests {
     }
 
     #[test]
+    fn chunk_content_ranges_should_parse_with_or_without_unit() {
+        assert_eq!(parse_content_range("0-999"), Some((0, 999)));
+        assert_eq!(parse_content_range("bytes 1000-1999/*"), Some((1000, 1999)));
+        assert_eq!(parse_content_range("5-1"), None);
+        assert_eq!(parse_content_range("x"), None);
+    }
+
+    #[test]
     fn pagination_should_start_after_last_and_link_to_the_next_page() {
         let all: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
         let q = HashMap::from([("n".to_string(), "1".to_string()), ("last".to_string(), "a".to_string())]);
@@ -1050,5 +1235,12 @@ mod tests {
         let (page, link) = paginate(all, &HashMap::new(), "/v2/_catalog");
         assert_eq!(page.len(), 3);
         assert_eq!(link, None);
+    }
+
+    #[test]
+    fn routes_should_refuse_names_outside_the_grammar() {
+        assert!(matches!(route("/v2/a/../b/manifests/v1"), Err(e) if e.code == "NAME_INVALID"));
+        assert!(matches!(route("/v2/team/app/blobs/uploads/"), Ok(Route::Uploads(n)) if n == "team/app"));
+        assert!(matches!(route("/v2/token"), Ok(Route::Token)));
     }
 }

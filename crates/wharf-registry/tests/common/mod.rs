@@ -2,49 +2,64 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use wharf_registry::{Auth, Registry};
+use wharf_registry::{Challenge, LocalAuthorizer, Registry, RegistryConfig};
 use wharf_store::sqlite::SqliteStore;
+
+/// The admin token of every test registry (Basic user `AWS`).
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+/// `Basic base64("AWS:test-admin-token")`.
+pub fn admin_basic() -> String {
+    basic(ADMIN_TOKEN)
+}
+
+pub fn basic(password: &str) -> String {
+    use base64::Engine as _;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}")))
+}
 
 pub struct Server {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
+    pub registry: Arc<Registry>,
+    pub authorizer: Arc<LocalAuthorizer>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
         self.task.abort();
     }
 }
 
-pub async fn start(auth: Auth) -> Server {
+pub async fn start() -> Server {
+    start_with(|_| {}).await
+}
+
+pub async fn start_with(tune: impl FnOnce(&mut RegistryConfig)) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("store")).unwrap());
-    let reg = Arc::new(Registry::new(&dir.path().join("registry"), store, auth).unwrap());
+    let authorizer = Arc::new(LocalAuthorizer::new(store.clone(), ADMIN_TOKEN));
+    let mut config = RegistryConfig::new(dir.path().join("registry"));
+    config.scheme = "http".into();
+    config.challenge = Challenge::Basic;
+    tune(&mut config);
+    let registry = Arc::new(Registry::open(config, store, authorizer.clone()).await.unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
-            let reg = reg.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req| {
-                    let reg = reg.clone();
-                    async move { Ok::<_, Infallible>(reg.handle(req).await) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
-            });
-        }
-    });
-    Server { addr, dir, task }
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(wharf_registry::serve(listener, registry.clone(), async move {
+        let _ = rx.await;
+    }));
+    Server { addr, dir, registry, authorizer, stop: Some(tx), task }
 }
 
 pub fn sha256(data: &[u8]) -> String {
@@ -70,8 +85,19 @@ impl Resp {
     }
 }
 
-/// Sends one request on a fresh connection (`Connection: close`) and reads the whole reply.
+/// Sends one request as the admin (unless `headers` carry `Authorization`).
 pub async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+    if headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization")) {
+        return anon_request(addr, method, path, headers, body).await;
+    }
+    let auth = admin_basic();
+    let mut h = headers.to_vec();
+    h.push(("Authorization", &auth));
+    anon_request(addr, method, path, &h, body).await
+}
+
+/// Sends one request on a fresh connection (`Connection: close`) and reads the whole reply.
+pub async fn anon_request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut head =
         format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
