@@ -8,7 +8,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use std::future::Future;
+use std::pin::Pin;
 use wharf_apiserver::auth::UserInfo;
+use wharf_apiserver::http::{Body, RequestBody};
+use wharf_apiserver::mount::{Mount, SyncBody};
+use wharf_registry::{LocalAuthorizer, Registry, RegistryConfig};
 use wharf_apiserver::{ControlPlane, ControlPlaneConfig};
 use wharf_client::{LeaderElection, LeaderElectionConfig};
 use wharf_scheduler::runner::SchedulerConfig;
@@ -109,9 +114,45 @@ fn parse_cidr(s: &str) -> Result<([u8; 4], u8)> {
     Ok((ip.octets(), bits))
 }
 
+/// The OCI registry mounted under `/v2/` on the main listener.
+struct RegistryMount(Arc<Registry>);
+
+impl Mount for RegistryMount {
+    fn claims(&self, head: &http::request::Parts) -> bool {
+        let p = head.uri.path();
+        p == "/v2" || p.starts_with("/v2/")
+    }
+
+    fn serve(&self, req: http::Request<RequestBody>) -> Pin<Box<dyn Future<Output = http::Response<Body>> + Send + 'static>> {
+        let registry = self.0.clone();
+        Box::pin(async move { registry.handle(req.map(SyncBody::new)).await })
+    }
+}
+
+/// The registry's admin credential (password for user `AWS`), created on first start.
+fn registry_token(dir: &std::path::Path) -> Result<String> {
+    let path = dir.join("admin.token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        if !t.trim().is_empty() {
+            return Ok(t.trim().to_string());
+        }
+    }
+    let t = LocalAuthorizer::generate_token();
+    wharf_apiserver::pki::write_secret_file(&path, &t).context("writing the registry token")?;
+    Ok(t)
+}
+
 async fn up(args: UpArgs) -> Result<()> {
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
     let store: Arc<dyn KvStore> = Arc::new(SqliteStore::open(&args.data_dir.join("store")).context("opening the datastore")?);
+    let registry_dir = args.data_dir.join("registry");
+    std::fs::create_dir_all(&registry_dir).with_context(|| format!("creating {}", registry_dir.display()))?;
+    let authorizer = Arc::new(LocalAuthorizer::new(store.clone(), registry_token(&registry_dir)?));
+    let registry = Arc::new(Registry::open(RegistryConfig::new(&registry_dir), store.clone(), authorizer).await.context("opening the registry")?);
+    let (registry_stop, mut registry_stop_rx) = watch::channel(false);
+    let maintenance = tokio::spawn(registry.clone().maintain(Some(std::time::Duration::from_secs(3600)), async move {
+        let _ = registry_stop_rx.wait_for(|s| *s).await;
+    }));
     let cluster_store: Arc<dyn KvStore> = Arc::new(Prefixed::new(store, "/clusters/default"));
     let cp = ControlPlane::start(ControlPlaneConfig {
         name: "default".into(),
@@ -120,7 +161,7 @@ async fn up(args: UpArgs) -> Result<()> {
         store: cluster_store,
         service_cidr: parse_cidr(&args.service_cidr)?,
         compaction_interval: args.compaction_interval,
-        mounts: Vec::new(),
+        mounts: vec![Arc::new(RegistryMount(registry.clone()))],
     })
     .await
     .context("starting the control plane of cluster default")?;
@@ -143,6 +184,8 @@ async fn up(args: UpArgs) -> Result<()> {
     tracing::info!("shutting down");
     components.shutdown().await;
     cp.shutdown().await;
+    let _ = registry_stop.send(true);
+    let _ = maintenance.await;
     Ok(())
 }
 
