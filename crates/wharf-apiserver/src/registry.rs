@@ -607,6 +607,7 @@ impl Registry {
         }
         if s.info.group.is_empty() && s.info.kind == "Pod" {
             self.admit_priority(obj)?;
+            default_toleration_seconds(obj);
         }
         Ok(())
     }
@@ -942,5 +943,23 @@ fn truncate(s: &str) -> String {
         format!("{}...", &s[..end])
     } else {
         s.to_string()
+    }
+}
+
+/// The DefaultTolerationSeconds admission plugin: pods tolerate `not-ready` and `unreachable`
+/// NoExecute taints for 300 s unless they say otherwise.
+fn default_toleration_seconds(pod: &mut Value) {
+    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    let tolerations = spec.entry("tolerations").or_insert_with(|| json!([]));
+    let Some(list) = tolerations.as_array_mut() else { return };
+    for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+        let covered = list.iter().any(|t| {
+            let effect = t.get("effect").and_then(Value::as_str).unwrap_or_default();
+            let tkey = t.get("key").and_then(Value::as_str).unwrap_or_default();
+            (effect.is_empty() || effect == "NoExecute") && (tkey == key || (tkey.is_empty() && t.get("operator").and_then(Value::as_str) == Some("Exists")))
+        });
+        if !covered {
+            list.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
+        }
     }
 }
