@@ -98,13 +98,21 @@ where
     /// reconcile that runs before the watch event arrives sees it.
     pub fn assume(&self, obj: K) {
         let key = key_of(&obj);
-        let mut s = write(&self.store);
-        let newer = match s.get(&key) {
-            Some(old) => rv(old.as_ref()) < rv(&obj),
-            None => true,
+        let new = Arc::new(obj);
+        let old = {
+            let mut s = write(&self.store);
+            let newer = match s.get(&key) {
+                Some(old) => rv(old.as_ref()) < rv(new.as_ref()),
+                None => true,
+            };
+            if !newer {
+                return;
+            }
+            s.insert(key, new.clone())
         };
-        if newer {
-            s.insert(key, Arc::new(obj));
+        match old {
+            Some(o) => self.emit(Change::Updated(&o, &new)),
+            None => self.emit(Change::Added(&new)),
         }
     }
 

@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::{Endpoints, Namespace, Pod, Service, ServiceAcco
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::{Api, Client};
 
+pub mod deployment;
 pub mod events;
 pub mod expectations;
 pub mod informer;
@@ -160,6 +161,11 @@ pub async fn run(client: Client, cfg: ControllersConfig, shutdown: impl Future<O
 
     if cfg.on("replicaset") {
         let (q, s) = replicaset::register(shared.clone(), &cfg);
+        queues.push(q);
+        starters.push(s);
+    }
+    if cfg.on("deployment") {
+        let (q, s) = deployment::register(shared.clone(), &cfg);
         queues.push(q);
         starters.push(s);
     }
