@@ -17,6 +17,7 @@ use kube::{Api, Client};
 pub mod deployment;
 pub mod events;
 pub mod expectations;
+pub mod gc;
 pub mod informer;
 pub mod queue;
 pub mod replicaset;
@@ -195,7 +196,7 @@ pub async fn run(client: Client, cfg: ControllersConfig, shutdown: impl Future<O
         use_informer!(namespaces);
         use_informer!(serviceaccounts);
     }
-    let gc: Option<Arc<Dummy>> = None;
+    let gc = cfg.on("garbagecollector").then(|| gc::GarbageCollector::new(shared.client.clone(), cfg.gc_workers));
 
     let start = async {
         futures::future::join_all(waits).await;
@@ -225,6 +226,3 @@ pub async fn run(client: Client, cfg: ControllersConfig, shutdown: impl Future<O
         let _ = t.await;
     }
 }
-
-struct Dummy;
-impl Dummy { fn start(self: Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> { vec![] } fn shut_down(&self) {} }
