@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
@@ -19,6 +20,7 @@ pub mod events;
 pub mod expectations;
 pub mod gc;
 pub mod informer;
+pub mod job;
 pub mod queue;
 pub mod replicaset;
 pub mod serviceaccount;
@@ -66,6 +68,9 @@ pub struct ControllersConfig {
     pub gc_workers: usize,
     /// Most pods one ReplicaSet sync creates or deletes (kube-controller-manager: 500).
     pub burst_replicas: usize,
+    /// Delay before a Job replaces its first failed pod; doubles per failure up to 6 minutes
+    /// (kube-controller-manager: 10 s).
+    pub job_backoff_base: Duration,
 }
 
 impl Default for ControllersConfig {
@@ -78,6 +83,7 @@ impl Default for ControllersConfig {
             endpoint_workers: 5,
             gc_workers: 20,
             burst_replicas: 500,
+            job_backoff_base: Duration::from_secs(10),
         }
     }
 }
@@ -167,6 +173,11 @@ pub async fn run(client: Client, cfg: ControllersConfig, shutdown: impl Future<O
     }
     if cfg.on("deployment") {
         let (q, s) = deployment::register(shared.clone(), &cfg);
+        queues.push(q);
+        starters.push(s);
+    }
+    if cfg.on("job") || cfg.on("ttl-after-finished") {
+        let (q, s) = job::register(shared.clone(), &cfg);
         queues.push(q);
         starters.push(s);
     }

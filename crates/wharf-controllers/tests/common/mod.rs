@@ -75,6 +75,24 @@ impl Env {
         }));
     }
 
+    /// Starts a stand-in kubelet that moves every pod in `ns` that has not finished to `phase`.
+    pub fn finishing_kubelet(&mut self, ns: &str, phase: &'static str) {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
+        self.kubelets.push(tokio::spawn(async move {
+            loop {
+                if let Ok(list) = api.list(&ListParams::default()).await {
+                    for p in list {
+                        let ph = p.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
+                        if ph != "Succeeded" && ph != "Failed" && p.metadata.deletion_timestamp.is_none() {
+                            let _ = mark_phase(&api, &p.name_any(), phase).await;
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        }));
+    }
+
     pub fn stop_kubelets(&mut self) {
         for k in self.kubelets.drain(..) {
             k.abort();
