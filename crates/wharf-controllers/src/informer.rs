@@ -252,3 +252,41 @@ impl OwnerIndex {
         read(&self.orphans).get(ns).map(|s| s.iter().cloned().collect()).unwrap_or_default()
     }
 }
+
+/// An index from namespace to the keys of the objects in it.
+#[derive(Default)]
+pub struct NamespaceIndex {
+    m: RwLock<HashMap<String, HashSet<String>>>,
+}
+
+impl NamespaceIndex {
+    /// Registers the index on an informer.
+    pub fn attach<K>(informer: &Informer<K>) -> Arc<Self>
+    where
+        K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    {
+        let idx = Arc::new(Self::default());
+        let i = idx.clone();
+        informer.on_change(move |c| match c {
+            Change::Added(o) | Change::Updated(_, o) => {
+                write(&i.m).entry(o.meta().namespace.clone().unwrap_or_default()).or_default().insert(key_of(o.as_ref()));
+            }
+            Change::Deleted(o) => {
+                let ns = o.meta().namespace.clone().unwrap_or_default();
+                let mut m = write(&i.m);
+                if let Some(s) = m.get_mut(&ns) {
+                    s.remove(&key_of(o.as_ref()));
+                    if s.is_empty() {
+                        m.remove(&ns);
+                    }
+                }
+            }
+        });
+        idx
+    }
+
+    /// Keys of the objects in a namespace.
+    pub fn keys(&self, ns: &str) -> Vec<String> {
+        read(&self.m).get(ns).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+    }
+}

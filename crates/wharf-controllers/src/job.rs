@@ -38,6 +38,8 @@ pub struct JobController {
     shared: Arc<Shared>,
     queue: Arc<WorkQueue>,
     exp: Expectations,
+    /// Pods whose tracking finalizer this controller removed, until the cache shows it gone.
+    counted: std::sync::Mutex<HashSet<String>>,
     events: Events,
     backoff_base: Duration,
     jobs_on: bool,
@@ -57,6 +59,7 @@ pub fn register(shared: Arc<Shared>, cfg: &ControllersConfig) -> (Arc<WorkQueue>
         shared: shared.clone(),
         queue: queue.clone(),
         exp: Expectations::default(),
+        counted: Default::default(),
         backoff_base: cfg.job_backoff_base,
         jobs_on: cfg.on("job"),
         ttl_on: cfg.on("ttl-after-finished"),
@@ -67,7 +70,30 @@ pub fn register(shared: Arc<Shared>, cfg: &ControllersConfig) -> (Arc<WorkQueue>
         Change::Deleted(j) => h.exp.delete(&key_of(j.as_ref())),
     });
     let h = c.clone();
-    shared.pods.on_change(move |ch: &Change<'_, Pod>| match ch {
+    shared.pods.on_change(move |ch: &Change<'_, Pod>| {
+        let (Change::Added(p) | Change::Updated(_, p) | Change::Deleted(p)) = ch;
+        if matches!(ch, Change::Deleted(_)) || !p.finalizers().iter().any(|f| f == TRACKING_FINALIZER) {
+            if let Some(u) = p.metadata.uid.as_deref() {
+                util::lock(&h.counted).remove(u);
+            }
+        }
+        h.pod_changed(ch)
+    });
+    let workers = cfg.job_workers;
+    let starter: Starter = Box::new(move || {
+        let q = c.queue.clone();
+        q.spawn_workers("job", workers, move |key| {
+            let c = c.clone();
+            async move { c.sync(&key).await }
+        })
+    });
+    (queue, starter)
+}
+
+impl JobController {
+    fn pod_changed(&self, ch: &Change<'_, Pod>) {
+        let h = self;
+        match ch {
         Change::Added(p) => {
             if let Some(k) = job_key_of(p) {
                 h.exp.creations_observed(&k, 1);
@@ -85,16 +111,8 @@ pub fn register(shared: Arc<Shared>, cfg: &ControllersConfig) -> (Arc<WorkQueue>
                 h.queue.add(k);
             }
         }
-    });
-    let workers = cfg.job_workers;
-    let starter: Starter = Box::new(move || {
-        let q = c.queue.clone();
-        q.spawn_workers("job", workers, move |key| {
-            let c = c.clone();
-            async move { c.sync(&key).await }
-        })
-    });
-    (queue, starter)
+        }
+    }
 }
 
 fn condition_true(s: &JobStatus, t: &str) -> Option<JobCondition> {
@@ -164,6 +182,7 @@ impl JobController {
 
     async fn sync(&self, key: &str) -> Result<Requeue> {
         let Some(job) = self.shared.jobs.get(key) else { return Ok(None) };
+        let mut job = (*job).clone();
         let ns = job.namespace().unwrap_or_default();
         let pods_api: Api<Pod> = Api::namespaced(self.shared.client.clone(), &ns);
         let jobs_api: Api<Job> = Api::namespaced(self.shared.client.clone(), &ns);
@@ -174,7 +193,9 @@ impl JobController {
             // Finished: release any pod still holding the tracking finalizer, then TTL.
             for p in pods.iter().filter(|p| p.finalizers().iter().any(|f| f == TRACKING_FINALIZER)) {
                 if matches!(util::phase(p), "Succeeded" | "Failed") || p.metadata.deletion_timestamp.is_some() {
-                    remove_tracking_finalizer(&pods_api, p).await?;
+                    if let Some(u) = remove_tracking_finalizer(&pods_api, p).await? {
+                        util::lock(&self.counted).insert(u);
+                    }
                 }
             }
             return if self.ttl_on { self.ttl(&job, &status0, &jobs_api).await } else { Ok(None) };
@@ -200,7 +221,7 @@ impl JobController {
         let mut newly = false;
         for p in &pods {
             let puid = p.uid().unwrap_or_default();
-            if !p.finalizers().iter().any(|f| f == TRACKING_FINALIZER) || known.contains(&puid) {
+            if !p.finalizers().iter().any(|f| f == TRACKING_FINALIZER) || known.contains(&puid) || util::lock(&self.counted).contains(&puid) {
                 continue;
             }
             if util::phase(p) == "Succeeded" {
@@ -213,13 +234,15 @@ impl JobController {
         }
         if newly {
             st.uncounted_terminated_pods = Some(k8s_openapi::api::batch::v1::UncountedTerminatedPods { succeeded: Some(unc_ok.clone()), failed: Some(unc_failed.clone()) });
-            self.patch_status(&jobs_api, &job, &st).await?;
+            self.patch_status(&jobs_api, &mut job, &st).await?;
         }
         if !unc_ok.is_empty() || !unc_failed.is_empty() {
             let ids: HashSet<&String> = unc_ok.iter().chain(unc_failed.iter()).collect();
             let results = join_all(pods.iter().filter(|p| p.uid().is_some_and(|u| ids.contains(&u))).map(|p| remove_tracking_finalizer(&pods_api, p))).await;
             for r in results {
-                r?;
+                if let Some(u) = r? {
+                    util::lock(&self.counted).insert(u);
+                }
             }
             let mut done = parse_indexes(st.completed_indexes.as_deref().unwrap_or_default());
             let mut succeeded_new = 0;
@@ -342,18 +365,22 @@ impl JobController {
         st.succeeded.get_or_insert(0);
         st.failed.get_or_insert(0);
         if st != status0 {
-            self.patch_status(&jobs_api, &job, &st).await?;
+            self.patch_status(&jobs_api, &mut job, &st).await?;
         }
         Ok(requeue)
     }
 
-    async fn patch_status(&self, api: &Api<Job>, job: &Job, st: &JobStatus) -> Result<()> {
-        let mut v = serde_json::to_value(st)?;
-        // Merge patch: spell out the cleared uncounted lists.
-        let unc = st.uncounted_terminated_pods.clone().unwrap_or_default();
-        v["uncountedTerminatedPods"] = json!({"succeeded": unc.succeeded, "failed": unc.failed});
-        match api.patch_status(&job.name_any(), &PatchParams::default(), &Patch::Merge(&json!({"status": v}))).await {
-            Ok(_) => Ok(()),
+    /// Writes the status with the object's resourceVersion as precondition (a stale cache gets a
+    /// conflict and retries rather than overwriting counts), then caches what was written.
+    async fn patch_status(&self, api: &Api<Job>, job: &mut Job, st: &JobStatus) -> Result<()> {
+        let mut j = job.clone();
+        j.status = Some(st.clone());
+        match api.replace_status(&job.name_any(), &PostParams::default(), serde_json::to_vec(&j)?).await {
+            Ok(written) => {
+                *job = written.clone();
+                self.shared.jobs.assume(written);
+                Ok(())
+            }
             Err(e) if util::is_not_found(&e) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -460,10 +487,11 @@ impl JobController {
     }
 }
 
-async fn remove_tracking_finalizer(api: &Api<Pod>, p: &Pod) -> Result<()> {
+/// Removes the tracking finalizer; returns the pod's UID when this call removed it.
+async fn remove_tracking_finalizer(api: &Api<Pod>, p: &Pod) -> Result<Option<String>> {
     let fins: Vec<String> = p.finalizers().to_vec();
     if !fins.iter().any(|f| f == TRACKING_FINALIZER) {
-        return Ok(());
+        return Ok(None);
     }
     let kept: Vec<&String> = fins.iter().filter(|f| *f != TRACKING_FINALIZER).collect();
     let patch = json!([
@@ -472,8 +500,8 @@ async fn remove_tracking_finalizer(api: &Api<Pod>, p: &Pod) -> Result<()> {
         {"op": "replace", "path": "/metadata/finalizers", "value": kept},
     ]);
     match api.patch(&p.name_any(), &PatchParams::default(), &Patch::<()>::Json(serde_json::from_value(patch)?)).await {
-        Ok(_) => Ok(()),
-        Err(e) if util::is_not_found(&e) => Ok(()),
+        Ok(_) => Ok(p.uid()),
+        Err(e) if util::is_not_found(&e) => Ok(None),
         // A stale cache: the next event retries.
         Err(e) if matches!(&e, kube::Error::Api(s) if s.code == 422 || s.code == 409) => Err(Error::NotReady(format!("pod {} changed; retrying finalizer removal", p.name_any()))),
         Err(e) => Err(e.into()),

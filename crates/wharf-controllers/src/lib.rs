@@ -16,6 +16,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::{Api, Client};
 
 pub mod deployment;
+pub mod endpoints;
 pub mod events;
 pub mod expectations;
 pub mod gc;
@@ -183,6 +184,11 @@ pub async fn run(client: Client, cfg: ControllersConfig, shutdown: impl Future<O
     }
     if cfg.on("serviceaccount") {
         let (q, s) = serviceaccount::register(shared.clone(), &cfg);
+        queues.push(q);
+        starters.push(s);
+    }
+    if need_svc {
+        let (q, s) = endpoints::register(shared.clone(), &cfg);
         queues.push(q);
         starters.push(s);
     }
