@@ -128,6 +128,10 @@ fn rs_available(rs: &ReplicaSet) -> i32 {
     rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0)
 }
 
+fn rs_available_within(rs: &ReplicaSet) -> i32 {
+    rs_available(rs).min(rs_replicas(rs))
+}
+
 fn rs_status_replicas(rs: &ReplicaSet) -> i32 {
     rs.status.as_ref().map(|s| s.replicas).unwrap_or(0)
 }
@@ -437,7 +441,7 @@ impl DeploymentController {
             let mut rs = rs_list[i].clone();
             let annotations_updated = set_new_rs_annotations(d, &mut rs, new_revision, true);
             let min_ready = d.spec.as_ref().and_then(|s| s.min_ready_seconds);
-            let min_ready_update = rs.spec.as_ref().and_then(|s| s.min_ready_seconds) != min_ready;
+            let min_ready_update = rs.spec.as_ref().and_then(|s| s.min_ready_seconds).unwrap_or(0) != min_ready.unwrap_or(0);
             if annotations_updated || min_ready_update {
                 let patch = json!({"metadata": {"annotations": rs.metadata.annotations}, "spec": {"minReadySeconds": min_ready}});
                 rs = self.rs_api(&ns).patch(&rs.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
@@ -720,7 +724,7 @@ impl DeploymentController {
         }
         let all_count = old_count + rs_replicas(new_rs);
         let min_available = replicas(d) - max_unavailable(d);
-        let new_unavailable = rs_replicas(new_rs) - rs_available(new_rs);
+        let new_unavailable = rs_replicas(new_rs) - rs_available_within(new_rs);
         let max_scaled_down = all_count - min_available - new_unavailable;
         if max_scaled_down <= 0 {
             return Ok(false);
@@ -733,15 +737,17 @@ impl DeploymentController {
                 break;
             }
             let r = rs_replicas(rs);
-            if r == 0 || r == rs_available(rs) {
+            // Status may still count pods of a larger size: never scale up here.
+            if r == 0 || r <= rs_available(rs) {
                 continue;
             }
             let n = (max_scaled_down - cleaned).min(r - rs_available(rs));
             self.scale_rs(rs, r - n, d).await?;
             cleaned += n;
         }
-        // Then scale down healthy ones as far as availability allows.
-        let available: i32 = old.iter().map(rs_available).sum::<i32>() + rs_available(new_rs);
+        // Then scale down healthy ones as far as availability allows. A ReplicaSet's status may
+        // still count pods it is deleting, so never count more available pods than its size.
+        let available: i32 = old.iter().map(rs_available_within).sum::<i32>() + rs_available_within(new_rs);
         let mut scaled = 0;
         if available > min_available {
             let total = available - min_available;

@@ -155,7 +155,14 @@ where
                 Ok(Event::Apply(obj)) => {
                     let key = key_of(&obj);
                     let new = Arc::new(obj);
-                    let old = write(&self.store).insert(key, new.clone());
+                    let old = {
+                        let mut s = write(&self.store);
+                        // An object this controller wrote and assumed may be newer than the event.
+                        if s.get(&key).is_some_and(|o| rv(o.as_ref()) > rv(new.as_ref())) {
+                            continue;
+                        }
+                        s.insert(key, new.clone())
+                    };
                     match old {
                         Some(o) => self.emit(Change::Updated(&o, &new)),
                         None => self.emit(Change::Added(&new)),

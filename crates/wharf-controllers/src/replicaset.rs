@@ -164,11 +164,14 @@ impl ReplicaSetController {
                 }
             }
         }
-        let active: Vec<Arc<Pod>> = pods.into_iter().filter(|p| pod_is_active(p)).collect();
+        let mut active: Vec<Arc<Pod>> = pods.into_iter().filter(|p| pod_is_active(p)).collect();
         let mut manage_err = None;
         if need_sync && rs.metadata.deletion_timestamp.is_none() {
-            if let Err(e) = self.manage(&rs, key, &active, &pods_api).await {
-                manage_err = Some(e);
+            match self.manage(&rs, key, &active, &pods_api).await {
+                // Pods just deleted no longer count in status.
+                Ok(deleted) if !deleted.is_empty() => active.retain(|p| !deleted.contains(&key_of(p.as_ref()))),
+                Ok(_) => {}
+                Err(e) => manage_err = Some(e),
             }
         }
         let requeue = self.update_status(&rs, &active, manage_err.as_ref()).await?;
@@ -178,7 +181,8 @@ impl ReplicaSetController {
         Ok(requeue)
     }
 
-    async fn manage(&self, rs: &ReplicaSet, key: &str, active: &[Arc<Pod>], pods_api: &Api<Pod>) -> Result<()> {
+    /// Creates or deletes pods; returns the keys of the pods it deleted.
+    async fn manage(&self, rs: &ReplicaSet, key: &str, active: &[Arc<Pod>], pods_api: &Api<Pod>) -> Result<std::collections::HashSet<String>> {
         let want = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1).max(0) as usize;
         let have = active.len();
         let reference = rs.object_ref(&());
@@ -187,7 +191,7 @@ impl ReplicaSetController {
             self.exp.expect(key, diff as i64, Vec::new());
             let Some(template) = rs.spec.as_ref().and_then(|s| s.template.as_ref()) else {
                 self.exp.creations_observed(key, diff as i64);
-                return Ok(());
+                return Ok(Default::default());
             };
             let pod = pod_from_template(template, controller_ref(rs), &format!("{}-", rs.name_any()));
             let pp = PostParams::default();
@@ -227,12 +231,13 @@ impl ReplicaSetController {
                 }
             }))
             .await;
-            if let Some(e) = results.into_iter().find_map(|r| r.err()) {
+            if let Some(e) = results.iter().find_map(|r| r.as_ref().err()) {
                 self.events.warning(reference, "FailedDelete", "Delete", format!("Error deleting: {e}"));
-                return Err(e.into());
+                return Err(crate::Error::NotReady(format!("deleting pods: {e}")));
             }
+            return Ok(victims.iter().map(|p| key_of(p.as_ref())).collect());
         }
-        Ok(())
+        Ok(Default::default())
     }
 
     async fn update_status(&self, rs: &ReplicaSet, active: &[Arc<Pod>], err: Option<&crate::Error>) -> Result<Requeue> {

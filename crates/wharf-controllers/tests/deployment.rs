@@ -76,7 +76,8 @@ async fn rolling_update_stays_within_surge_and_unavailability_and_rolls_back_wit
     loop {
         let sets = rs_of(&rss, "web").await;
         let total: i32 = sets.iter().map(|r| r.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0)).sum();
-        assert!(total <= 8, "replicas across replica sets exceed replicas+maxSurge: {total}");
+        let seen: Vec<(String, Option<i32>, Option<String>)> = sets.iter().map(|r| (r.name_any(), r.spec.as_ref().and_then(|s| s.replicas), r.resource_version())).collect();
+        assert!(total <= 8, "replicas across replica sets exceed replicas+maxSurge: {total}: {seen:?}");
         let ready = pods.list(&ListParams::default().labels("app=web")).await.expect("pods").items.iter().filter(|p| p.metadata.deletion_timestamp.is_none() && wharf_controllers::util::pod_is_ready(p)).count();
         assert!(ready >= 5, "ready pods dropped below replicas-maxUnavailable: {ready}");
         let d = ds.get("web").await.expect("get");
