@@ -60,7 +60,7 @@ pub fn register(shared: Arc<Shared>, cfg: &ControllersConfig) -> (Arc<WorkQueue>
         slices_by_ns: NamespaceIndex::attach(&shared.endpointslices),
         shared: shared.clone(),
         slices: cfg.on("endpointslice"),
-        endpoints: cfg.on("endpoints"),
+        endpoints: cfg.on("endpoint"),
     });
     let q = queue.clone();
     shared.services.on_change(move |ch| match ch {

@@ -297,3 +297,57 @@ impl NamespaceIndex {
         read(&self.m).get(ns).map(|s| s.iter().cloned().collect()).unwrap_or_default()
     }
 }
+
+/// An index from a value computed from each object (e.g. a pod's node) to object keys.
+pub struct KeyIndex<K> {
+    m: RwLock<HashMap<String, HashSet<String>>>,
+    f: fn(&K) -> Option<String>,
+}
+
+impl<K> KeyIndex<K>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    /// Registers an index keyed by `f` on an informer.
+    pub fn attach(informer: &Informer<K>, f: fn(&K) -> Option<String>) -> Arc<Self> {
+        let idx = Arc::new(Self { m: RwLock::default(), f });
+        let i = idx.clone();
+        informer.on_change(move |c| match c {
+            Change::Added(o) => i.add(o.as_ref()),
+            Change::Updated(old, new) => {
+                i.remove(old.as_ref());
+                i.add(new.as_ref());
+            }
+            Change::Deleted(o) => i.remove(o.as_ref()),
+        });
+        idx
+    }
+
+    fn add(&self, o: &K) {
+        if let Some(v) = (self.f)(o) {
+            write(&self.m).entry(v).or_default().insert(key_of(o));
+        }
+    }
+
+    fn remove(&self, o: &K) {
+        if let Some(v) = (self.f)(o) {
+            let mut m = write(&self.m);
+            if let Some(s) = m.get_mut(&v) {
+                s.remove(&key_of(o));
+                if s.is_empty() {
+                    m.remove(&v);
+                }
+            }
+        }
+    }
+
+    /// Keys of the objects whose value is `v`.
+    pub fn get(&self, v: &str) -> Vec<String> {
+        read(&self.m).get(v).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Every value with at least one object.
+    pub fn values(&self) -> Vec<String> {
+        read(&self.m).keys().cloned().collect()
+    }
+}

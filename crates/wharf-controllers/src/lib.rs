@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Endpoints, Namespace, Pod, Service, ServiceAccount};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, Service, ServiceAccount};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::{Api, Client};
 
@@ -22,6 +23,7 @@ pub mod expectations;
 pub mod gc;
 pub mod informer;
 pub mod job;
+pub mod nodelifecycle;
 pub mod queue;
 pub mod replicaset;
 pub mod serviceaccount;
@@ -50,7 +52,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Names of the controllers, as kube-controller-manager's `--controllers` flag spells them.
-pub const ALL_CONTROLLERS: &[&str] = &["replicaset", "deployment", "garbagecollector", "serviceaccount", "job", "ttl-after-finished", "endpointslice", "endpoints"];
+pub const ALL_CONTROLLERS: &[&str] = &["replicaset", "deployment", "garbagecollector", "serviceaccount", "job", "ttl-after-finished", "endpointslice", "endpoint", "nodelifecycle", "podgc"];
 
 /// What to run and how hard.
 #[derive(Clone, Debug)]
@@ -69,6 +71,12 @@ pub struct ControllersConfig {
     pub gc_workers: usize,
     /// Most pods one ReplicaSet sync creates or deletes (kube-controller-manager: 500).
     pub burst_replicas: usize,
+    /// Heartbeat age after which a node is unreachable (`--node-monitor-grace-period`).
+    pub node_monitor_grace_period: Duration,
+    /// How often node health is checked (`--node-monitor-period`).
+    pub node_monitor_period: Duration,
+    /// Terminated pods kept before the oldest are deleted (`--terminated-pod-gc-threshold`).
+    pub terminated_pod_gc_threshold: usize,
     /// Delay before a Job replaces its first failed pod; doubles per failure up to 6 minutes
     /// (kube-controller-manager: 10 s).
     pub job_backoff_base: Duration,
@@ -85,6 +93,9 @@ impl Default for ControllersConfig {
             gc_workers: 20,
             burst_replicas: 500,
             job_backoff_base: Duration::from_secs(10),
+            node_monitor_grace_period: Duration::from_secs(40),
+            node_monitor_period: Duration::from_secs(5),
+            terminated_pod_gc_threshold: 12_500,
         }
     }
 }
@@ -122,6 +133,10 @@ pub struct Shared {
     pub endpointslices: Arc<Informer<EndpointSlice>>,
     /// All Endpoints.
     pub endpoints: Arc<Informer<Endpoints>>,
+    /// All Nodes.
+    pub nodes: Arc<Informer<Node>>,
+    /// Node heartbeat Leases (namespace `kube-node-lease`).
+    pub leases: Arc<Informer<Lease>>,
 }
 
 impl Shared {
@@ -142,6 +157,8 @@ impl Shared {
             serviceaccounts: Informer::new(Api::all(client.clone())),
             endpointslices: Informer::new(Api::all(client.clone())),
             endpoints: Informer::new(Api::all(client.clone())),
+            nodes: Informer::new(Api::all(client.clone())),
+            leases: Informer::new(Api::namespaced(client.clone(), "kube-node-lease")),
             client,
         }
     }
@@ -163,9 +180,10 @@ pub async fn run(client: Client, cfg: ControllersConfig, shutdown: impl Future<O
             tasks.push(tokio::spawn(i.run()));
         }};
     }
-    let need_pods = ["replicaset", "deployment", "job", "endpointslice", "endpoints"].iter().any(|c| cfg.on(c));
+    let need_pods = ["replicaset", "deployment", "job", "endpointslice", "endpoint", "nodelifecycle", "podgc"].iter().any(|c| cfg.on(c));
+    let need_nodes = cfg.on("nodelifecycle") || cfg.on("podgc");
     let need_rs = cfg.on("replicaset") || cfg.on("deployment");
-    let need_svc = cfg.on("endpointslice") || cfg.on("endpoints");
+    let need_svc = cfg.on("endpointslice") || cfg.on("endpoint");
 
     if cfg.on("replicaset") {
         let (q, s) = replicaset::register(shared.clone(), &cfg);
@@ -191,6 +209,13 @@ pub async fn run(client: Client, cfg: ControllersConfig, shutdown: impl Future<O
         let (q, s) = endpoints::register(shared.clone(), &cfg);
         queues.push(q);
         starters.push(s);
+    }
+    if need_nodes {
+        let (q, s) = nodelifecycle::register(shared.clone(), &cfg);
+        queues.push(q);
+        starters.push(s);
+        use_informer!(nodes);
+        use_informer!(leases);
     }
     if need_pods {
         use_informer!(pods);

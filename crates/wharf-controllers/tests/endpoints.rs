@@ -45,7 +45,7 @@ fn ips(e: &Endpoints) -> (Vec<String>, Vec<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endpoint_slices_and_endpoints_follow_pod_readiness_with_named_target_ports() {
-    let env = Env::start(only(&["endpointslice", "endpoints"])).await;
+    let env = Env::start(only(&["endpointslice", "endpoint"])).await;
     let pods: Api<Pod> = Api::namespaced(env.client.clone(), "default");
     let svcs: Api<Service> = Api::namespaced(env.client.clone(), "default");
     let eps: Api<EndpointSlice> = Api::namespaced(env.client.clone(), "default");
