@@ -205,11 +205,17 @@ impl Ctl {
             }
         }
         if new_taints != taints {
-            let patch = json!([
-                {"op": "test", "path": "/metadata/resourceVersion", "value": node.resource_version()},
-                {"op": "add", "path": "/spec/taints", "value": new_taints},
-            ]);
-            match api.patch(name, &PatchParams::default(), &Patch::<()>::Json(serde_json::from_value(patch)?)).await {
+            // Replace the taints only if they are still what this decision was based on.
+            let r = if taints.is_empty() {
+                api.patch(name, &PatchParams::default(), &Patch::Merge(&json!({"spec": {"taints": new_taints}}))).await
+            } else {
+                let patch = json!([
+                    {"op": "test", "path": "/spec/taints", "value": taints},
+                    {"op": "replace", "path": "/spec/taints", "value": new_taints},
+                ]);
+                api.patch(name, &PatchParams::default(), &Patch::<()>::Json(serde_json::from_value(patch)?)).await
+            };
+            match r {
                 Ok(n) => self.nodes.assume(n),
                 Err(e) if util::is_not_found(&e) => return Ok(None),
                 Err(e) => return Err(e.into()),
