@@ -24,7 +24,16 @@ pub struct Events {
 impl Events {
     /// A sink reporting as `controller` (e.g. `deployment-controller`).
     pub fn new(client: Client, controller: &str) -> Self {
-        Self { recorder: Recorder::new(client, Reporter { controller: controller.into(), instance: None }), buckets: Mutex::default() }
+        Self {
+            recorder: Recorder::new(
+                client,
+                Reporter {
+                    controller: controller.into(),
+                    instance: None,
+                },
+            ),
+            buckets: Mutex::default(),
+        }
     }
 
     fn allow(&self, r: &ObjectReference, reason: &str) -> bool {
@@ -60,7 +69,13 @@ impl Events {
             return;
         }
         let rec = self.recorder.clone();
-        let ev = Event { type_, reason: reason.into(), note: Some(note), action: action.into(), secondary: None };
+        let ev = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note),
+            action: action.into(),
+            secondary: None,
+        };
         tokio::spawn(async move {
             if let Err(e) = rec.publish(&ev, &r).await {
                 tracing::debug!(error = %e, "event not recorded");

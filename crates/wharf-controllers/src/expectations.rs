@@ -34,7 +34,14 @@ impl Expectations {
 
     /// Records that `adds` creations and the deletion of these object keys were requested.
     pub fn expect(&self, key: &str, adds: i64, dels: impl IntoIterator<Item = String>) {
-        lock(&self.m).insert(key.to_string(), Exp { add: adds, del: dels.into_iter().collect(), at: Instant::now() });
+        lock(&self.m).insert(
+            key.to_string(),
+            Exp {
+                add: adds,
+                del: dels.into_iter().collect(),
+                at: Instant::now(),
+            },
+        );
     }
 
     /// `n` creations were observed (or will never happen).

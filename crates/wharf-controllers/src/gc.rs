@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy};
+use kube::api::{
+    DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy,
+};
 use kube::core::discovery::Scope;
 use kube::discovery::{verbs, ApiResource, Discovery};
 use kube::runtime::watcher::{self, metadata_watcher, Event};
@@ -68,7 +70,10 @@ impl Graph {
             }
         }
         for r in &n.owners {
-            self.dependents.entry(r.uid.clone()).or_default().insert(uid.clone());
+            self.dependents
+                .entry(r.uid.clone())
+                .or_default()
+                .insert(uid.clone());
             match self.nodes.get(&r.uid) {
                 // An owner not seen (yet, or any more) must be verified.
                 None => todo.push(uid.clone()),
@@ -76,14 +81,21 @@ impl Graph {
                 Some(_) => {}
             }
         }
-        let started_deleting = n.deleting && old.as_ref().is_none_or(|o| !o.deleting || o.finalizers != n.finalizers);
+        let started_deleting = n.deleting
+            && old
+                .as_ref()
+                .is_none_or(|o| !o.deleting || o.finalizers != n.finalizers);
         if started_deleting && (n.has(FOREGROUND) || n.has(ORPHAN)) {
             todo.push(uid.clone());
         }
         // A dependent that started deleting may unblock an owner waiting in foreground.
         if n.deleting {
             for r in &n.owners {
-                if self.nodes.get(&r.uid).is_some_and(|o| o.deleting_dependents()) {
+                if self
+                    .nodes
+                    .get(&r.uid)
+                    .is_some_and(|o| o.deleting_dependents())
+                {
                     todo.push(r.uid.clone());
                 }
             }
@@ -103,7 +115,11 @@ impl Graph {
                         self.dependents.remove(&r.uid);
                     }
                 }
-                if self.nodes.get(&r.uid).is_some_and(|x| x.deleting_dependents()) {
+                if self
+                    .nodes
+                    .get(&r.uid)
+                    .is_some_and(|x| x.deleting_dependents())
+                {
                     todo.push(r.uid.clone());
                 }
             }
@@ -170,11 +186,18 @@ impl GarbageCollector {
     }
 
     async fn discover(self: &Arc<Self>) -> Result<Vec<watch::Receiver<bool>>> {
-        let d = Discovery::new(self.client.clone()).run().await.map_err(|e| Error::Discovery(e.to_string()))?;
+        let d = Discovery::new(self.client.clone())
+            .run()
+            .await
+            .map_err(|e| Error::Discovery(e.to_string()))?;
         let mut synced = Vec::new();
         for g in d.groups() {
             for (ar, caps) in g.recommended_resources() {
-                if ![verbs::LIST, verbs::WATCH, verbs::DELETE].iter().all(|v| caps.supports_operation(v)) || ar.plural == "events" {
+                if ![verbs::LIST, verbs::WATCH, verbs::DELETE]
+                    .iter()
+                    .all(|v| caps.supports_operation(v))
+                    || ar.plural == "events"
+                {
                     continue;
                 }
                 let namespaced = matches!(caps.scope, Scope::Namespaced);
@@ -206,15 +229,21 @@ impl GarbageCollector {
             let _ = rx.wait_for(|s| *s).await;
         }
         let gc = self.clone();
-        let workers = self.queue.spawn_workers("garbagecollector", self.workers, move |uid| {
-            let gc = gc.clone();
-            async move { gc.process(&uid).await }
-        });
+        let workers = self
+            .queue
+            .spawn_workers("garbagecollector", self.workers, move |uid| {
+                let gc = gc.clone();
+                async move { gc.process(&uid).await }
+            });
         lock(&self.tasks).extend(workers);
         // Everything already in the graph gets one look.
         let all: Vec<String> = {
             let g = lock(&self.graph);
-            g.nodes.iter().filter(|(_, n)| !n.owners.is_empty() || n.deleting).map(|(u, _)| u.clone()).collect()
+            g.nodes
+                .iter()
+                .filter(|(_, n)| !n.owners.is_empty() || n.deleting)
+                .map(|(u, _)| u.clone())
+                .collect()
         };
         for u in all {
             self.queue.add(u);
@@ -229,7 +258,8 @@ impl GarbageCollector {
 
     async fn follow(self: Arc<Self>, ar: ApiResource, synced: watch::Sender<bool>) {
         let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
-        let stream = metadata_watcher(api, watcher::Config::default().page_size(5000)).default_backoff();
+        let stream =
+            metadata_watcher(api, watcher::Config::default().page_size(5000)).default_backoff();
         futures::pin_mut!(stream);
         let mut buffer: HashMap<String, Node> = HashMap::new();
         let gvk = (ar.api_version.clone(), ar.kind.clone());
@@ -248,7 +278,12 @@ impl GarbageCollector {
                 Ok(Event::InitDone) => {
                     let fresh = std::mem::take(&mut buffer);
                     let mut g = lock(&self.graph);
-                    let gone: Vec<String> = g.nodes.iter().filter(|(u, n)| n.gvk == gvk && !fresh.contains_key(*u)).map(|(u, _)| u.clone()).collect();
+                    let gone: Vec<String> = g
+                        .nodes
+                        .iter()
+                        .filter(|(u, n)| n.gvk == gvk && !fresh.contains_key(*u))
+                        .map(|(u, _)| u.clone())
+                        .collect();
                     let mut todo = Vec::new();
                     for u in gone {
                         todo.extend(g.remove(&u));
@@ -279,7 +314,11 @@ impl GarbageCollector {
         }
     }
 
-    fn api_for(&self, gvk: &(String, String), namespace: Option<&str>) -> Option<(Api<DynamicObject>, bool)> {
+    fn api_for(
+        &self,
+        gvk: &(String, String),
+        namespace: Option<&str>,
+    ) -> Option<(Api<DynamicObject>, bool)> {
         let r = read(&self.resources);
         let (ar, namespaced) = r.get(gvk)?;
         Some(match (namespaced, namespace) {
@@ -290,7 +329,9 @@ impl GarbageCollector {
     }
 
     async fn process(&self, uid: &str) -> Result<Requeue> {
-        let Some(node) = lock(&self.graph).nodes.get(uid).cloned() else { return Ok(None) };
+        let Some(node) = lock(&self.graph).nodes.get(uid).cloned() else {
+            return Ok(None);
+        };
         if node.deleting {
             if node.has(ORPHAN) {
                 return self.orphan_dependents(uid, &node).await;
@@ -309,7 +350,11 @@ impl GarbageCollector {
     /// Classifies each owner as solid (exists), dangling (gone) or waiting (deleting its dependents).
     async fn owner_state(&self, dependent: &Node, r: &OwnerReference) -> Result<&'static str> {
         if let Some(o) = lock(&self.graph).nodes.get(&r.uid) {
-            return Ok(if o.deleting_dependents() { "waiting" } else { "solid" });
+            return Ok(if o.deleting_dependents() {
+                "waiting"
+            } else {
+                "solid"
+            });
         }
         let gvk = (r.api_version.clone(), r.kind.clone());
         let Some((api, _)) = self.api_for(&gvk, dependent.namespace.as_deref()) else {
@@ -321,7 +366,12 @@ impl GarbageCollector {
         };
         match api.get_metadata(&r.name).await {
             Ok(o) if o.metadata.uid.as_deref() == Some(r.uid.as_str()) => {
-                let deleting = o.metadata.deletion_timestamp.is_some() && o.metadata.finalizers.iter().flatten().any(|f| f == FOREGROUND);
+                let deleting = o.metadata.deletion_timestamp.is_some()
+                    && o.metadata
+                        .finalizers
+                        .iter()
+                        .flatten()
+                        .any(|f| f == FOREGROUND);
                 Ok(if deleting { "waiting" } else { "solid" })
             }
             Ok(_) => Ok("dangling"),
@@ -339,7 +389,9 @@ impl GarbageCollector {
                 _ => dangling.push(r.uid.clone()),
             }
         }
-        let Some((api, _)) = self.api_for(&node.gvk, node.namespace.as_deref()) else { return Ok(None) };
+        let Some((api, _)) = self.api_for(&node.gvk, node.namespace.as_deref()) else {
+            return Ok(None);
+        };
         if !solid.is_empty() {
             if dangling.is_empty() && waiting.is_empty() {
                 return Ok(None);
@@ -347,7 +399,10 @@ impl GarbageCollector {
             let gone: HashSet<String> = dangling.into_iter().chain(waiting).collect();
             return self.remove_owner_refs(&api, &node.name, uid, &gone).await;
         }
-        let has_dependents = lock(&self.graph).dependents.get(uid).is_some_and(|d| !d.is_empty());
+        let has_dependents = lock(&self.graph)
+            .dependents
+            .get(uid)
+            .is_some_and(|d| !d.is_empty());
         let policy = if !waiting.is_empty() && has_dependents {
             PropagationPolicy::Foreground
         } else if node.has(ORPHAN) {
@@ -357,7 +412,14 @@ impl GarbageCollector {
         } else {
             PropagationPolicy::Background
         };
-        let dp = DeleteParams { propagation_policy: Some(policy), preconditions: Some(Preconditions { uid: Some(uid.to_string()), resource_version: None }), ..Default::default() };
+        let dp = DeleteParams {
+            propagation_policy: Some(policy),
+            preconditions: Some(Preconditions {
+                uid: Some(uid.to_string()),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
         match api.delete(&node.name, &dp).await {
             Ok(_) => Ok(None),
             Err(e) if util::is_not_found(&e) || util::is_conflict(&e) => Ok(None),
@@ -365,7 +427,13 @@ impl GarbageCollector {
         }
     }
 
-    async fn remove_owner_refs(&self, api: &Api<DynamicObject>, name: &str, uid: &str, gone: &HashSet<String>) -> Result<Requeue> {
+    async fn remove_owner_refs(
+        &self,
+        api: &Api<DynamicObject>,
+        name: &str,
+        uid: &str,
+        gone: &HashSet<String>,
+    ) -> Result<Requeue> {
         let live = match api.get_metadata(name).await {
             Ok(o) => o,
             Err(e) if util::is_not_found(&e) => return Ok(None),
@@ -384,7 +452,14 @@ impl GarbageCollector {
             {"op": "test", "path": "/metadata/ownerReferences", "value": refs},
             {"op": "replace", "path": "/metadata/ownerReferences", "value": kept},
         ]);
-        match api.patch(name, &PatchParams::default(), &Patch::<()>::Json(serde_json::from_value(patch)?)).await {
+        match api
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::<()>::Json(serde_json::from_value(patch)?),
+            )
+            .await
+        {
             Ok(_) => Ok(None),
             Err(e) if util::is_not_found(&e) => Ok(None),
             Err(e) => Err(e.into()),
@@ -392,7 +467,9 @@ impl GarbageCollector {
     }
 
     async fn remove_finalizer(&self, node: &Node, uid: &str, finalizer: &str) -> Result<Requeue> {
-        let Some((api, _)) = self.api_for(&node.gvk, node.namespace.as_deref()) else { return Ok(None) };
+        let Some((api, _)) = self.api_for(&node.gvk, node.namespace.as_deref()) else {
+            return Ok(None);
+        };
         let live = match api.get_metadata(&node.name).await {
             Ok(o) => o,
             Err(e) if util::is_not_found(&e) => return Ok(None),
@@ -411,7 +488,14 @@ impl GarbageCollector {
             {"op": "test", "path": "/metadata/finalizers", "value": fins},
             {"op": "replace", "path": "/metadata/finalizers", "value": kept},
         ]);
-        match api.patch(&node.name, &PatchParams::default(), &Patch::<()>::Json(serde_json::from_value(patch)?)).await {
+        match api
+            .patch(
+                &node.name,
+                &PatchParams::default(),
+                &Patch::<()>::Json(serde_json::from_value(patch)?),
+            )
+            .await
+        {
             Ok(_) => Ok(None),
             Err(e) if util::is_not_found(&e) => Ok(None),
             Err(e) => Err(e.into()),
@@ -427,7 +511,10 @@ impl GarbageCollector {
                 .flatten()
                 .filter_map(|d| {
                     let n = g.nodes.get(d)?;
-                    let blocks = n.owners.iter().any(|r| r.uid == uid && r.block_owner_deletion == Some(true));
+                    let blocks = n
+                        .owners
+                        .iter()
+                        .any(|r| r.uid == uid && r.block_owner_deletion == Some(true));
                     blocks.then(|| (d.clone(), n.deleting))
                 })
                 .collect()
@@ -446,7 +533,12 @@ impl GarbageCollector {
     async fn orphan_dependents(&self, uid: &str, node: &Node) -> Result<Requeue> {
         let deps: Vec<(String, Node)> = {
             let g = lock(&self.graph);
-            g.dependents.get(uid).into_iter().flatten().filter_map(|d| Some((d.clone(), g.nodes.get(d)?.clone()))).collect()
+            g.dependents
+                .get(uid)
+                .into_iter()
+                .flatten()
+                .filter_map(|d| Some((d.clone(), g.nodes.get(d)?.clone())))
+                .collect()
         };
         let gone: HashSet<String> = [uid.to_string()].into();
         for (duid, d) in deps {

@@ -59,7 +59,12 @@ where
 {
     /// A new, empty informer over `api` (usually `Api::all`).
     pub fn new(api: Api<K>) -> Arc<Self> {
-        Arc::new(Self { api, store: RwLock::default(), handlers: RwLock::default(), synced: watch::channel(false).0 })
+        Arc::new(Self {
+            api,
+            store: RwLock::default(),
+            handlers: RwLock::default(),
+            synced: watch::channel(false).0,
+        })
     }
 
     /// Registers a change handler; handlers run on the informer task and must be cheap.
@@ -124,7 +129,8 @@ where
 
     /// Runs the list+watch loop forever (until the task is dropped).
     pub async fn run(self: Arc<Self>) {
-        let stream = watcher(self.api.clone(), watcher::Config::default().page_size(5000)).default_backoff();
+        let stream =
+            watcher(self.api.clone(), watcher::Config::default().page_size(5000)).default_backoff();
         futures::pin_mut!(stream);
         let mut buffer: HashMap<String, Arc<K>> = HashMap::new();
         while let Some(ev) = stream.next().await {
@@ -140,7 +146,8 @@ where
                     for (k, new) in &fresh {
                         seen.insert(k.clone());
                         match old.get(k) {
-                            Some(o) if o.meta().resource_version == new.meta().resource_version => {}
+                            Some(o) if o.meta().resource_version == new.meta().resource_version => {
+                            }
                             Some(o) => self.emit(Change::Updated(o, new)),
                             None => self.emit(Change::Added(new)),
                         }
@@ -158,7 +165,9 @@ where
                     let old = {
                         let mut s = write(&self.store);
                         // An object this controller wrote and assumed may be newer than the event.
-                        if s.get(&key).is_some_and(|o| rv(o.as_ref()) > rv(new.as_ref())) {
+                        if s.get(&key)
+                            .is_some_and(|o| rv(o.as_ref()) > rv(new.as_ref()))
+                        {
                             continue;
                         }
                         s.insert(key, new.clone())
@@ -174,14 +183,18 @@ where
                     let gone = old.unwrap_or_else(|| Arc::new(obj));
                     self.emit(Change::Deleted(&gone));
                 }
-                Err(e) => tracing::debug!(kind = std::any::type_name::<K>(), error = %e, "watch error"),
+                Err(e) => {
+                    tracing::debug!(kind = std::any::type_name::<K>(), error = %e, "watch error")
+                }
             }
         }
     }
 }
 
 fn rv<K: Resource>(obj: &K) -> u64 {
-    obj.resource_version().and_then(|v| v.parse().ok()).unwrap_or(0)
+    obj.resource_version()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// An index from controller-owner UID to the keys of the objects it controls, plus the keys of
@@ -215,7 +228,10 @@ impl OwnerIndex {
         let key = key_of(o);
         match crate::util::controller_of(o.meta()) {
             Some(r) => {
-                write(&self.owned).entry(r.uid.clone()).or_default().insert(key);
+                write(&self.owned)
+                    .entry(r.uid.clone())
+                    .or_default()
+                    .insert(key);
             }
             None => {
                 let ns = o.meta().namespace.clone().unwrap_or_default();
@@ -251,12 +267,18 @@ impl OwnerIndex {
 
     /// Keys of objects controlled by the owner with this UID.
     pub fn owned_by(&self, uid: &str) -> Vec<String> {
-        read(&self.owned).get(uid).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+        read(&self.owned)
+            .get(uid)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Keys of objects without a controller in a namespace.
     pub fn orphans_in(&self, ns: &str) -> Vec<String> {
-        read(&self.orphans).get(ns).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+        read(&self.orphans)
+            .get(ns)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -276,7 +298,10 @@ impl NamespaceIndex {
         let i = idx.clone();
         informer.on_change(move |c| match c {
             Change::Added(o) | Change::Updated(_, o) => {
-                write(&i.m).entry(o.meta().namespace.clone().unwrap_or_default()).or_default().insert(key_of(o.as_ref()));
+                write(&i.m)
+                    .entry(o.meta().namespace.clone().unwrap_or_default())
+                    .or_default()
+                    .insert(key_of(o.as_ref()));
             }
             Change::Deleted(o) => {
                 let ns = o.meta().namespace.clone().unwrap_or_default();
@@ -294,7 +319,10 @@ impl NamespaceIndex {
 
     /// Keys of the objects in a namespace.
     pub fn keys(&self, ns: &str) -> Vec<String> {
-        read(&self.m).get(ns).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+        read(&self.m)
+            .get(ns)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -310,7 +338,10 @@ where
 {
     /// Registers an index keyed by `f` on an informer.
     pub fn attach(informer: &Informer<K>, f: fn(&K) -> Option<String>) -> Arc<Self> {
-        let idx = Arc::new(Self { m: RwLock::default(), f });
+        let idx = Arc::new(Self {
+            m: RwLock::default(),
+            f,
+        });
         let i = idx.clone();
         informer.on_change(move |c| match c {
             Change::Added(o) => i.add(o.as_ref()),
@@ -343,7 +374,10 @@ where
 
     /// Keys of the objects whose value is `v`.
     pub fn get(&self, v: &str) -> Vec<String> {
-        read(&self.m).get(v).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+        read(&self.m)
+            .get(v)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Every value with at least one object.

@@ -48,7 +48,13 @@ pub struct JobController {
 
 fn job_key_of(p: &Pod) -> Option<String> {
     let r = controller_of(&p.metadata)?;
-    (r.kind == "Job" && r.api_version == "batch/v1").then(|| format!("{}/{}", p.metadata.namespace.as_deref().unwrap_or_default(), r.name))
+    (r.kind == "Job" && r.api_version == "batch/v1").then(|| {
+        format!(
+            "{}/{}",
+            p.metadata.namespace.as_deref().unwrap_or_default(),
+            r.name
+        )
+    })
 }
 
 /// Registers the controller's handlers; the returned starter spawns its workers.
@@ -72,7 +78,9 @@ pub fn register(shared: Arc<Shared>, cfg: &ControllersConfig) -> (Arc<WorkQueue>
     let h = c.clone();
     shared.pods.on_change(move |ch: &Change<'_, Pod>| {
         let (Change::Added(p) | Change::Updated(_, p) | Change::Deleted(p)) = ch;
-        if matches!(ch, Change::Deleted(_)) || !p.finalizers().iter().any(|f| f == TRACKING_FINALIZER) {
+        if matches!(ch, Change::Deleted(_))
+            || !p.finalizers().iter().any(|f| f == TRACKING_FINALIZER)
+        {
             if let Some(u) = p.metadata.uid.as_deref() {
                 util::lock(&h.counted).remove(u);
             }
@@ -94,34 +102,45 @@ impl JobController {
     fn pod_changed(&self, ch: &Change<'_, Pod>) {
         let h = self;
         match ch {
-        Change::Added(p) => {
-            if let Some(k) = job_key_of(p) {
-                h.exp.creations_observed(&k, 1);
-                h.queue.add(k);
+            Change::Added(p) => {
+                if let Some(k) = job_key_of(p) {
+                    h.exp.creations_observed(&k, 1);
+                    h.queue.add(k);
+                }
             }
-        }
-        Change::Updated(_, p) => {
-            if let Some(k) = job_key_of(p) {
-                h.queue.add(k);
+            Change::Updated(_, p) => {
+                if let Some(k) = job_key_of(p) {
+                    h.queue.add(k);
+                }
             }
-        }
-        Change::Deleted(p) => {
-            if let Some(k) = job_key_of(p) {
-                h.exp.deletion_observed(&k, &key_of(p.as_ref()));
-                h.queue.add(k);
+            Change::Deleted(p) => {
+                if let Some(k) = job_key_of(p) {
+                    h.exp.deletion_observed(&k, &key_of(p.as_ref()));
+                    h.queue.add(k);
+                }
             }
-        }
         }
     }
 }
 
 fn condition_true(s: &JobStatus, t: &str) -> Option<JobCondition> {
-    s.conditions.iter().flatten().find(|c| c.type_ == t && c.status == "True").cloned()
+    s.conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == t && c.status == "True")
+        .cloned()
 }
 
 fn new_condition(t: &str, reason: &str, message: &str) -> JobCondition {
     let now = now_time();
-    JobCondition { type_: t.into(), status: "True".into(), reason: Some(reason.into()), message: Some(message.into()), last_probe_time: Some(now.clone()), last_transition_time: Some(now) }
+    JobCondition {
+        type_: t.into(),
+        status: "True".into(),
+        reason: Some(reason.into()),
+        message: Some(message.into()),
+        last_probe_time: Some(now.clone()),
+        last_transition_time: Some(now),
+    }
 }
 
 fn add_condition(s: &mut JobStatus, c: JobCondition) {
@@ -166,13 +185,18 @@ pub fn format_indexes(s: &BTreeSet<i32>) -> String {
             end += 1;
             it.next();
         }
-        parts.push(if start == end { start.to_string() } else { format!("{start}-{end}") });
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
     }
     parts.join(",")
 }
 
 fn is_failed(p: &Pod) -> bool {
-    util::phase(p) == "Failed" || (p.metadata.deletion_timestamp.is_some() && util::phase(p) != "Succeeded")
+    util::phase(p) == "Failed"
+        || (p.metadata.deletion_timestamp.is_some() && util::phase(p) != "Succeeded")
 }
 
 impl JobController {
@@ -181,24 +205,38 @@ impl JobController {
     }
 
     async fn sync(&self, key: &str) -> Result<Requeue> {
-        let Some(job) = self.shared.jobs.get(key) else { return Ok(None) };
+        let Some(job) = self.shared.jobs.get(key) else {
+            return Ok(None);
+        };
         let mut job = (*job).clone();
         let ns = job.namespace().unwrap_or_default();
         let pods_api: Api<Pod> = Api::namespaced(self.shared.client.clone(), &ns);
         let jobs_api: Api<Job> = Api::namespaced(self.shared.client.clone(), &ns);
         let uid = job.uid().unwrap_or_default();
-        let pods = self.shared.pods.get_many(&self.shared.pods_by_owner.owned_by(&uid));
+        let pods = self
+            .shared
+            .pods
+            .get_many(&self.shared.pods_by_owner.owned_by(&uid));
         let status0 = job.status.clone().unwrap_or_default();
         if Self::finished(&status0) {
             // Finished: release any pod still holding the tracking finalizer, then TTL.
-            for p in pods.iter().filter(|p| p.finalizers().iter().any(|f| f == TRACKING_FINALIZER)) {
-                if matches!(util::phase(p), "Succeeded" | "Failed") || p.metadata.deletion_timestamp.is_some() {
+            for p in pods
+                .iter()
+                .filter(|p| p.finalizers().iter().any(|f| f == TRACKING_FINALIZER))
+            {
+                if matches!(util::phase(p), "Succeeded" | "Failed")
+                    || p.metadata.deletion_timestamp.is_some()
+                {
                     if let Some(u) = remove_tracking_finalizer(&pods_api, p).await? {
                         util::lock(&self.counted).insert(u);
                     }
                 }
             }
-            return if self.ttl_on { self.ttl(&job, &status0, &jobs_api).await } else { Ok(None) };
+            return if self.ttl_on {
+                self.ttl(&job, &status0, &jobs_api).await
+            } else {
+                Ok(None)
+            };
         }
         if !self.jobs_on {
             return Ok(None);
@@ -221,7 +259,10 @@ impl JobController {
         let mut newly = false;
         for p in &pods {
             let puid = p.uid().unwrap_or_default();
-            if !p.finalizers().iter().any(|f| f == TRACKING_FINALIZER) || known.contains(&puid) || util::lock(&self.counted).contains(&puid) {
+            if !p.finalizers().iter().any(|f| f == TRACKING_FINALIZER)
+                || known.contains(&puid)
+                || util::lock(&self.counted).contains(&puid)
+            {
                 continue;
             }
             if util::phase(p) == "Succeeded" {
@@ -233,12 +274,21 @@ impl JobController {
             }
         }
         if newly {
-            st.uncounted_terminated_pods = Some(k8s_openapi::api::batch::v1::UncountedTerminatedPods { succeeded: Some(unc_ok.clone()), failed: Some(unc_failed.clone()) });
+            st.uncounted_terminated_pods =
+                Some(k8s_openapi::api::batch::v1::UncountedTerminatedPods {
+                    succeeded: Some(unc_ok.clone()),
+                    failed: Some(unc_failed.clone()),
+                });
             self.patch_status(&jobs_api, &mut job, &st).await?;
         }
         if !unc_ok.is_empty() || !unc_failed.is_empty() {
             let ids: HashSet<&String> = unc_ok.iter().chain(unc_failed.iter()).collect();
-            let results = join_all(pods.iter().filter(|p| p.uid().is_some_and(|u| ids.contains(&u))).map(|p| remove_tracking_finalizer(&pods_api, p))).await;
+            let results = join_all(
+                pods.iter()
+                    .filter(|p| p.uid().is_some_and(|u| ids.contains(&u)))
+                    .map(|p| remove_tracking_finalizer(&pods_api, p)),
+            )
+            .await;
             for r in results {
                 if let Some(u) = r? {
                     util::lock(&self.counted).insert(u);
@@ -246,7 +296,10 @@ impl JobController {
             }
             let mut done = parse_indexes(st.completed_indexes.as_deref().unwrap_or_default());
             let mut succeeded_new = 0;
-            for p in pods.iter().filter(|p| p.uid().is_some_and(|u| unc_ok.contains(&u))) {
+            for p in pods
+                .iter()
+                .filter(|p| p.uid().is_some_and(|u| unc_ok.contains(&u)))
+            {
                 if indexed {
                     if let Some(i) = pod_index(p) {
                         if completions.is_none_or(|c| i < c) && done.insert(i) {
@@ -270,21 +323,52 @@ impl JobController {
         }
         let succeeded = st.succeeded.unwrap_or(0);
         let failed = st.failed.unwrap_or(0);
-        let active: Vec<Arc<Pod>> = pods.iter().filter(|p| util::pod_is_active(p)).cloned().collect();
-        let terminating = pods.iter().filter(|p| p.metadata.deletion_timestamp.is_some() && !matches!(util::phase(p), "Succeeded" | "Failed")).count() as i32;
+        let active: Vec<Arc<Pod>> = pods
+            .iter()
+            .filter(|p| util::pod_is_active(p))
+            .cloned()
+            .collect();
+        let terminating = pods
+            .iter()
+            .filter(|p| {
+                p.metadata.deletion_timestamp.is_some()
+                    && !matches!(util::phase(p), "Succeeded" | "Failed")
+            })
+            .count() as i32;
 
         // 2. Decide whether the Job has failed or succeeded.
         let reference = job.object_ref(&());
         let mut requeue = None;
-        if condition_true(&st, "FailureTarget").is_none() && condition_true(&st, "SuccessCriteriaMet").is_none() {
+        if condition_true(&st, "FailureTarget").is_none()
+            && condition_true(&st, "SuccessCriteriaMet").is_none()
+        {
             if failed > backoff_limit {
-                add_condition(&mut st, new_condition("FailureTarget", "BackoffLimitExceeded", "Job has reached the specified backoff limit"));
-            } else if let (Some(ads), Some(start)) = (spec.active_deadline_seconds, st.start_time.as_ref()) {
+                add_condition(
+                    &mut st,
+                    new_condition(
+                        "FailureTarget",
+                        "BackoffLimitExceeded",
+                        "Job has reached the specified backoff limit",
+                    ),
+                );
+            } else if let (Some(ads), Some(start)) =
+                (spec.active_deadline_seconds, st.start_time.as_ref())
+            {
                 let deadline = start.0 + k8s_openapi::chrono::Duration::seconds(ads);
                 if Utc::now() >= deadline {
-                    add_condition(&mut st, new_condition("FailureTarget", "DeadlineExceeded", "Job was active longer than specified deadline"));
+                    add_condition(
+                        &mut st,
+                        new_condition(
+                            "FailureTarget",
+                            "DeadlineExceeded",
+                            "Job was active longer than specified deadline",
+                        ),
+                    );
                 } else {
-                    requeue = Some((deadline - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(10));
+                    requeue = Some(
+                        (deadline - Utc::now()).to_std().unwrap_or_default()
+                            + Duration::from_millis(10),
+                    );
                 }
             }
         }
@@ -294,10 +378,21 @@ impl JobController {
             (_, Some(c)) => succeeded >= c,
             (_, None) => succeeded > 0,
         };
-        if condition_true(&st, "FailureTarget").is_none() && condition_true(&st, "SuccessCriteriaMet").is_none() && complete {
-            add_condition(&mut st, new_condition("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods"));
+        if condition_true(&st, "FailureTarget").is_none()
+            && condition_true(&st, "SuccessCriteriaMet").is_none()
+            && complete
+        {
+            add_condition(
+                &mut st,
+                new_condition(
+                    "SuccessCriteriaMet",
+                    "CompletionsReached",
+                    "Reached expected number of succeeded pods",
+                ),
+            );
         }
-        let finishing = condition_true(&st, "FailureTarget").or_else(|| condition_true(&st, "SuccessCriteriaMet"));
+        let finishing = condition_true(&st, "FailureTarget")
+            .or_else(|| condition_true(&st, "SuccessCriteriaMet"));
 
         // 3. Create or delete pods.
         let mut active_count = active.len() as i32;
@@ -305,23 +400,60 @@ impl JobController {
         let mut deleted_now = false;
         if finishing.is_some() || spec.suspend.unwrap_or(false) {
             if !active.is_empty() && need_sync {
-                self.delete_pods(key, &pods_api, &active, &reference).await?;
+                self.delete_pods(key, &pods_api, &active, &reference)
+                    .await?;
                 active_count = 0;
                 deleted_now = true;
             }
         } else if need_sync {
             // Pods that failed recently delay replacements (exponential backoff from the base).
-            let delay = if failed > 0 { self.backoff_base.saturating_mul(1 << (failed - 1).clamp(0, 10) as u32).min(Duration::from_secs(360)) } else { Duration::ZERO };
-            let last_failure = pods.iter().filter(|p| is_failed(p)).filter_map(|p| p.status.as_ref()?.container_statuses.as_ref()?.iter().filter_map(|c| c.state.as_ref()?.terminated.as_ref()?.finished_at.clone()).max()).max();
-            let wait = last_failure.map(|t| (t.0 + k8s_openapi::chrono::Duration::from_std(delay).unwrap_or_default() - Utc::now()).to_std().unwrap_or_default()).unwrap_or_default();
+            let delay = if failed > 0 {
+                self.backoff_base
+                    .saturating_mul(1 << (failed - 1).clamp(0, 10) as u32)
+                    .min(Duration::from_secs(360))
+            } else {
+                Duration::ZERO
+            };
+            let last_failure = pods
+                .iter()
+                .filter(|p| is_failed(p))
+                .filter_map(|p| {
+                    p.status
+                        .as_ref()?
+                        .container_statuses
+                        .as_ref()?
+                        .iter()
+                        .filter_map(|c| c.state.as_ref()?.terminated.as_ref()?.finished_at.clone())
+                        .max()
+                })
+                .max();
+            let wait = last_failure
+                .map(|t| {
+                    (t.0 + k8s_openapi::chrono::Duration::from_std(delay).unwrap_or_default()
+                        - Utc::now())
+                    .to_std()
+                    .unwrap_or_default()
+                })
+                .unwrap_or_default();
             if !wait.is_zero() {
                 requeue = Some(requeue.map_or(wait, |r: Duration| r.min(wait)));
             } else if indexed {
                 let c = completions.unwrap_or(0);
                 let running: HashSet<i32> = active.iter().filter_map(|p| pod_index(p)).collect();
-                let want: Vec<i32> = (0..c).filter(|i| !done_indexes.contains(i) && !running.contains(i)).take((parallelism - active_count).max(0) as usize).collect();
+                let want: Vec<i32> = (0..c)
+                    .filter(|i| !done_indexes.contains(i) && !running.contains(i))
+                    .take((parallelism - active_count).max(0) as usize)
+                    .collect();
                 if !want.is_empty() {
-                    let made = self.create_pods(key, &job, &pods_api, want.iter().map(|i| Some(*i)).collect(), &reference).await?;
+                    let made = self
+                        .create_pods(
+                            key,
+                            &job,
+                            &pods_api,
+                            want.iter().map(|i| Some(*i)).collect(),
+                            &reference,
+                        )
+                        .await?;
                     active_count += made;
                 }
             } else {
@@ -333,10 +465,15 @@ impl JobController {
                 let want_active = parallelism.min(remaining);
                 if want_active > active_count {
                     let n = (want_active - active_count) as usize;
-                    let made = self.create_pods(key, &job, &pods_api, vec![None; n], &reference).await?;
+                    let made = self
+                        .create_pods(key, &job, &pods_api, vec![None; n], &reference)
+                        .await?;
                     active_count += made;
                 } else if want_active < active_count {
-                    let extra = crate::replicaset::pods_to_delete(&active, (active_count - want_active) as usize);
+                    let extra = crate::replicaset::pods_to_delete(
+                        &active,
+                        (active_count - want_active) as usize,
+                    );
                     self.delete_pods(key, &pods_api, &extra, &reference).await?;
                     active_count = want_active;
                 }
@@ -345,17 +482,26 @@ impl JobController {
 
         // 4. Terminal conditions once nothing runs any more.
         if let Some(f) = finishing {
-            let unfinished = pods.iter().any(|p| p.finalizers().iter().any(|x| x == TRACKING_FINALIZER) && !matches!(util::phase(p), "Succeeded" | "Failed"));
+            let unfinished = pods.iter().any(|p| {
+                p.finalizers().iter().any(|x| x == TRACKING_FINALIZER)
+                    && !matches!(util::phase(p), "Succeeded" | "Failed")
+            });
             if !deleted_now && active.is_empty() && terminating == 0 && !unfinished {
                 let reason = f.reason.clone().unwrap_or_default();
                 let message = f.message.clone().unwrap_or_default();
                 if f.type_ == "FailureTarget" {
                     add_condition(&mut st, new_condition("Failed", &reason, &message));
-                    self.events.warning(reference.clone(), &reason, "Fail", message);
+                    self.events
+                        .warning(reference.clone(), &reason, "Fail", message);
                 } else {
                     add_condition(&mut st, new_condition("Complete", &reason, &message));
                     st.completion_time = Some(now_time());
-                    self.events.normal(reference.clone(), "Completed", "Complete", "Job completed".into());
+                    self.events.normal(
+                        reference.clone(),
+                        "Completed",
+                        "Complete",
+                        "Job completed".into(),
+                    );
                 }
             }
         }
@@ -375,7 +521,14 @@ impl JobController {
     async fn patch_status(&self, api: &Api<Job>, job: &mut Job, st: &JobStatus) -> Result<()> {
         let mut j = job.clone();
         j.status = Some(st.clone());
-        match api.replace_status(&job.name_any(), &PostParams::default(), serde_json::to_vec(&j)?).await {
+        match api
+            .replace_status(
+                &job.name_any(),
+                &PostParams::default(),
+                serde_json::to_vec(&j)?,
+            )
+            .await
+        {
             Ok(written) => {
                 *job = written.clone();
                 self.shared.jobs.assume(written);
@@ -386,8 +539,17 @@ impl JobController {
         }
     }
 
-    async fn create_pods(&self, key: &str, job: &Job, api: &Api<Pod>, indexes: Vec<Option<i32>>, reference: &k8s_openapi::api::core::v1::ObjectReference) -> Result<i32> {
-        let Some(template) = job.spec.as_ref().map(|s| s.template.clone()) else { return Ok(0) };
+    async fn create_pods(
+        &self,
+        key: &str,
+        job: &Job,
+        api: &Api<Pod>,
+        indexes: Vec<Option<i32>>,
+        reference: &k8s_openapi::api::core::v1::ObjectReference,
+    ) -> Result<i32> {
+        let Some(template) = job.spec.as_ref().map(|s| s.template.clone()) else {
+            return Ok(0);
+        };
         let name = job.name_any();
         let uid = job.uid().unwrap_or_default();
         let n = indexes.len();
@@ -396,27 +558,52 @@ impl JobController {
         let pp = PostParams::default();
         let (ok, err) = slow_start_batch(n, || {
             let idx = util::lock(&next).next().flatten();
-            let mut pod = pod_from_template(&template, controller_ref(job), &match idx {
-                Some(i) => format!("{name}-{i}-"),
-                None => format!("{name}-"),
-            });
+            let mut pod = pod_from_template(
+                &template,
+                controller_ref(job),
+                &match idx {
+                    Some(i) => format!("{name}-{i}-"),
+                    None => format!("{name}-"),
+                },
+            );
             let labels = pod.metadata.labels.get_or_insert_with(Default::default);
-            for (k, v) in [("batch.kubernetes.io/controller-uid", &uid), ("controller-uid", &uid), ("batch.kubernetes.io/job-name", &name), ("job-name", &name)] {
+            for (k, v) in [
+                ("batch.kubernetes.io/controller-uid", &uid),
+                ("controller-uid", &uid),
+                ("batch.kubernetes.io/job-name", &name),
+                ("job-name", &name),
+            ] {
                 labels.entry(k.to_string()).or_insert_with(|| v.clone());
             }
-            pod.metadata.finalizers.get_or_insert_with(Vec::new).push(TRACKING_FINALIZER.into());
+            pod.metadata
+                .finalizers
+                .get_or_insert_with(Vec::new)
+                .push(TRACKING_FINALIZER.into());
             if let Some(i) = idx {
                 labels.insert(INDEX.into(), i.to_string());
-                pod.metadata.annotations.get_or_insert_with(Default::default).insert(INDEX.into(), i.to_string());
+                pod.metadata
+                    .annotations
+                    .get_or_insert_with(Default::default)
+                    .insert(INDEX.into(), i.to_string());
                 if let Some(s) = pod.spec.as_mut() {
                     s.hostname = Some(format!("{name}-{i}"));
-                    for c in s.containers.iter_mut().chain(s.init_containers.iter_mut().flatten()) {
+                    for c in s
+                        .containers
+                        .iter_mut()
+                        .chain(s.init_containers.iter_mut().flatten())
+                    {
                         let env = c.env.get_or_insert_with(Vec::new);
                         if !env.iter().any(|e| e.name == "JOB_COMPLETION_INDEX") {
                             env.push(EnvVar {
                                 name: "JOB_COMPLETION_INDEX".into(),
                                 value: None,
-                                value_from: Some(EnvVarSource { field_ref: Some(ObjectFieldSelector { api_version: None, field_path: format!("metadata.annotations['{INDEX}']") }), ..Default::default() }),
+                                value_from: Some(EnvVarSource {
+                                    field_ref: Some(ObjectFieldSelector {
+                                        api_version: None,
+                                        field_path: format!("metadata.annotations['{INDEX}']"),
+                                    }),
+                                    ..Default::default()
+                                }),
                             });
                         }
                     }
@@ -426,7 +613,12 @@ impl JobController {
             let pp = pp.clone();
             async move {
                 let created = api.create(&pp, &pod).await?;
-                self.events.normal(reference.clone(), "SuccessfulCreate", "Create", format!("Created pod: {}", created.name_any()));
+                self.events.normal(
+                    reference.clone(),
+                    "SuccessfulCreate",
+                    "Create",
+                    format!("Created pod: {}", created.name_any()),
+                );
                 Ok(())
             }
         })
@@ -435,19 +627,36 @@ impl JobController {
             self.exp.creations_observed(key, (n - ok) as i64);
         }
         if let Some(e) = err {
-            self.events.warning(reference.clone(), "FailedCreate", "Create", format!("Error creating: {e}"));
+            self.events.warning(
+                reference.clone(),
+                "FailedCreate",
+                "Create",
+                format!("Error creating: {e}"),
+            );
             return Err(Error::Api(e));
         }
         Ok(ok as i32)
     }
 
-    async fn delete_pods(&self, key: &str, api: &Api<Pod>, pods: &[Arc<Pod>], reference: &k8s_openapi::api::core::v1::ObjectReference) -> Result<()> {
-        self.exp.expect(key, 0, pods.iter().map(|p| key_of(p.as_ref())));
+    async fn delete_pods(
+        &self,
+        key: &str,
+        api: &Api<Pod>,
+        pods: &[Arc<Pod>],
+        reference: &k8s_openapi::api::core::v1::ObjectReference,
+    ) -> Result<()> {
+        self.exp
+            .expect(key, 0, pods.iter().map(|p| key_of(p.as_ref())));
         let results = join_all(pods.iter().map(|p| async move {
             let r = api.delete(&p.name_any(), &DeleteParams::background()).await;
             match r {
                 Ok(_) => {
-                    self.events.normal(reference.clone(), "SuccessfulDelete", "Delete", format!("Deleted pod: {}", p.name_any()));
+                    self.events.normal(
+                        reference.clone(),
+                        "SuccessfulDelete",
+                        "Delete",
+                        format!("Deleted pod: {}", p.name_any()),
+                    );
                     Ok(())
                 }
                 Err(e) => {
@@ -468,17 +677,32 @@ impl JobController {
     }
 
     async fn ttl(&self, job: &Job, st: &JobStatus, api: &Api<Job>) -> Result<Requeue> {
-        let Some(ttl) = job.spec.as_ref().and_then(|s| s.ttl_seconds_after_finished) else { return Ok(None) };
+        let Some(ttl) = job.spec.as_ref().and_then(|s| s.ttl_seconds_after_finished) else {
+            return Ok(None);
+        };
         if job.metadata.deletion_timestamp.is_some() {
             return Ok(None);
         }
-        let finished = condition_true(st, "Complete").or_else(|| condition_true(st, "Failed")).and_then(|c| c.last_transition_time).map(|t| t.0).unwrap_or_else(Utc::now);
+        let finished = condition_true(st, "Complete")
+            .or_else(|| condition_true(st, "Failed"))
+            .and_then(|c| c.last_transition_time)
+            .map(|t| t.0)
+            .unwrap_or_else(Utc::now);
         let at = finished + k8s_openapi::chrono::Duration::seconds(ttl as i64);
         let now = Utc::now();
         if now < at {
-            return Ok(Some((at - now).to_std().unwrap_or_default() + Duration::from_millis(10)));
+            return Ok(Some(
+                (at - now).to_std().unwrap_or_default() + Duration::from_millis(10),
+            ));
         }
-        let dp = DeleteParams { propagation_policy: Some(kube::api::PropagationPolicy::Foreground), preconditions: Some(kube::api::Preconditions { uid: job.uid(), resource_version: None }), ..Default::default() };
+        let dp = DeleteParams {
+            propagation_policy: Some(kube::api::PropagationPolicy::Foreground),
+            preconditions: Some(kube::api::Preconditions {
+                uid: job.uid(),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
         match api.delete(&job.name_any(), &dp).await {
             Ok(_) => Ok(None),
             Err(e) if util::is_not_found(&e) || util::is_conflict(&e) => Ok(None),
@@ -499,16 +723,29 @@ async fn remove_tracking_finalizer(api: &Api<Pod>, p: &Pod) -> Result<Option<Str
         {"op": "test", "path": "/metadata/finalizers", "value": fins},
         {"op": "replace", "path": "/metadata/finalizers", "value": kept},
     ]);
-    match api.patch(&p.name_any(), &PatchParams::default(), &Patch::<()>::Json(serde_json::from_value(patch)?)).await {
+    match api
+        .patch(
+            &p.name_any(),
+            &PatchParams::default(),
+            &Patch::<()>::Json(serde_json::from_value(patch)?),
+        )
+        .await
+    {
         Ok(_) => Ok(p.uid()),
         Err(e) if util::is_not_found(&e) => Ok(None),
         // A stale cache: the next event retries.
-        Err(e) if matches!(&e, kube::Error::Api(s) if s.code == 422 || s.code == 409) => Err(Error::NotReady(format!("pod {} changed; retrying finalizer removal", p.name_any()))),
+        Err(e) if matches!(&e, kube::Error::Api(s) if s.code == 422 || s.code == 409) => {
+            Err(Error::NotReady(format!(
+                "pod {} changed; retrying finalizer removal",
+                p.name_any()
+            )))
+        }
         Err(e) => Err(e.into()),
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

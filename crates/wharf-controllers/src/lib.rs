@@ -52,7 +52,18 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Names of the controllers, as kube-controller-manager's `--controllers` flag spells them.
-pub const ALL_CONTROLLERS: &[&str] = &["replicaset", "deployment", "garbagecollector", "serviceaccount", "job", "ttl-after-finished", "endpointslice", "endpoint", "nodelifecycle", "podgc"];
+pub const ALL_CONTROLLERS: &[&str] = &[
+    "replicaset",
+    "deployment",
+    "garbagecollector",
+    "serviceaccount",
+    "job",
+    "ttl-after-finished",
+    "endpointslice",
+    "endpoint",
+    "nodelifecycle",
+    "podgc",
+];
 
 /// What to run and how hard.
 #[derive(Clone, Debug)]
@@ -170,7 +181,8 @@ pub async fn run(client: Client, cfg: ControllersConfig, shutdown: impl Future<O
     let mut tasks: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     let mut queues: Vec<Arc<queue::WorkQueue>> = Vec::new();
     let mut waits: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
-    let mut starters: Vec<Box<dyn FnOnce() -> Vec<tokio::task::JoinHandle<()>> + Send>> = Vec::new();
+    let mut starters: Vec<Box<dyn FnOnce() -> Vec<tokio::task::JoinHandle<()>> + Send>> =
+        Vec::new();
 
     macro_rules! use_informer {
         ($field:ident) => {{
@@ -180,7 +192,17 @@ pub async fn run(client: Client, cfg: ControllersConfig, shutdown: impl Future<O
             tasks.push(tokio::spawn(i.run()));
         }};
     }
-    let need_pods = ["replicaset", "deployment", "job", "endpointslice", "endpoint", "nodelifecycle", "podgc"].iter().any(|c| cfg.on(c));
+    let need_pods = [
+        "replicaset",
+        "deployment",
+        "job",
+        "endpointslice",
+        "endpoint",
+        "nodelifecycle",
+        "podgc",
+    ]
+    .iter()
+    .any(|c| cfg.on(c));
     let need_nodes = cfg.on("nodelifecycle") || cfg.on("podgc");
     let need_rs = cfg.on("replicaset") || cfg.on("deployment");
     let need_svc = cfg.on("endpointslice") || cfg.on("endpoint");
@@ -238,7 +260,9 @@ pub async fn run(client: Client, cfg: ControllersConfig, shutdown: impl Future<O
         use_informer!(namespaces);
         use_informer!(serviceaccounts);
     }
-    let gc = cfg.on("garbagecollector").then(|| gc::GarbageCollector::new(shared.client.clone(), cfg.gc_workers));
+    let gc = cfg
+        .on("garbagecollector")
+        .then(|| gc::GarbageCollector::new(shared.client.clone(), cfg.gc_workers));
 
     let start = async {
         futures::future::join_all(waits).await;

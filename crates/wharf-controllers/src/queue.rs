@@ -71,7 +71,8 @@ impl WorkQueue {
             *n += 1;
             *n
         };
-        let delay = Duration::from_millis(5u64.saturating_mul(1 << n.min(14))).min(Duration::from_secs(60));
+        let delay =
+            Duration::from_millis(5u64.saturating_mul(1 << n.min(14))).min(Duration::from_secs(60));
         self.add_after(key, delay);
     }
 
@@ -117,7 +118,12 @@ impl WorkQueue {
     }
 
     /// Runs `workers` workers calling `reconcile` for each key until the queue shuts down.
-    pub fn spawn_workers<F, Fut>(self: &Arc<Self>, name: &'static str, workers: usize, reconcile: F) -> Vec<tokio::task::JoinHandle<()>>
+    pub fn spawn_workers<F, Fut>(
+        self: &Arc<Self>,
+        name: &'static str,
+        workers: usize,
+        reconcile: F,
+    ) -> Vec<tokio::task::JoinHandle<()>>
     where
         F: Fn(String) -> Fut + Send + Sync + Clone + 'static,
         Fut: Future<Output = Result<Requeue, crate::Error>> + Send,

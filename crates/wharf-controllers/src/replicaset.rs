@@ -21,7 +21,10 @@ use crate::events::Events;
 use crate::expectations::Expectations;
 use crate::informer::{key_of, split_key, Change};
 use crate::queue::{Requeue, WorkQueue};
-use crate::util::{self, controller_of, controller_ref, pod_is_active, pod_is_available, pod_is_ready, selector_matches};
+use crate::util::{
+    self, controller_of, controller_ref, pod_is_active, pod_is_available, pod_is_ready,
+    selector_matches,
+};
 use crate::{ControllersConfig, Result, Shared};
 
 /// The controller's state.
@@ -37,7 +40,13 @@ type Starter = Box<dyn FnOnce() -> Vec<tokio::task::JoinHandle<()>> + Send>;
 
 fn rs_key_of_pod(p: &Pod) -> Option<String> {
     let r = controller_of(&p.metadata)?;
-    (r.kind == "ReplicaSet" && r.api_version == "apps/v1").then(|| format!("{}/{}", p.metadata.namespace.as_deref().unwrap_or_default(), r.name))
+    (r.kind == "ReplicaSet" && r.api_version == "apps/v1").then(|| {
+        format!(
+            "{}/{}",
+            p.metadata.namespace.as_deref().unwrap_or_default(),
+            r.name
+        )
+    })
 }
 
 /// Registers the controller's handlers; the returned starter spawns its workers once caches synced.
@@ -89,7 +98,9 @@ impl ReplicaSetController {
                 }
             }
             Change::Updated(old, new) => {
-                if new.metadata.deletion_timestamp.is_some() && old.metadata.deletion_timestamp.is_none() {
+                if new.metadata.deletion_timestamp.is_some()
+                    && old.metadata.deletion_timestamp.is_none()
+                {
                     self.pod_deleted(new);
                     if let Some(k) = rs_key_of_pod(old) {
                         self.queue.add(k);
@@ -105,7 +116,10 @@ impl ReplicaSetController {
                 }
                 match nk {
                     Some(k) => self.queue.add(k),
-                    None if controller_of(&new.metadata).is_none() && (old.metadata.labels != new.metadata.labels || controller_of(&old.metadata).is_some()) => {
+                    None if controller_of(&new.metadata).is_none()
+                        && (old.metadata.labels != new.metadata.labels
+                            || controller_of(&old.metadata).is_some()) =>
+                    {
                         self.enqueue_matching(new)
                     }
                     None => {}
@@ -126,7 +140,16 @@ impl ReplicaSetController {
     fn enqueue_matching(&self, p: &Pod) {
         let ns = p.metadata.namespace.as_deref().unwrap_or_default();
         for rs in self.shared.replicasets.list() {
-            if rs.metadata.namespace.as_deref() == Some(ns) && rs.metadata.deletion_timestamp.is_none() && selector_matches(&rs.spec.as_ref().map(|s| s.selector.clone()).unwrap_or_default(), p.metadata.labels.as_ref()) {
+            if rs.metadata.namespace.as_deref() == Some(ns)
+                && rs.metadata.deletion_timestamp.is_none()
+                && selector_matches(
+                    &rs.spec
+                        .as_ref()
+                        .map(|s| s.selector.clone())
+                        .unwrap_or_default(),
+                    p.metadata.labels.as_ref(),
+                )
+            {
                 self.queue.add(key_of(rs.as_ref()));
             }
         }
@@ -139,26 +162,42 @@ impl ReplicaSetController {
         };
         let (ns, _) = split_key(key);
         let ns = ns.unwrap_or_default();
-        let Some(spec) = rs.spec.as_ref() else { return Ok(None) };
+        let Some(spec) = rs.spec.as_ref() else {
+            return Ok(None);
+        };
         let uid = rs.metadata.uid.clone().unwrap_or_default();
         let need_sync = self.exp.satisfied(key);
         let pods_api: Api<Pod> = Api::namespaced(self.shared.client.clone(), ns);
 
         // Claim: release owned pods that no longer match, adopt matching orphans.
         let mut pods = Vec::new();
-        for p in self.shared.pods.get_many(&self.shared.pods_by_owner.owned_by(&uid)) {
-            if selector_matches(&spec.selector, p.metadata.labels.as_ref()) || util::selector_is_empty(&spec.selector) {
+        for p in self
+            .shared
+            .pods
+            .get_many(&self.shared.pods_by_owner.owned_by(&uid))
+        {
+            if selector_matches(&spec.selector, p.metadata.labels.as_ref())
+                || util::selector_is_empty(&spec.selector)
+            {
                 pods.push(p);
             } else if rs.metadata.deletion_timestamp.is_none() {
                 release(&pods_api, &p, &uid).await?;
             }
         }
         if rs.metadata.deletion_timestamp.is_none() && !util::selector_is_empty(&spec.selector) {
-            for p in self.shared.pods.get_many(&self.shared.pods_by_owner.orphans_in(ns)) {
-                if p.metadata.deletion_timestamp.is_none() && selector_matches(&spec.selector, p.metadata.labels.as_ref()) {
+            for p in self
+                .shared
+                .pods
+                .get_many(&self.shared.pods_by_owner.orphans_in(ns))
+            {
+                if p.metadata.deletion_timestamp.is_none()
+                    && selector_matches(&spec.selector, p.metadata.labels.as_ref())
+                {
                     match adopt(&pods_api, &p, controller_ref(rs.as_ref())).await {
                         Ok(adopted) => pods.push(Arc::new(adopted)),
-                        Err(e) if util::is_not_found(&e) || matches!(&e, kube::Error::Api(s) if s.code == 422) => {}
+                        Err(e)
+                            if util::is_not_found(&e)
+                                || matches!(&e, kube::Error::Api(s) if s.code == 422) => {}
                         Err(e) => return Err(e.into()),
                     }
                 }
@@ -169,12 +208,16 @@ impl ReplicaSetController {
         if need_sync && rs.metadata.deletion_timestamp.is_none() {
             match self.manage(&rs, key, &active, &pods_api).await {
                 // Pods just deleted no longer count in status.
-                Ok(deleted) if !deleted.is_empty() => active.retain(|p| !deleted.contains(&key_of(p.as_ref()))),
+                Ok(deleted) if !deleted.is_empty() => {
+                    active.retain(|p| !deleted.contains(&key_of(p.as_ref())))
+                }
                 Ok(_) => {}
                 Err(e) => manage_err = Some(e),
             }
         }
-        let requeue = self.update_status(&rs, &active, manage_err.as_ref()).await?;
+        let requeue = self
+            .update_status(&rs, &active, manage_err.as_ref())
+            .await?;
         if let Some(e) = manage_err {
             return Err(e);
         }
@@ -182,8 +225,19 @@ impl ReplicaSetController {
     }
 
     /// Creates or deletes pods; returns the keys of the pods it deleted.
-    async fn manage(&self, rs: &ReplicaSet, key: &str, active: &[Arc<Pod>], pods_api: &Api<Pod>) -> Result<std::collections::HashSet<String>> {
-        let want = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1).max(0) as usize;
+    async fn manage(
+        &self,
+        rs: &ReplicaSet,
+        key: &str,
+        active: &[Arc<Pod>],
+        pods_api: &Api<Pod>,
+    ) -> Result<std::collections::HashSet<String>> {
+        let want = rs
+            .spec
+            .as_ref()
+            .and_then(|s| s.replicas)
+            .unwrap_or(1)
+            .max(0) as usize;
         let have = active.len();
         let reference = rs.object_ref(&());
         if have < want {
@@ -193,11 +247,17 @@ impl ReplicaSetController {
                 self.exp.creations_observed(key, diff as i64);
                 return Ok(Default::default());
             };
-            let pod = pod_from_template(template, controller_ref(rs), &format!("{}-", rs.name_any()));
+            let pod =
+                pod_from_template(template, controller_ref(rs), &format!("{}-", rs.name_any()));
             let pp = PostParams::default();
             let (ok, err) = slow_start_batch(diff, || async {
                 let created = pods_api.create(&pp, &pod).await?;
-                self.events.normal(reference.clone(), "SuccessfulCreate", "Create", format!("Created pod: {}", created.name_any()));
+                self.events.normal(
+                    reference.clone(),
+                    "SuccessfulCreate",
+                    "Create",
+                    format!("Created pod: {}", created.name_any()),
+                );
                 Ok(())
             })
             .await;
@@ -205,19 +265,30 @@ impl ReplicaSetController {
                 self.exp.creations_observed(key, (diff - ok) as i64);
             }
             if let Some(e) = err {
-                self.events.warning(reference, "FailedCreate", "Create", format!("Error creating: {e}"));
+                self.events.warning(
+                    reference,
+                    "FailedCreate",
+                    "Create",
+                    format!("Error creating: {e}"),
+                );
                 return Err(e.into());
             }
         } else if have > want {
             let diff = (have - want).min(self.burst);
             let victims = pods_to_delete(active, diff);
-            self.exp.expect(key, 0, victims.iter().map(|p| key_of(p.as_ref())));
+            self.exp
+                .expect(key, 0, victims.iter().map(|p| key_of(p.as_ref())));
             let results = join_all(victims.iter().map(|p| async {
                 let name = p.name_any();
                 let r = pods_api.delete(&name, &DeleteParams::default()).await;
                 match r {
                     Ok(_) => {
-                        self.events.normal(reference.clone(), "SuccessfulDelete", "Delete", format!("Deleted pod: {name}"));
+                        self.events.normal(
+                            reference.clone(),
+                            "SuccessfulDelete",
+                            "Delete",
+                            format!("Deleted pod: {name}"),
+                        );
                         Ok(())
                     }
                     Err(e) => {
@@ -232,7 +303,12 @@ impl ReplicaSetController {
             }))
             .await;
             if let Some(e) = results.iter().find_map(|r| r.as_ref().err()) {
-                self.events.warning(reference, "FailedDelete", "Delete", format!("Error deleting: {e}"));
+                self.events.warning(
+                    reference,
+                    "FailedDelete",
+                    "Delete",
+                    format!("Error deleting: {e}"),
+                );
                 return Err(crate::Error::NotReady(format!("deleting pods: {e}")));
             }
             return Ok(victims.iter().map(|p| key_of(p.as_ref())).collect());
@@ -240,10 +316,19 @@ impl ReplicaSetController {
         Ok(Default::default())
     }
 
-    async fn update_status(&self, rs: &ReplicaSet, active: &[Arc<Pod>], err: Option<&crate::Error>) -> Result<Requeue> {
+    async fn update_status(
+        &self,
+        rs: &ReplicaSet,
+        active: &[Arc<Pod>],
+        err: Option<&crate::Error>,
+    ) -> Result<Requeue> {
         let spec = rs.spec.as_ref();
         let min_ready = spec.and_then(|s| s.min_ready_seconds).unwrap_or(0);
-        let template_labels = spec.and_then(|s| s.template.as_ref()).and_then(|t| t.metadata.as_ref()).and_then(|m| m.labels.clone()).unwrap_or_default();
+        let template_labels = spec
+            .and_then(|s| s.template.as_ref())
+            .and_then(|t| t.metadata.as_ref())
+            .and_then(|m| m.labels.clone())
+            .unwrap_or_default();
         let now = Utc::now();
         let (mut fully, mut ready, mut available) = (0i32, 0i32, 0i32);
         for p in active {
@@ -259,30 +344,64 @@ impl ReplicaSetController {
         }
         let replicas = active.len() as i32;
         let old = rs.status.clone().unwrap_or_default();
-        let mut conditions: Vec<Value> = old.conditions.iter().flatten().filter(|c| c.type_ != "ReplicaFailure").map(|c| serde_json::to_value(c).unwrap_or(Value::Null)).collect();
+        let mut conditions: Vec<Value> = old
+            .conditions
+            .iter()
+            .flatten()
+            .filter(|c| c.type_ != "ReplicaFailure")
+            .map(|c| serde_json::to_value(c).unwrap_or(Value::Null))
+            .collect();
         if let Some(e) = err {
             let want = spec.and_then(|s| s.replicas).unwrap_or(1);
-            let reason = if (replicas) < want { "FailedCreate" } else { "FailedDelete" };
-            let prev = old.conditions.iter().flatten().find(|c| c.type_ == "ReplicaFailure");
-            let ltt = prev.and_then(|c| c.last_transition_time.clone()).unwrap_or_else(util::now_time);
+            let reason = if (replicas) < want {
+                "FailedCreate"
+            } else {
+                "FailedDelete"
+            };
+            let prev = old
+                .conditions
+                .iter()
+                .flatten()
+                .find(|c| c.type_ == "ReplicaFailure");
+            let ltt = prev
+                .and_then(|c| c.last_transition_time.clone())
+                .unwrap_or_else(util::now_time);
             conditions.push(json!({"type": "ReplicaFailure", "status": "True", "reason": reason, "message": e.to_string(), "lastTransitionTime": ltt}));
         }
-        let old_conditions: Vec<Value> = old.conditions.iter().flatten().map(|c| serde_json::to_value(c).unwrap_or(Value::Null)).collect();
+        let old_conditions: Vec<Value> = old
+            .conditions
+            .iter()
+            .flatten()
+            .map(|c| serde_json::to_value(c).unwrap_or(Value::Null))
+            .collect();
         let generation = rs.metadata.generation.unwrap_or(0);
         let same = old.replicas == replicas
             && old.fully_labeled_replicas.unwrap_or(0) == fully
             && old.ready_replicas.unwrap_or(0) == ready
             && old.available_replicas.unwrap_or(0) == available
             && old.observed_generation.unwrap_or(0) == generation
-            && (conditions.len() == old_conditions.len() && conditions.iter().zip(&old_conditions).all(|(a, b)| a.get("reason") == b.get("reason") && a.get("message") == b.get("message")));
+            && (conditions.len() == old_conditions.len()
+                && conditions.iter().zip(&old_conditions).all(|(a, b)| {
+                    a.get("reason") == b.get("reason") && a.get("message") == b.get("message")
+                }));
         if !same {
-            let api: Api<ReplicaSet> = Api::namespaced(self.shared.client.clone(), rs.metadata.namespace.as_deref().unwrap_or_default());
+            let api: Api<ReplicaSet> = Api::namespaced(
+                self.shared.client.clone(),
+                rs.metadata.namespace.as_deref().unwrap_or_default(),
+            );
             let patch = json!({"status": {
                 "replicas": replicas, "fullyLabeledReplicas": fully, "readyReplicas": ready,
                 "availableReplicas": available, "observedGeneration": generation,
                 "conditions": if conditions.is_empty() { Value::Null } else { Value::Array(conditions) },
             }});
-            match api.patch_status(&rs.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+            match api
+                .patch_status(
+                    &rs.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await
+            {
                 Ok(_) => {}
                 Err(e) if util::is_not_found(&e) => return Ok(None),
                 Err(e) => return Err(e.into()),
@@ -297,7 +416,11 @@ impl ReplicaSetController {
 }
 
 /// A pod for a controller from its template (client-go's `GetPodFromTemplate`).
-pub fn pod_from_template(template: &PodTemplateSpec, owner: OwnerReference, generate_name: &str) -> Pod {
+pub fn pod_from_template(
+    template: &PodTemplateSpec,
+    owner: OwnerReference,
+    generate_name: &str,
+) -> Pod {
     let tm = template.metadata.clone().unwrap_or_default();
     Pod {
         metadata: ObjectMeta {
@@ -351,7 +474,11 @@ where
 pub fn pods_to_delete(pods: &[Arc<Pod>], n: usize) -> Vec<Arc<Pod>> {
     let mut v: Vec<Arc<Pod>> = pods.to_vec();
     v.sort_by_cached_key(|p| {
-        let assigned = p.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty());
+        let assigned = p
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_deref())
+            .is_some_and(|n| !n.is_empty());
         let phase = match util::phase(p) {
             "Pending" => 0,
             "Unknown" => 1,
@@ -359,11 +486,33 @@ pub fn pods_to_delete(pods: &[Arc<Pod>], n: usize) -> Vec<Arc<Pod>> {
             _ => 3,
         };
         let ready = util::ready_since(p);
-        let cost: i64 = p.annotations().get("controller.kubernetes.io/pod-deletion-cost").and_then(|c| c.parse().ok()).unwrap_or(0);
+        let cost: i64 = p
+            .annotations()
+            .get("controller.kubernetes.io/pod-deletion-cost")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
         let ready_at = ready.flatten().map(|t| t.timestamp()).unwrap_or(i64::MAX);
-        let restarts: i32 = p.status.as_ref().and_then(|s| s.container_statuses.as_ref()).map(|cs| cs.iter().map(|c| c.restart_count).sum()).unwrap_or(0);
-        let created = p.metadata.creation_timestamp.as_ref().map(|t| t.0.timestamp()).unwrap_or(0);
-        (assigned, phase, ready.is_some(), cost, Reverse(ready_at), Reverse(restarts), Reverse(created))
+        let restarts: i32 = p
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .map(|cs| cs.iter().map(|c| c.restart_count).sum())
+            .unwrap_or(0);
+        let created = p
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| t.0.timestamp())
+            .unwrap_or(0);
+        (
+            assigned,
+            phase,
+            ready.is_some(),
+            cost,
+            Reverse(ready_at),
+            Reverse(restarts),
+            Reverse(created),
+        )
     });
     v.truncate(n);
     v
@@ -371,21 +520,39 @@ pub fn pods_to_delete(pods: &[Arc<Pod>], n: usize) -> Vec<Arc<Pod>> {
 
 async fn release(api: &Api<Pod>, p: &Pod, owner_uid: &str) -> Result<()> {
     let refs: Vec<&OwnerReference> = p.metadata.owner_references.iter().flatten().collect();
-    let kept: Vec<&OwnerReference> = refs.iter().copied().filter(|r| r.uid != owner_uid).collect();
+    let kept: Vec<&OwnerReference> = refs
+        .iter()
+        .copied()
+        .filter(|r| r.uid != owner_uid)
+        .collect();
     let patch = json!([
         {"op": "test", "path": "/metadata/uid", "value": p.metadata.uid},
         {"op": "test", "path": "/metadata/ownerReferences", "value": refs},
         {"op": "replace", "path": "/metadata/ownerReferences", "value": kept},
     ]);
-    match api.patch(&p.name_any(), &PatchParams::default(), &Patch::<()>::Json(serde_json::from_value(patch)?)).await {
+    match api
+        .patch(
+            &p.name_any(),
+            &PatchParams::default(),
+            &Patch::<()>::Json(serde_json::from_value(patch)?),
+        )
+        .await
+    {
         Ok(_) => Ok(()),
-        Err(e) if util::is_not_found(&e) || matches!(&e, kube::Error::Api(s) if s.code == 422) => Ok(()),
+        Err(e) if util::is_not_found(&e) || matches!(&e, kube::Error::Api(s) if s.code == 422) => {
+            Ok(())
+        }
         Err(e) => Err(e.into()),
     }
 }
 
 async fn adopt(api: &Api<Pod>, p: &Pod, owner: OwnerReference) -> Result<Pod, kube::Error> {
-    let patch = if p.metadata.owner_references.as_ref().is_none_or(|r| r.is_empty()) {
+    let patch = if p
+        .metadata
+        .owner_references
+        .as_ref()
+        .is_none_or(|r| r.is_empty())
+    {
         json!([
             {"op": "test", "path": "/metadata/uid", "value": p.metadata.uid},
             {"op": "add", "path": "/metadata/ownerReferences", "value": [owner]},
@@ -398,5 +565,10 @@ async fn adopt(api: &Api<Pod>, p: &Pod, owner: OwnerReference) -> Result<Pod, ku
         ])
     };
     let ops = serde_json::from_value(patch).map_err(kube::Error::SerdeError)?;
-    api.patch(&p.name_any(), &PatchParams::default(), &Patch::<()>::Json(ops)).await
+    api.patch(
+        &p.name_any(),
+        &PatchParams::default(),
+        &Patch::<()>::Json(ops),
+    )
+    .await
 }

@@ -21,18 +21,24 @@ const NAME: &str = "default";
 pub fn register(shared: Arc<Shared>, _cfg: &ControllersConfig) -> (Arc<WorkQueue>, Starter) {
     let queue = WorkQueue::new();
     let q = queue.clone();
-    shared.namespaces.on_change(move |c: &Change<'_, Namespace>| match c {
-        Change::Added(n) | Change::Updated(_, n) => q.add(n.metadata.name.clone().unwrap_or_default()),
-        Change::Deleted(_) => {}
-    });
-    let q = queue.clone();
-    shared.serviceaccounts.on_change(move |c: &Change<'_, ServiceAccount>| {
-        if let Change::Deleted(sa) = c {
-            if sa.metadata.name.as_deref() == Some(NAME) {
-                q.add(sa.metadata.namespace.clone().unwrap_or_default());
+    shared
+        .namespaces
+        .on_change(move |c: &Change<'_, Namespace>| match c {
+            Change::Added(n) | Change::Updated(_, n) => {
+                q.add(n.metadata.name.clone().unwrap_or_default())
             }
-        }
-    });
+            Change::Deleted(_) => {}
+        });
+    let q = queue.clone();
+    shared
+        .serviceaccounts
+        .on_change(move |c: &Change<'_, ServiceAccount>| {
+            if let Change::Deleted(sa) = c {
+                if sa.metadata.name.as_deref() == Some(NAME) {
+                    q.add(sa.metadata.namespace.clone().unwrap_or_default());
+                }
+            }
+        });
     let q = queue.clone();
     let starter: Starter = Box::new(move || {
         q.spawn_workers("serviceaccount", 1, move |ns| {
@@ -44,13 +50,27 @@ pub fn register(shared: Arc<Shared>, _cfg: &ControllersConfig) -> (Arc<WorkQueue
 }
 
 async fn sync(shared: &Shared, ns: &str) -> Result<Requeue> {
-    let Some(n) = shared.namespaces.get(ns) else { return Ok(None) };
-    let terminating = n.metadata.deletion_timestamp.is_some() || n.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Terminating");
-    if terminating || shared.serviceaccounts.get(&format!("{ns}/{NAME}")).is_some() {
+    let Some(n) = shared.namespaces.get(ns) else {
+        return Ok(None);
+    };
+    let terminating = n.metadata.deletion_timestamp.is_some()
+        || n.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Terminating");
+    if terminating
+        || shared
+            .serviceaccounts
+            .get(&format!("{ns}/{NAME}"))
+            .is_some()
+    {
         return Ok(None);
     }
     let api: Api<ServiceAccount> = Api::namespaced(shared.client.clone(), ns);
-    let sa = ServiceAccount { metadata: ObjectMeta { name: Some(NAME.into()), ..Default::default() }, ..Default::default() };
+    let sa = ServiceAccount {
+        metadata: ObjectMeta {
+            name: Some(NAME.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
     match api.create(&PostParams::default(), &sa).await {
         Ok(created) => {
             shared.serviceaccounts.assume(created);

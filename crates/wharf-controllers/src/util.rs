@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, ObjectMeta, OwnerReference, Time,
+};
 use k8s_openapi::chrono::{DateTime, Utc};
 use kube::Resource;
 
@@ -22,7 +24,10 @@ pub(crate) fn lock<T>(l: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The owner reference with `controller: true`, if any.
 pub fn controller_of(m: &ObjectMeta) -> Option<&OwnerReference> {
-    m.owner_references.as_ref()?.iter().find(|r| r.controller == Some(true))
+    m.owner_references
+        .as_ref()?
+        .iter()
+        .find(|r| r.controller == Some(true))
 }
 
 /// A controller owner reference (`controller` and `blockOwnerDeletion` true) pointing at `owner`.
@@ -65,18 +70,27 @@ pub fn selector_matches(sel: &LabelSelector, labels: Option<&BTreeMap<String, St
 
 /// Whether a selector selects nothing or everything in a way controllers refuse (no terms at all).
 pub fn selector_is_empty(sel: &LabelSelector) -> bool {
-    sel.match_labels.as_ref().is_none_or(|m| m.is_empty()) && sel.match_expressions.as_ref().is_none_or(|m| m.is_empty())
+    sel.match_labels.as_ref().is_none_or(|m| m.is_empty())
+        && sel.match_expressions.as_ref().is_none_or(|m| m.is_empty())
 }
 
 /// Whether a label selector string form matches a plain map selector (used for Services).
-pub fn map_matches(sel: &BTreeMap<String, String>, labels: Option<&BTreeMap<String, String>>) -> bool {
-    let Some(labels) = labels else { return sel.is_empty() };
+pub fn map_matches(
+    sel: &BTreeMap<String, String>,
+    labels: Option<&BTreeMap<String, String>>,
+) -> bool {
+    let Some(labels) = labels else {
+        return sel.is_empty();
+    };
     sel.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
 /// The pod's phase.
 pub fn phase(p: &Pod) -> &str {
-    p.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Pending")
+    p.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("Pending")
 }
 
 /// Not terminated and not being deleted (client-go's `IsPodActive`).
@@ -86,7 +100,13 @@ pub fn pod_is_active(p: &Pod) -> bool {
 
 /// The time the pod's Ready condition became true, if it is true.
 pub fn ready_since(p: &Pod) -> Option<Option<DateTime<Utc>>> {
-    let c = p.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == "Ready")?;
+    let c = p
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready")?;
     (c.status == "True").then(|| c.last_transition_time.as_ref().map(|t| t.0))
 }
 
@@ -101,7 +121,9 @@ pub fn pod_is_available(p: &Pod, min_ready_seconds: i32, now: DateTime<Utc>) -> 
         None => false,
         Some(_) if min_ready_seconds <= 0 => true,
         Some(None) => false,
-        Some(Some(t)) => t + k8s_openapi::chrono::Duration::seconds(min_ready_seconds as i64) <= now,
+        Some(Some(t)) => {
+            t + k8s_openapi::chrono::Duration::seconds(min_ready_seconds as i64) <= now
+        }
     }
 }
 

@@ -27,19 +27,33 @@ pub struct Env {
 impl Env {
     pub async fn start(cfg: ControllersConfig) -> Env {
         let dir = tempfile::tempdir().expect("tmp");
-        let base: Arc<dyn KvStore> = Arc::new(SqliteStore::open(&dir.path().join("store")).expect("store"));
-        let cp = ControlPlane::start(ControlPlaneConfig {
-            name: "test".into(),
-            state_dir: dir.path().join("test"),
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            store: Arc::new(Prefixed::new(base, "/clusters/test")),
-            service_cidr: ([10, 100, 0, 0], 16),
-            compaction_interval: Duration::from_secs(300),
-        })
-        .await
-        .expect("start control plane");
+        // wharf-apiserver's bootstrap can race its own watch cache (it creates objects in
+        // `default` before the cache shows the namespace: "namespaces \"default\" not found");
+        // a fresh attempt in a fresh directory gets past it. Reported to the lead.
+        let mut attempt = 0;
+        let cp = loop {
+            attempt += 1;
+            let state = dir.path().join(format!("try{attempt}"));
+            let base: Arc<dyn KvStore> = Arc::new(SqliteStore::open(&state.join("store")).expect("store"));
+            let r = ControlPlane::start(ControlPlaneConfig {
+                name: "test".into(),
+                state_dir: state.join("test"),
+                listen: "127.0.0.1:0".parse().expect("addr"),
+                store: Arc::new(Prefixed::new(base, "/clusters/test")),
+                service_cidr: ([10, 100, 0, 0], 16),
+                compaction_interval: Duration::from_secs(300),
+            })
+            .await;
+            match r {
+                Ok(cp) => break cp,
+                Err(e) if attempt < 3 => eprintln!("control plane start failed, retrying: {e}"),
+                Err(e) => panic!("start control plane: {e}"),
+            }
+        };
         let kc = Kubeconfig::from_yaml(&cp.kubeconfig()).expect("kubeconfig");
-        let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.expect("config");
+        let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+            .await
+            .expect("config");
         let client = Client::try_from(config).expect("client");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let c = client.clone();
@@ -49,7 +63,14 @@ impl Env {
             })
             .await
         });
-        Env { client, cp: Some(cp), stop: Some(tx), task: Some(task), kubelets: Vec::new(), _dir: dir }
+        Env {
+            client,
+            cp: Some(cp),
+            stop: Some(tx),
+            task: Some(task),
+            kubelets: Vec::new(),
+            _dir: dir,
+        }
     }
 
     /// Starts a stand-in kubelet: every pod in `ns` whose name passes `filter` becomes Running and
@@ -57,14 +78,19 @@ impl Env {
     pub fn kubelet(&mut self, ns: &str, delay: Duration) {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
         self.kubelets.push(tokio::spawn(async move {
-            let mut seen: std::collections::HashMap<String, tokio::time::Instant> = Default::default();
+            let mut seen: std::collections::HashMap<String, tokio::time::Instant> =
+                Default::default();
             loop {
                 if let Ok(list) = api.list(&ListParams::default()).await {
                     for p in list {
-                        if wharf_controllers::util::pod_is_ready(&p) || p.metadata.deletion_timestamp.is_some() {
+                        if wharf_controllers::util::pod_is_ready(&p)
+                            || p.metadata.deletion_timestamp.is_some()
+                        {
                             continue;
                         }
-                        let first = *seen.entry(p.uid().unwrap_or_default()).or_insert_with(tokio::time::Instant::now);
+                        let first = *seen
+                            .entry(p.uid().unwrap_or_default())
+                            .or_insert_with(tokio::time::Instant::now);
                         if first.elapsed() >= delay {
                             let _ = mark_ready(&api, &p.name_any()).await;
                         }
@@ -82,8 +108,15 @@ impl Env {
             loop {
                 if let Ok(list) = api.list(&ListParams::default()).await {
                     for p in list {
-                        let ph = p.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
-                        if ph != "Succeeded" && ph != "Failed" && p.metadata.deletion_timestamp.is_none() {
+                        let ph = p
+                            .status
+                            .as_ref()
+                            .and_then(|s| s.phase.clone())
+                            .unwrap_or_default();
+                        if ph != "Succeeded"
+                            && ph != "Failed"
+                            && p.metadata.deletion_timestamp.is_none()
+                        {
                             let _ = mark_phase(&api, &p.name_any(), phase).await;
                         }
                     }
@@ -125,17 +158,21 @@ impl Drop for Env {
 }
 
 pub async fn mark_ready(api: &Api<Pod>, name: &str) -> kube::Result<Pod> {
-    let now = k8s_openapi::chrono::Utc::now().to_rfc3339_opts(k8s_openapi::chrono::SecondsFormat::Secs, true);
+    let now = k8s_openapi::chrono::Utc::now()
+        .to_rfc3339_opts(k8s_openapi::chrono::SecondsFormat::Secs, true);
     let patch = json!({"status": {"phase": "Running", "conditions": [
         {"type": "Ready", "status": "True", "lastTransitionTime": now},
         {"type": "ContainersReady", "status": "True", "lastTransitionTime": now}
     ]}});
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
 }
 
 pub async fn mark_phase(api: &Api<Pod>, name: &str, phase: &str) -> kube::Result<Pod> {
-    let patch = json!({"status": {"phase": phase, "conditions": [{"type": "Ready", "status": "False"}]}});
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await
+    let patch =
+        json!({"status": {"phase": phase, "conditions": [{"type": "Ready", "status": "False"}]}});
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
 }
 
 /// Polls `f` until it returns `Some` or `secs` pass (then panics with `what`).
@@ -157,7 +194,10 @@ where
 }
 
 pub fn only(names: &[&str]) -> ControllersConfig {
-    ControllersConfig { enabled: names.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+    ControllersConfig {
+        enabled: names.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
 }
 
 pub fn container() -> serde_json::Value {
