@@ -10,12 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, Service, ServiceAccount};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::{Api, Client};
 
+pub mod cronjob;
 pub mod deployment;
 pub mod endpoints;
 pub mod events;
@@ -134,6 +135,8 @@ pub struct Shared {
     pub deployments: Arc<Informer<Deployment>>,
     /// All Jobs.
     pub jobs: Arc<Informer<Job>>,
+    /// All CronJobs.
+    pub cronjobs: Arc<Informer<CronJob>>,
     /// All Services.
     pub services: Arc<Informer<Service>>,
     /// All Namespaces.
@@ -163,6 +166,7 @@ impl Shared {
             replicasets_by_owner,
             deployments: Informer::new(Api::all(client.clone())),
             jobs: Informer::new(Api::all(client.clone())),
+            cronjobs: Informer::new(Api::all(client.clone())),
             services: Informer::new(Api::all(client.clone())),
             namespaces: Informer::new(Api::all(client.clone())),
             serviceaccounts: Informer::new(Api::all(client.clone())),
@@ -222,6 +226,12 @@ pub async fn run(client: Client, cfg: ControllersConfig, shutdown: impl Future<O
         queues.push(q);
         starters.push(s);
     }
+    if cfg.on("cronjob") {
+        let (q, s) = cronjob::register(shared.clone(), shared.cronjobs.clone(), &cfg);
+        queues.push(q);
+        starters.push(s);
+        use_informer!(cronjobs);
+    }
     if cfg.on("serviceaccount") {
         let (q, s) = serviceaccount::register(shared.clone(), &cfg);
         queues.push(q);
@@ -248,7 +258,7 @@ pub async fn run(client: Client, cfg: ControllersConfig, shutdown: impl Future<O
     if cfg.on("deployment") {
         use_informer!(deployments);
     }
-    if cfg.on("job") || cfg.on("ttl-after-finished") {
+    if cfg.on("job") || cfg.on("ttl-after-finished") || cfg.on("cronjob") {
         use_informer!(jobs);
     }
     if need_svc {
