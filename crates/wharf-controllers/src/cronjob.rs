@@ -41,7 +41,11 @@ fn field(s: &str, lo: u32, hi: u32, names: &[&str]) -> Result<(BTreeSet<u32>, bo
     let any = s == "*" || s == "?";
     for part in s.split(',') {
         let (range, step) = match part.split_once('/') {
-            Some((r, st)) => (r, st.parse::<u32>().map_err(|_| format!("invalid step {st:?}"))?),
+            Some((r, st)) => (
+                r,
+                st.parse::<u32>()
+                    .map_err(|_| format!("invalid step {st:?}"))?,
+            ),
             None => (part, 1),
         };
         if step == 0 {
@@ -62,7 +66,11 @@ fn field(s: &str, lo: u32, hi: u32, names: &[&str]) -> Result<(BTreeSet<u32>, bo
             (a, if part.contains('/') { hi } else { a })
         };
         // Sunday may be written 7.
-        let (a, b) = if hi == 6 { (a.min(7), b.min(7)) } else { (a, b) };
+        let (a, b) = if hi == 6 {
+            (a.min(7), b.min(7))
+        } else {
+            (a, b)
+        };
         if a < lo || b > hi.max(if hi == 6 { 7 } else { hi }) || a > b {
             return Err(format!("value out of range in {part:?}"));
         }
@@ -91,14 +99,24 @@ impl Schedule {
         if f.len() != 5 {
             return Err(format!("expected exactly 5 fields, found {}: {s}", f.len()));
         }
-        const MONTHS: &[&str] = &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+        const MONTHS: &[&str] = &[
+            "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+        ];
         const DAYS: &[&str] = &["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
         let (minutes, _) = field(f[0], 0, 59, &[])?;
         let (hours, _) = field(f[1], 0, 23, &[])?;
         let (dom, dom_any) = field(f[2], 1, 31, &[])?;
         let (months, _) = field(f[3], 1, 12, MONTHS)?;
         let (dow, dow_any) = field(f[4], 0, 6, DAYS)?;
-        Ok(Self { minutes, hours, dom, months, dow, dom_any, dow_any })
+        Ok(Self {
+            minutes,
+            hours,
+            dom,
+            months,
+            dow,
+            dom_any,
+            dow_any,
+        })
     }
 
     fn day_matches(&self, t: DateTime<Utc>) -> bool {
@@ -118,7 +136,9 @@ impl Schedule {
     /// The first schedule time strictly after `t`.
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let start = t.with_second(0)?.with_nanosecond(0)? + CDuration::minutes(1);
-        let mut day = Utc.with_ymd_and_hms(start.year(), start.month(), start.day(), 0, 0, 0).single()?;
+        let mut day = Utc
+            .with_ymd_and_hms(start.year(), start.month(), start.day(), 0, 0, 0)
+            .single()?;
         for _ in 0..(366 * 5) {
             if self.day_matches(day) {
                 for &h in &self.hours {
@@ -144,7 +164,11 @@ struct Ctl {
 }
 
 /// Registers the controller; the returned starter spawns its workers.
-pub fn register(shared: Arc<Shared>, cronjobs: Arc<Informer<CronJob>>, _cfg: &ControllersConfig) -> (Arc<WorkQueue>, Starter) {
+pub fn register(
+    shared: Arc<Shared>,
+    cronjobs: Arc<Informer<CronJob>>,
+    _cfg: &ControllersConfig,
+) -> (Arc<WorkQueue>, Starter) {
     let queue = WorkQueue::new();
     let c = Arc::new(Ctl {
         jobs_by_owner: OwnerIndex::attach(&shared.jobs),
@@ -179,19 +203,36 @@ fn finished(j: &Job) -> Option<(&'static str, Option<DateTime<Utc>>)> {
     for c in j.status.as_ref()?.conditions.iter().flatten() {
         if c.status == "True" && (c.type_ == "Complete" || c.type_ == "Failed") {
             let t = c.last_transition_time.as_ref().map(|t| t.0);
-            return Some((if c.type_ == "Complete" { "Complete" } else { "Failed" }, t));
+            return Some((
+                if c.type_ == "Complete" {
+                    "Complete"
+                } else {
+                    "Failed"
+                },
+                t,
+            ));
         }
     }
     None
 }
 
 fn job_ref(j: &Job) -> ObjectReference {
-    ObjectReference { api_version: Some("batch/v1".into()), kind: Some("Job".into()), namespace: j.namespace(), name: Some(j.name_any()), uid: j.uid(), resource_version: j.resource_version(), field_path: None }
+    ObjectReference {
+        api_version: Some("batch/v1".into()),
+        kind: Some("Job".into()),
+        namespace: j.namespace(),
+        name: Some(j.name_any()),
+        uid: j.uid(),
+        resource_version: j.resource_version(),
+        field_path: None,
+    }
 }
 
 impl Ctl {
     async fn sync(&self, key: &str) -> Result<Requeue> {
-        let Some(cj) = self.cronjobs.get(key) else { return Ok(None) };
+        let Some(cj) = self.cronjobs.get(key) else {
+            return Ok(None);
+        };
         if cj.metadata.deletion_timestamp.is_some() {
             return Ok(None);
         }
@@ -201,8 +242,16 @@ impl Ctl {
         let spec = cj.spec.clone().unwrap_or_default();
         let status0 = cj.status.clone().unwrap_or_default();
         let mut status = status0.clone();
-        let mut jobs: Vec<Arc<Job>> = self.shared.jobs.get_many(&self.jobs_by_owner.owned_by(&cj.uid().unwrap_or_default()));
-        jobs.sort_by_key(|j| (j.metadata.creation_timestamp.clone().map(|t: Time| t.0), j.name_any()));
+        let mut jobs: Vec<Arc<Job>> = self
+            .shared
+            .jobs
+            .get_many(&self.jobs_by_owner.owned_by(&cj.uid().unwrap_or_default()));
+        jobs.sort_by_key(|j| {
+            (
+                j.metadata.creation_timestamp.clone().map(|t: Time| t.0),
+                j.name_any(),
+            )
+        });
         let reference = cj.object_ref(&());
 
         // Active list and last success follow the Jobs.
@@ -215,7 +264,12 @@ impl Ctl {
                 None => {}
                 Some(("Complete", t)) => {
                     if status0.active.iter().flatten().any(|r| r.uid == j.uid()) {
-                        self.events.normal(reference.clone(), "SawCompletedJob", "Sync", format!("Saw completed job: {}, status: Complete", j.name_any()));
+                        self.events.normal(
+                            reference.clone(),
+                            "SawCompletedJob",
+                            "Sync",
+                            format!("Saw completed job: {}, status: Complete", j.name_any()),
+                        );
                     }
                     if let Some(t) = t {
                         if status.last_successful_time.as_ref().is_none_or(|l| l.0 < t) {
@@ -226,21 +280,37 @@ impl Ctl {
                 }
                 Some(_) => {
                     if status0.active.iter().flatten().any(|r| r.uid == j.uid()) {
-                        self.events.normal(reference.clone(), "SawCompletedJob", "Sync", format!("Saw completed job: {}, status: Failed", j.name_any()));
+                        self.events.normal(
+                            reference.clone(),
+                            "SawCompletedJob",
+                            "Sync",
+                            format!("Saw completed job: {}, status: Failed", j.name_any()),
+                        );
                     }
                     done_failed.push(j.clone());
                 }
             }
         }
         // History limits (oldest first).
-        for (list, limit) in [(&done_ok, spec.successful_jobs_history_limit.unwrap_or(3)), (&done_failed, spec.failed_jobs_history_limit.unwrap_or(1))] {
+        for (list, limit) in [
+            (&done_ok, spec.successful_jobs_history_limit.unwrap_or(3)),
+            (&done_failed, spec.failed_jobs_history_limit.unwrap_or(1)),
+        ] {
             let extra = list.len().saturating_sub(limit.max(0) as usize);
             for j in list.iter().take(extra) {
                 if j.metadata.deletion_timestamp.is_some() {
                     continue;
                 }
-                match jobs_api.delete(&j.name_any(), &DeleteParams::background()).await {
-                    Ok(_) => self.events.normal(reference.clone(), "SuccessfulDelete", "Delete", format!("Deleted job {}", j.name_any())),
+                match jobs_api
+                    .delete(&j.name_any(), &DeleteParams::background())
+                    .await
+                {
+                    Ok(_) => self.events.normal(
+                        reference.clone(),
+                        "SuccessfulDelete",
+                        "Delete",
+                        format!("Deleted job {}", j.name_any()),
+                    ),
                     Err(e) if util::is_not_found(&e) => {}
                     Err(e) => return Err(e.into()),
                 }
@@ -250,18 +320,42 @@ impl Ctl {
         let schedule = match Schedule::parse(&spec.schedule) {
             Ok(s) => s,
             Err(e) => {
-                self.events.warning(reference, "UnparseableSchedule", "Sync", format!("unparseable schedule: {:?} : {e}", spec.schedule));
+                self.events.warning(
+                    reference,
+                    "UnparseableSchedule",
+                    "Sync",
+                    format!("unparseable schedule: {:?} : {e}", spec.schedule),
+                );
                 return Ok(None);
             }
         };
-        if spec.time_zone.as_deref().is_some_and(|tz| !matches!(tz, "UTC" | "Etc/UTC")) {
-            self.events.warning(reference.clone(), "UnknownTimeZone", "Sync", format!("invalid timeZone: {:?}: only UTC is supported", spec.time_zone));
+        if spec
+            .time_zone
+            .as_deref()
+            .is_some_and(|tz| !matches!(tz, "UTC" | "Etc/UTC"))
+        {
+            self.events.warning(
+                reference.clone(),
+                "UnknownTimeZone",
+                "Sync",
+                format!(
+                    "invalid timeZone: {:?}: only UTC is supported",
+                    spec.time_zone
+                ),
+            );
         }
         let now = Utc::now();
-        let mut requeue = schedule.next_after(now).map(|t| (t - now).to_std().unwrap_or_default() + Duration::from_millis(100));
+        let mut requeue = schedule
+            .next_after(now)
+            .map(|t| (t - now).to_std().unwrap_or_default() + Duration::from_millis(100));
         if !spec.suspend.unwrap_or(false) {
             // The most recent missed schedule time since the last one (or creation).
-            let since = status.last_schedule_time.as_ref().map(|t| t.0).or(cj.metadata.creation_timestamp.as_ref().map(|t| t.0)).unwrap_or(now);
+            let since = status
+                .last_schedule_time
+                .as_ref()
+                .map(|t| t.0)
+                .or(cj.metadata.creation_timestamp.as_ref().map(|t| t.0))
+                .unwrap_or(now);
             let mut latest = None;
             let mut t = since;
             let mut n = 0;
@@ -273,20 +367,30 @@ impl Ctl {
                 t = next;
                 n += 1;
             }
-            let too_late = |t: DateTime<Utc>| spec.starting_deadline_seconds.is_some_and(|d| t + CDuration::seconds(d) < now);
+            let too_late = |t: DateTime<Utc>| {
+                spec.starting_deadline_seconds
+                    .is_some_and(|d| t + CDuration::seconds(d) < now)
+            };
             if let Some(t) = latest.filter(|t| !too_late(*t)) {
                 let policy = spec.concurrency_policy.as_deref().unwrap_or("Allow");
                 let skip = policy == "Forbid" && !active.is_empty();
                 if skip {
                     self.events.normal(reference.clone(), "JobAlreadyActive", "Sync", "Not starting job because prior execution is running and concurrency policy is Forbid".into());
                     // Try again shortly while the window is open.
-                    requeue = Some(requeue.map_or(Duration::from_secs(1), |r| r.min(Duration::from_secs(1))));
+                    requeue = Some(
+                        requeue.map_or(Duration::from_secs(1), |r| r.min(Duration::from_secs(1))),
+                    );
                 } else {
                     if policy == "Replace" {
                         for r in active.drain(..) {
                             let name = r.name.clone().unwrap_or_default();
                             match jobs_api.delete(&name, &DeleteParams::background()).await {
-                                Ok(_) => self.events.normal(reference.clone(), "SuccessfulDelete", "Delete", format!("Deleted job {name}")),
+                                Ok(_) => self.events.normal(
+                                    reference.clone(),
+                                    "SuccessfulDelete",
+                                    "Delete",
+                                    format!("Deleted job {name}"),
+                                ),
                                 Err(e) if util::is_not_found(&e) => {}
                                 Err(e) => return Err(e.into()),
                             }
@@ -295,12 +399,24 @@ impl Ctl {
                     let job = self.job_for(&cj, t);
                     let created = match jobs_api.create(&PostParams::default(), &job).await {
                         Ok(j) => {
-                            self.events.normal(reference.clone(), "SuccessfulCreate", "Create", format!("Created job {}", j.name_any()));
+                            self.events.normal(
+                                reference.clone(),
+                                "SuccessfulCreate",
+                                "Create",
+                                format!("Created job {}", j.name_any()),
+                            );
                             Some(j)
                         }
-                        Err(e) if util::is_conflict(&e) => jobs_api.get_opt(&job.name_any()).await?,
+                        Err(e) if util::is_conflict(&e) => {
+                            jobs_api.get_opt(&job.name_any()).await?
+                        }
                         Err(e) => {
-                            self.events.warning(reference.clone(), "FailedCreate", "Create", format!("Error creating job: {e}"));
+                            self.events.warning(
+                                reference.clone(),
+                                "FailedCreate",
+                                "Create",
+                                format!("Error creating job: {e}"),
+                            );
                             return Err(e.into());
                         }
                     };
@@ -313,7 +429,12 @@ impl Ctl {
                     status.last_schedule_time = Some(Time(t));
                 }
             } else if let Some(t) = latest {
-                self.events.warning(reference.clone(), "MissSchedule", "Sync", format!("Missed scheduled time to start a job: {}", t.to_rfc3339()));
+                self.events.warning(
+                    reference.clone(),
+                    "MissSchedule",
+                    "Sync",
+                    format!("Missed scheduled time to start a job: {}", t.to_rfc3339()),
+                );
                 status.last_schedule_time = Some(Time(t));
             }
         }
@@ -324,7 +445,14 @@ impl Ctl {
                 "lastScheduleTime": status.last_schedule_time,
                 "lastSuccessfulTime": status.last_successful_time,
             }});
-            match cj_api.patch_status(&cj.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+            match cj_api
+                .patch_status(
+                    &cj.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await
+            {
                 Ok(w) => self.cronjobs.assume(w),
                 Err(e) if util::is_not_found(&e) => {}
                 Err(e) => return Err(Error::Api(e)),
@@ -334,10 +462,17 @@ impl Ctl {
     }
 
     fn job_for(&self, cj: &CronJob, t: DateTime<Utc>) -> Job {
-        let tmpl = cj.spec.as_ref().map(|s| s.job_template.clone()).unwrap_or_default();
+        let tmpl = cj
+            .spec
+            .as_ref()
+            .map(|s| s.job_template.clone())
+            .unwrap_or_default();
         let meta = tmpl.metadata.unwrap_or_default();
         let mut annotations = meta.annotations.unwrap_or_default();
-        annotations.insert("batch.kubernetes.io/cronjob-scheduled-timestamp".into(), t.to_rfc3339_opts(k8s_openapi::chrono::SecondsFormat::Secs, true));
+        annotations.insert(
+            "batch.kubernetes.io/cronjob-scheduled-timestamp".into(),
+            t.to_rfc3339_opts(k8s_openapi::chrono::SecondsFormat::Secs, true),
+        );
         Job {
             metadata: ObjectMeta {
                 name: Some(format!("{}-{}", cj.name_any(), t.timestamp() / 60)),
@@ -365,17 +500,32 @@ mod tests {
     #[test]
     fn cron_schedules_find_their_next_time_like_vixie_cron() {
         let every = Schedule::parse("*/1 * * * *").unwrap();
-        assert_eq!(every.next_after(at("2026-01-01T10:00:30Z")), Some(at("2026-01-01T10:01:00Z")));
+        assert_eq!(
+            every.next_after(at("2026-01-01T10:00:30Z")),
+            Some(at("2026-01-01T10:01:00Z"))
+        );
         let hourly = Schedule::parse("@hourly").unwrap();
-        assert_eq!(hourly.next_after(at("2026-01-01T10:00:00Z")), Some(at("2026-01-01T11:00:00Z")));
+        assert_eq!(
+            hourly.next_after(at("2026-01-01T10:00:00Z")),
+            Some(at("2026-01-01T11:00:00Z"))
+        );
         let weekdays = Schedule::parse("30 9 * * mon-fri").unwrap();
         // 2026-01-03 is a Saturday.
-        assert_eq!(weekdays.next_after(at("2026-01-03T00:00:00Z")), Some(at("2026-01-05T09:30:00Z")));
+        assert_eq!(
+            weekdays.next_after(at("2026-01-03T00:00:00Z")),
+            Some(at("2026-01-05T09:30:00Z"))
+        );
         let dom_or_dow = Schedule::parse("0 0 13 * 5").unwrap();
         // Either the 13th or a Friday: 2026-01-02 is a Friday.
-        assert_eq!(dom_or_dow.next_after(at("2026-01-01T00:00:00Z")), Some(at("2026-01-02T00:00:00Z")));
+        assert_eq!(
+            dom_or_dow.next_after(at("2026-01-01T00:00:00Z")),
+            Some(at("2026-01-02T00:00:00Z"))
+        );
         let sunday7 = Schedule::parse("0 12 * * 7").unwrap();
-        assert_eq!(sunday7.next_after(at("2026-01-01T00:00:00Z")), Some(at("2026-01-04T12:00:00Z")));
+        assert_eq!(
+            sunday7.next_after(at("2026-01-01T00:00:00Z")),
+            Some(at("2026-01-04T12:00:00Z"))
+        );
         assert!(Schedule::parse("61 * * * *").is_err());
         assert!(Schedule::parse("* * *").is_err());
         let feb30 = Schedule::parse("0 0 30 2 *").unwrap();

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, Service, ServiceAccount};
@@ -17,6 +17,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::{Api, Client};
 
 pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod events;
@@ -56,10 +57,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub const ALL_CONTROLLERS: &[&str] = &[
     "replicaset",
     "deployment",
+    "daemonset",
     "garbagecollector",
     "serviceaccount",
     "job",
     "ttl-after-finished",
+    "cronjob",
     "endpointslice",
     "endpoint",
     "nodelifecycle",
@@ -133,6 +136,8 @@ pub struct Shared {
     pub replicasets_by_owner: Arc<OwnerIndex>,
     /// All Deployments.
     pub deployments: Arc<Informer<Deployment>>,
+    /// All DaemonSets.
+    pub daemonsets: Arc<Informer<DaemonSet>>,
     /// All Jobs.
     pub jobs: Arc<Informer<Job>>,
     /// All CronJobs.
@@ -166,6 +171,7 @@ impl Shared {
             replicasets_by_owner,
             deployments: Informer::new(Api::all(client.clone())),
             jobs: Informer::new(Api::all(client.clone())),
+            daemonsets: Informer::new(Api::all(client.clone())),
             cronjobs: Informer::new(Api::all(client.clone())),
             services: Informer::new(Api::all(client.clone())),
             namespaces: Informer::new(Api::all(client.clone())),
@@ -199,6 +205,7 @@ pub async fn run(client: Client, cfg: ControllersConfig, shutdown: impl Future<O
     let need_pods = [
         "replicaset",
         "deployment",
+        "daemonset",
         "job",
         "endpointslice",
         "endpoint",
@@ -207,7 +214,7 @@ pub async fn run(client: Client, cfg: ControllersConfig, shutdown: impl Future<O
     ]
     .iter()
     .any(|c| cfg.on(c));
-    let need_nodes = cfg.on("nodelifecycle") || cfg.on("podgc");
+    let need_nodes = cfg.on("nodelifecycle") || cfg.on("podgc") || cfg.on("daemonset");
     let need_rs = cfg.on("replicaset") || cfg.on("deployment");
     let need_svc = cfg.on("endpointslice") || cfg.on("endpoint");
 
@@ -242,10 +249,18 @@ pub async fn run(client: Client, cfg: ControllersConfig, shutdown: impl Future<O
         queues.push(q);
         starters.push(s);
     }
-    if need_nodes {
-        let (q, s) = nodelifecycle::register(shared.clone(), &cfg);
+    if cfg.on("daemonset") {
+        let (q, s) = daemonset::register(shared.clone(), shared.daemonsets.clone(), &cfg);
         queues.push(q);
         starters.push(s);
+        use_informer!(daemonsets);
+    }
+    if need_nodes {
+        if cfg.on("nodelifecycle") || cfg.on("podgc") {
+            let (q, s) = nodelifecycle::register(shared.clone(), &cfg);
+            queues.push(q);
+            starters.push(s);
+        }
         use_informer!(nodes);
         use_informer!(leases);
     }

@@ -17,24 +17,71 @@ async fn cronjob_starts_the_missed_run_tracks_it_and_sees_it_complete() {
         "schedule": "*/1 * * * *", "concurrencyPolicy": "Forbid",
         "jobTemplate": {"metadata": {"labels": {"app": "tick"}}, "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": container()}}}}}}))
     .unwrap();
-    let created = cjs.create(&PostParams::default(), &cj).await.expect("create");
+    let created = cjs
+        .create(&PostParams::default(), &cj)
+        .await
+        .expect("create");
     // Pretend the last run was three minutes ago: the latest missed minute runs now.
     let then = (Utc::now() - Duration::minutes(3)).to_rfc3339_opts(SecondsFormat::Secs, true);
-    cjs.patch_status("tick", &PatchParams::default(), &Patch::Merge(json!({"status": {"lastScheduleTime": then}}))).await.expect("status");
-    let job = eventually(20, "job", || async { jobs.list(&ListParams::default().labels("app=tick")).await.ok()?.items.into_iter().next() }).await;
-    let minute = Utc::now().timestamp() / 60;
-    let n: i64 = job.name_any().strip_prefix("tick-").unwrap().parse().unwrap();
-    assert!(n == minute || n == minute - 1, "named after the schedule minute: {}", job.name_any());
-    assert!(job.owner_references().iter().any(|r| r.uid == created.uid().unwrap() && r.controller == Some(true)));
-    assert!(job.annotations().contains_key("batch.kubernetes.io/cronjob-scheduled-timestamp"));
-    let cj = eventually(20, "active", || async {
-        let c = cjs.get("tick").await.ok()?;
-        c.status.as_ref()?.active.as_ref()?.iter().any(|r| r.name.as_deref() == Some(job.name_any().as_str())).then_some(c)
+    cjs.patch_status(
+        "tick",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"lastScheduleTime": then}})),
+    )
+    .await
+    .expect("status");
+    let job = eventually(20, "job", || async {
+        jobs.list(&ListParams::default().labels("app=tick"))
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .next()
     })
     .await;
-    assert_eq!(cj.status.unwrap().last_schedule_time.unwrap().0.timestamp() / 60, n);
+    let minute = Utc::now().timestamp() / 60;
+    let n: i64 = job
+        .name_any()
+        .strip_prefix("tick-")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        n == minute || n == minute - 1,
+        "named after the schedule minute: {}",
+        job.name_any()
+    );
+    assert!(job
+        .owner_references()
+        .iter()
+        .any(|r| r.uid == created.uid().unwrap() && r.controller == Some(true)));
+    assert!(job
+        .annotations()
+        .contains_key("batch.kubernetes.io/cronjob-scheduled-timestamp"));
+    let cj = eventually(20, "active", || async {
+        let c = cjs.get("tick").await.ok()?;
+        c.status
+            .as_ref()?
+            .active
+            .as_ref()?
+            .iter()
+            .any(|r| r.name.as_deref() == Some(job.name_any().as_str()))
+            .then_some(c)
+    })
+    .await;
+    assert_eq!(
+        cj.status.unwrap().last_schedule_time.unwrap().0.timestamp() / 60,
+        n
+    );
     // Only one run for that minute, and Forbid keeps it that way while it runs.
-    assert_eq!(jobs.list(&ListParams::default().labels("app=tick")).await.unwrap().items.len(), 1);
+    assert_eq!(
+        jobs.list(&ListParams::default().labels("app=tick"))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
     let now = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
     jobs.patch_status(&job.name_any(), &PatchParams::default(), &Patch::Merge(json!({"status": {"conditions": [
         {"type": "SuccessCriteriaMet", "status": "True", "lastTransitionTime": now},

@@ -34,7 +34,8 @@ impl Env {
         let cp = loop {
             attempt += 1;
             let state = dir.path().join(format!("try{attempt}"));
-            let base: Arc<dyn KvStore> = Arc::new(SqliteStore::open(&state.join("store")).expect("store"));
+            let base: Arc<dyn KvStore> =
+                Arc::new(SqliteStore::open(&state.join("store")).expect("store"));
             let r = ControlPlane::start(ControlPlaneConfig {
                 name: "test".into(),
                 state_dir: state.join("test"),
