@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::batch::v1::{CronJob, Job, JobSpec};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::chrono::{DateTime, Datelike, Duration as CDuration, TimeZone, Timelike, Utc};
@@ -482,7 +482,7 @@ impl Ctl {
                 owner_references: Some(vec![controller_ref(cj)]),
                 ..Default::default()
             },
-            spec: Some(tmpl.spec.unwrap_or_else(JobSpec::default)),
+            spec: Some(tmpl.spec.unwrap_or_default()),
             status: None,
         }
     }
