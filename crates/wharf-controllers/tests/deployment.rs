@@ -373,3 +373,36 @@ async fn stalled_rollout_reports_progress_deadline_exceeded() {
     );
     env.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_deployment_scales_but_does_not_roll_until_resumed() {
+    let mut env = Env::start(only(&["replicaset", "deployment"])).await;
+    env.kubelet("default", Duration::ZERO);
+    let ds: Api<Deployment> = Api::namespaced(env.client.clone(), "default");
+    let rss: Api<ReplicaSet> = Api::namespaced(env.client.clone(), "default");
+    ds.create(&PostParams::default(), &deployment("p", 2, json!({"type": "RollingUpdate"}))).await.expect("create");
+    wait_rolled_out(&ds, "p").await;
+    ds.patch("p", &PatchParams::default(), &Patch::Merge(json!({"spec": {"paused": true}}))).await.expect("pause");
+    eventually(20, "paused condition", || async {
+        let d = ds.get("p").await.ok()?;
+        let c = cond(&d, "Progressing")?;
+        (c.reason.as_deref() == Some("DeploymentPaused") && c.status == "Unknown").then_some(())
+    })
+    .await;
+    ds.patch("p", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "app", "image": "nginx:2"}]}}}}))).await.expect("change");
+    eventually(20, "scaled while paused", || async {
+        let sets = rs_of(&rss, "p").await;
+        (sets.len() == 1 && sets[0].spec.as_ref()?.replicas == Some(3)).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rs_of(&rss, "p").await.len(), 1, "no rollout while paused");
+    ds.patch("p", &PatchParams::default(), &Patch::Merge(json!({"spec": {"paused": false}}))).await.expect("resume");
+    let d = eventually(60, "rolled after resume", || async {
+        let d = ds.get("p").await.ok()?;
+        (rollout_status(&d) == Ok(true) && d.annotations().get("deployment.kubernetes.io/revision").map(String::as_str) == Some("2") && cond(&d, "Progressing").and_then(|c| c.reason.as_deref()) == Some("NewReplicaSetAvailable")).then_some(d)
+    })
+    .await;
+    assert_eq!(d.status.unwrap().updated_replicas, Some(3));
+    env.shutdown().await;
+}
