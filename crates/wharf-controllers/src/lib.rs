@@ -9,7 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, Service, ServiceAccount};
@@ -29,6 +29,7 @@ pub mod nodelifecycle;
 pub mod queue;
 pub mod replicaset;
 pub mod serviceaccount;
+pub mod statefulset;
 pub mod util;
 
 use informer::{Informer, OwnerIndex};
@@ -58,6 +59,7 @@ pub const ALL_CONTROLLERS: &[&str] = &[
     "replicaset",
     "deployment",
     "daemonset",
+    "statefulset",
     "garbagecollector",
     "serviceaccount",
     "job",
@@ -136,6 +138,8 @@ pub struct Shared {
     pub replicasets_by_owner: Arc<OwnerIndex>,
     /// All Deployments.
     pub deployments: Arc<Informer<Deployment>>,
+    /// All StatefulSets.
+    pub statefulsets: Arc<Informer<StatefulSet>>,
     /// All DaemonSets.
     pub daemonsets: Arc<Informer<DaemonSet>>,
     /// All Jobs.
@@ -172,6 +176,7 @@ impl Shared {
             deployments: Informer::new(Api::all(client.clone())),
             jobs: Informer::new(Api::all(client.clone())),
             daemonsets: Informer::new(Api::all(client.clone())),
+            statefulsets: Informer::new(Api::all(client.clone())),
             cronjobs: Informer::new(Api::all(client.clone())),
             services: Informer::new(Api::all(client.clone())),
             namespaces: Informer::new(Api::all(client.clone())),
@@ -206,6 +211,7 @@ pub async fn run(client: Client, cfg: ControllersConfig, shutdown: impl Future<O
         "replicaset",
         "deployment",
         "daemonset",
+        "statefulset",
         "job",
         "endpointslice",
         "endpoint",
@@ -248,6 +254,12 @@ pub async fn run(client: Client, cfg: ControllersConfig, shutdown: impl Future<O
         let (q, s) = endpoints::register(shared.clone(), &cfg);
         queues.push(q);
         starters.push(s);
+    }
+    if cfg.on("statefulset") {
+        let (q, s) = statefulset::register(shared.clone(), shared.statefulsets.clone(), &cfg);
+        queues.push(q);
+        starters.push(s);
+        use_informer!(statefulsets);
     }
     if cfg.on("daemonset") {
         let (q, s) = daemonset::register(shared.clone(), shared.daemonsets.clone(), &cfg);

@@ -380,9 +380,20 @@ async fn paused_deployment_scales_but_does_not_roll_until_resumed() {
     env.kubelet("default", Duration::ZERO);
     let ds: Api<Deployment> = Api::namespaced(env.client.clone(), "default");
     let rss: Api<ReplicaSet> = Api::namespaced(env.client.clone(), "default");
-    ds.create(&PostParams::default(), &deployment("p", 2, json!({"type": "RollingUpdate"}))).await.expect("create");
+    ds.create(
+        &PostParams::default(),
+        &deployment("p", 2, json!({"type": "RollingUpdate"})),
+    )
+    .await
+    .expect("create");
     wait_rolled_out(&ds, "p").await;
-    ds.patch("p", &PatchParams::default(), &Patch::Merge(json!({"spec": {"paused": true}}))).await.expect("pause");
+    ds.patch(
+        "p",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"paused": true}})),
+    )
+    .await
+    .expect("pause");
     eventually(20, "paused condition", || async {
         let d = ds.get("p").await.ok()?;
         let c = cond(&d, "Progressing")?;
@@ -397,10 +408,23 @@ async fn paused_deployment_scales_but_does_not_roll_until_resumed() {
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(rs_of(&rss, "p").await.len(), 1, "no rollout while paused");
-    ds.patch("p", &PatchParams::default(), &Patch::Merge(json!({"spec": {"paused": false}}))).await.expect("resume");
+    ds.patch(
+        "p",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"paused": false}})),
+    )
+    .await
+    .expect("resume");
     let d = eventually(60, "rolled after resume", || async {
         let d = ds.get("p").await.ok()?;
-        (rollout_status(&d) == Ok(true) && d.annotations().get("deployment.kubernetes.io/revision").map(String::as_str) == Some("2") && cond(&d, "Progressing").and_then(|c| c.reason.as_deref()) == Some("NewReplicaSetAvailable")).then_some(d)
+        (rollout_status(&d) == Ok(true)
+            && d.annotations()
+                .get("deployment.kubernetes.io/revision")
+                .map(String::as_str)
+                == Some("2")
+            && cond(&d, "Progressing").and_then(|c| c.reason.as_deref())
+                == Some("NewReplicaSetAvailable"))
+        .then_some(d)
     })
     .await;
     assert_eq!(d.status.unwrap().updated_replicas, Some(3));
