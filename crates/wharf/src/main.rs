@@ -16,6 +16,7 @@ use wharf_apiserver::mount::{Mount, SyncBody};
 use wharf_registry::{LocalAuthorizer, Registry, RegistryConfig};
 use wharf_apiserver::{ControlPlane, ControlPlaneConfig};
 use wharf_client::{LeaderElection, LeaderElectionConfig};
+use wharf_controllers::ControllersConfig;
 use wharf_scheduler::runner::SchedulerConfig;
 use wharf_simnodes::SimConfig;
 use wharf_store::{sqlite::SqliteStore, KvStore, Prefixed};
@@ -60,17 +61,21 @@ struct UpArgs {
     /// Pod capacity of each simulated node.
     #[arg(long, default_value_t = 110)]
     simulated_node_pods: u32,
+    /// How long a node may miss heartbeats before it is marked unreachable (kube-controller-manager's --node-monitor-grace-period).
+    #[arg(long, default_value = "40s", value_parser = humantime::parse_duration)]
+    node_monitor_grace_period: std::time::Duration,
 }
 
-/// The in-cluster components of one control plane (scheduler, simulated nodes), each
-/// singleton behind its own leader-election Lease, as on a replicated control plane.
+/// The in-cluster components of one control plane (scheduler, controller manager, simulated
+/// nodes), each singleton behind its own leader-election Lease, as on a replicated control
+/// plane.
 struct Components {
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
 
 impl Components {
-    fn start(cp: &ControlPlane, sim: Option<SimConfig>) -> Self {
+    fn start(cp: &ControlPlane, controllers: ControllersConfig, sim: Option<SimConfig>) -> Self {
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let identity = format!("wharf-{}", std::process::id());
@@ -78,6 +83,17 @@ impl Components {
         let election = LeaderElection::new(scheduler.clone(), LeaderElectionConfig::new("kube-scheduler", &identity));
         let cfg = SchedulerConfig { instance: identity.clone(), ..SchedulerConfig::default() };
         tasks.spawn(election.run(stop_rx.clone(), move |lost| wharf_scheduler::runner::run(scheduler.clone(), cfg.clone(), lost)));
+        let manager = cp.client(UserInfo::new("system:kube-controller-manager", &[]));
+        let election = LeaderElection::new(manager.clone(), LeaderElectionConfig::new("kube-controller-manager", &identity));
+        tasks.spawn(election.run(stop_rx.clone(), move |mut lost| {
+            let (manager, cfg) = (manager.clone(), controllers.clone());
+            async move {
+                wharf_controllers::run(manager, cfg, async move {
+                    let _ = lost.wait_for(|l| *l).await;
+                })
+                .await
+            }
+        }));
         if let Some(sim) = sim {
             let nodes = cp.client(UserInfo::new("system:node:wharf-simulated", &["system:nodes"]));
             let rx = stop_rx.clone();
@@ -171,7 +187,8 @@ async fn up(args: UpArgs) -> Result<()> {
         pods: args.simulated_node_pods,
         ..SimConfig::new(args.simulated_nodes)
     });
-    let components = Components::start(&cp, sim);
+    let controllers = ControllersConfig { node_monitor_grace_period: args.node_monitor_grace_period, ..ControllersConfig::default() };
+    let components = Components::start(&cp, controllers, sim);
     let kubeconfig = args.data_dir.join("kubeconfig");
     wharf_apiserver::pki::write_secret_file(&kubeconfig, &cp.kubeconfig()).context("writing kubeconfig")?;
     println!("wharf ready: cluster default at {} (kubeconfig: {})", cp.endpoint(), kubeconfig.display());
