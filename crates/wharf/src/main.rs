@@ -61,6 +61,9 @@ struct UpArgs {
     /// Pod capacity of each simulated node.
     #[arg(long, default_value_t = 110)]
     simulated_node_pods: u32,
+    /// How often simulated nodes renew their Leases (kubelet: 10 s).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    simulated_node_heartbeat: std::time::Duration,
     /// How long a node may miss heartbeats before it is marked unreachable (kube-controller-manager's --node-monitor-grace-period).
     #[arg(long, default_value = "40s", value_parser = humantime::parse_duration)]
     node_monitor_grace_period: std::time::Duration,
@@ -185,6 +188,7 @@ async fn up(args: UpArgs) -> Result<()> {
         cpu: args.simulated_node_cpu.clone(),
         memory: args.simulated_node_memory.clone(),
         pods: args.simulated_node_pods,
+        heartbeat: args.simulated_node_heartbeat,
         ..SimConfig::new(args.simulated_nodes)
     });
     let controllers = ControllersConfig { node_monitor_grace_period: args.node_monitor_grace_period, ..ControllersConfig::default() };

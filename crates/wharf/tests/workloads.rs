@@ -107,7 +107,7 @@ fn deleting_a_deployment_cascades_and_orphan_keeps_pods() {
     std::thread::sleep(std::time::Duration::from_secs(1));
     assert_eq!(w.ok(&["get", "pods", "-l", "app=kept", "--no-headers"]).lines().count(), 2, "orphaned pods must stay");
     let owners = w.ok(&["get", "rs", "-l", "app=kept", "-o", "jsonpath={.items[*].metadata.ownerReferences}"]);
-    assert!(owners.trim().is_empty(), "the orphaned ReplicaSet lost its owner reference: {owners}");
+    assert!(matches!(owners.trim(), "" | "[]"), "the orphaned ReplicaSet keeps no owner reference: {owners}");
 }
 
 #[test]
@@ -123,7 +123,7 @@ fn deleting_a_namespace_removes_its_workloads_and_the_default_service_account_ap
 
 #[test]
 fn pods_of_a_dead_node_are_evicted_and_recreated_elsewhere() {
-    let w = Wharf::start_flags(&["--simulated-nodes", "2", "--node-monitor-grace-period", "4s"]);
+    let w = Wharf::start_flags(&["--simulated-nodes", "2", "--simulated-node-heartbeat", "1s", "--node-monitor-grace-period", "4s"]);
     eventually(30, "simulated nodes Ready", || w.ok(&["get", "nodes", "--no-headers"]).lines().filter(|l| l.contains(" Ready ")).count() == 2);
     let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: svc\nspec:\n  replicas: 4\n  selector:\n    matchLabels:\n      app: svc\n  template:\n    metadata:\n      labels:\n        app: svc\n    spec:\n      tolerations:\n      - key: node.kubernetes.io/unreachable\n        operator: Exists\n        effect: NoExecute\n        tolerationSeconds: 2\n      containers:\n      - name: c\n        image: registry.example/x:1\n";
     w.ok_stdin(&["apply", "-f", "-"], deploy);
