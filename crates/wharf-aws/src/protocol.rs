@@ -6,7 +6,7 @@ use http::{header, HeaderValue, Response, StatusCode};
 
 use crate::error::{AuthFailure, AwsError};
 use crate::service::Output;
-use crate::xml::{escape, XmlWriter};
+use crate::xml::{escape_attr as escape, XmlWriter};
 
 /// An AWS wire protocol with the parameters the front door routes by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! A small XML writer for query- and EC2-protocol response bodies.
 
-/// Escapes text for an XML element or attribute.
+/// Escapes text for an XML element (quotes stay, as AWS writes them) or a double-quoted
+/// attribute (use [`escape_attr`]).
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -8,13 +9,16 @@ pub fn escape(s: &str) -> String {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
             '\r' => out.push_str("&#xD;"),
             c => out.push(c),
         }
     }
     out
+}
+
+/// Escapes text for a double-quoted attribute.
+pub fn escape_attr(s: &str) -> String {
+    escape(s).replace('"', "&quot;")
 }
 
 /// Builds an XML fragment element by element.
@@ -74,6 +78,6 @@ mod tests {
     fn text_is_escaped() {
         let mut w = XmlWriter::new();
         w.open("A").elem("B", "x<&>\"'").opt("C", None::<&str>).close("A");
-        assert_eq!(w.finish(), "<A><B>x&lt;&amp;&gt;&quot;&apos;</B></A>");
+        assert_eq!(w.finish(), "<A><B>x&lt;&amp;&gt;\"'</B></A>");
     }
 }

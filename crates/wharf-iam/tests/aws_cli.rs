@@ -1,0 +1,466 @@
+//! IAM and STS through the front door with the real `aws` CLI (and raw HTTP for requests
+//! the CLI cannot send malformed).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wharf_aws::sigv4::{self, SigningCredentials};
+use wharf_aws::FrontDoor;
+use wharf_iam::{Iam, IamConfig, IamService, StsService};
+use wharf_store::sqlite::SqliteStore;
+
+const ACCOUNT: &str = "123456789012";
+
+/// A front door on a loopback port, stopped and cleaned up on drop.
+struct Server {
+    endpoint: String,
+    addr: std::net::SocketAddr,
+    iam: Arc<Iam>,
+    dir: Option<tempfile::TempDir>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+async fn start_in(dir: tempfile::TempDir) -> Server {
+    let store = Arc::new(SqliteStore::open(&dir.path().join("store")).unwrap());
+    let iam = Arc::new(Iam::open(store, IamConfig { account_id: Some(ACCOUNT.into()) }).await.unwrap());
+    let fd = FrontDoor::new(iam.clone(), "us-east-1")
+        .register(Arc::new(IamService::new(iam.clone())))
+        .register(Arc::new(StsService::new(iam.clone())));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
+        let _ = wharf_aws::serve(listener, Arc::new(fd), async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    Server { endpoint: format!("http://{addr}"), addr, iam, dir: Some(dir), stop: Some(tx), task: Some(task) }
+}
+
+async fn start() -> Server {
+    start_in(tempfile::tempdir().unwrap()).await
+}
+
+#[derive(Clone)]
+struct Creds {
+    id: String,
+    secret: String,
+    token: Option<String>,
+}
+
+impl Server {
+    fn path(&self) -> &Path {
+        self.dir.as_ref().map(|d| d.path()).unwrap_or(Path::new("/nonexistent"))
+    }
+
+    /// Stops the server and hands back its data directory.
+    fn stop(mut self) -> tempfile::TempDir {
+        self.dir.take().unwrap()
+    }
+
+    fn admin(&self) -> Creds {
+        let a = self.iam.admin_credentials();
+        Creds { id: a.access_key_id.clone(), secret: a.secret_access_key.clone(), token: None }
+    }
+}
+
+struct CliResult {
+    ok: bool,
+    json: Value,
+    stderr: String,
+}
+
+fn aws_command(endpoint: &str, home: &Path) -> Command {
+    let mut c = Command::new("aws");
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_PAGER", "");
+    c
+}
+
+async fn aws(s: &Server, creds: &Creds, args: &[&str]) -> CliResult {
+    let mut c = aws_command(&s.endpoint, s.path());
+    c.env("AWS_ACCESS_KEY_ID", &creds.id).env("AWS_SECRET_ACCESS_KEY", &creds.secret);
+    if let Some(t) = &creds.token {
+        c.env("AWS_SESSION_TOKEN", t);
+    }
+    c.args(args).args(["--output", "json"]);
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    CliResult {
+        ok: out.status.success(),
+        json: if stdout.trim().is_empty() { Value::Null } else { serde_json::from_str(&stdout).unwrap_or(Value::String(stdout)) },
+        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+    }
+}
+
+async fn aws_ok(s: &Server, creds: &Creds, args: &[&str]) -> Value {
+    let r = aws(s, creds, args).await;
+    assert!(r.ok, "aws {args:?} failed: {}", r.stderr);
+    r.json
+}
+
+async fn aws_err(s: &Server, creds: &Creds, args: &[&str]) -> String {
+    let r = aws(s, creds, args).await;
+    assert!(!r.ok, "aws {args:?} unexpectedly succeeded: {}", r.json);
+    r.stderr
+}
+
+async fn user_with_key(s: &Server, name: &str) -> Creds {
+    let admin = s.admin();
+    aws_ok(s, &admin, &["iam", "create-user", "--user-name", name]).await;
+    let k = aws_ok(s, &admin, &["iam", "create-access-key", "--user-name", name]).await;
+    Creds {
+        id: k["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
+        secret: k["AccessKey"]["SecretAccessKey"].as_str().unwrap().into(),
+        token: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_key_identifies_as_the_account_root() {
+    let s = start().await;
+    let id = aws_ok(&s, &s.admin(), &["sts", "get-caller-identity"]).await;
+    assert_eq!(id["Account"], ACCOUNT);
+    assert_eq!(id["Arn"], format!("arn:aws:iam::{ACCOUNT}:root"));
+    assert_eq!(id["UserId"], ACCOUNT);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_user_lifecycle_works_with_the_cli() {
+    let s = start().await;
+    let admin = s.admin();
+    let u = aws_ok(&s, &admin, &["iam", "create-user", "--user-name", "alice", "--tags", "Key=team,Value=a"]).await;
+    assert_eq!(u["User"]["Arn"], format!("arn:aws:iam::{ACCOUNT}:user/alice"));
+    assert!(u["User"]["UserId"].as_str().unwrap().starts_with("AIDA"));
+    let err = aws_err(&s, &admin, &["iam", "create-user", "--user-name", "ALICE"]).await;
+    assert!(err.contains("EntityAlreadyExists"), "{err}");
+    aws_ok(&s, &admin, &["iam", "create-user", "--user-name", "bob", "--path", "/ops/"]).await;
+    let list = aws_ok(&s, &admin, &["iam", "list-users"]).await;
+    let names: Vec<&str> = list["Users"].as_array().unwrap().iter().map(|u| u["UserName"].as_str().unwrap()).collect();
+    assert_eq!(names, ["alice", "bob"]);
+    let page = aws_ok(&s, &admin, &["iam", "list-users", "--max-items", "1"]).await;
+    assert_eq!(page["Users"].as_array().unwrap().len(), 1);
+    assert!(page["NextToken"].is_string(), "{page}");
+    let ops = aws_ok(&s, &admin, &["iam", "list-users", "--path-prefix", "/ops/"]).await;
+    assert_eq!(ops["Users"][0]["Arn"], format!("arn:aws:iam::{ACCOUNT}:user/ops/bob"));
+    let got = aws_ok(&s, &admin, &["iam", "get-user", "--user-name", "alice"]).await;
+    assert_eq!(got["User"]["Tags"][0]["Key"], "team");
+
+    let key = aws_ok(&s, &admin, &["iam", "create-access-key", "--user-name", "alice"]).await;
+    let alice = Creds {
+        id: key["AccessKey"]["AccessKeyId"].as_str().unwrap().into(),
+        secret: key["AccessKey"]["SecretAccessKey"].as_str().unwrap().into(),
+        token: None,
+    };
+    assert!(alice.id.starts_with("AKIA") && alice.secret.len() == 40);
+    let keys = aws_ok(&s, &admin, &["iam", "list-access-keys", "--user-name", "alice"]).await;
+    assert_eq!(keys["AccessKeyMetadata"][0]["AccessKeyId"], alice.id.as_str());
+    assert_eq!(keys["AccessKeyMetadata"][0]["Status"], "Active");
+    let me = aws_ok(&s, &alice, &["sts", "get-caller-identity"]).await;
+    assert_eq!(me["Arn"], format!("arn:aws:iam::{ACCOUNT}:user/alice"));
+
+    let err = aws_err(&s, &admin, &["iam", "delete-user", "--user-name", "alice"]).await;
+    assert!(err.contains("DeleteConflict") && err.contains("access keys"), "{err}");
+    aws_ok(&s, &admin, &["iam", "update-access-key", "--user-name", "alice", "--access-key-id", &alice.id, "--status", "Inactive"]).await;
+    let err = aws_err(&s, &alice, &["sts", "get-caller-identity"]).await;
+    assert!(err.contains("InvalidClientTokenId"), "{err}");
+    aws_ok(&s, &admin, &["iam", "delete-access-key", "--user-name", "alice", "--access-key-id", &alice.id]).await;
+    aws_ok(&s, &admin, &["iam", "delete-user", "--user-name", "alice"]).await;
+    let err = aws_err(&s, &admin, &["iam", "get-user", "--user-name", "alice"]).await;
+    assert!(err.contains("NoSuchEntity") && err.contains("The user with name alice cannot be found."), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_is_denied_until_a_policy_allows_and_again_by_an_explicit_deny() {
+    let s = start().await;
+    let admin = s.admin();
+    let bob = user_with_key(&s, "bob").await;
+    let err = aws_err(&s, &bob, &["iam", "list-users"]).await;
+    assert!(
+        err.contains(&format!(
+            "An error occurred (AccessDenied) when calling the ListUsers operation: User: arn:aws:iam::{ACCOUNT}:user/bob is not authorized to perform: iam:ListUsers on resource: arn:aws:iam::{ACCOUNT}:user/ because no identity-based policy allows the iam:ListUsers action"
+        )),
+        "{err}"
+    );
+    aws_ok(&s, &admin, &["iam", "attach-user-policy", "--user-name", "bob", "--policy-arn", "arn:aws:iam::aws:policy/IAMReadOnlyAccess"]).await;
+    let users = aws_ok(&s, &bob, &["iam", "list-users"]).await;
+    assert_eq!(users["Users"][0]["UserName"], "bob");
+    let err = aws_err(&s, &bob, &["iam", "create-user", "--user-name", "mallory"]).await;
+    assert!(err.contains("AccessDenied") && err.contains("iam:CreateUser"), "{err}");
+
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iam:List*","Resource":"*"}]}"#;
+    let p = aws_ok(&s, &admin, &["iam", "create-policy", "--policy-name", "no-list", "--policy-document", deny]).await;
+    let arn = p["Policy"]["Arn"].as_str().unwrap().to_string();
+    assert_eq!(arn, format!("arn:aws:iam::{ACCOUNT}:policy/no-list"));
+    aws_ok(&s, &admin, &["iam", "attach-user-policy", "--user-name", "bob", "--policy-arn", &arn]).await;
+    let err = aws_err(&s, &bob, &["iam", "list-users"]).await;
+    assert!(err.contains("with an explicit deny in an identity-based policy"), "{err}");
+    let attached = aws_ok(&s, &admin, &["iam", "list-attached-user-policies", "--user-name", "bob"]).await;
+    assert_eq!(attached["AttachedPolicies"].as_array().unwrap().len(), 2);
+    let got = aws_ok(&s, &admin, &["iam", "get-policy", "--policy-arn", &arn]).await;
+    assert_eq!(got["Policy"]["AttachmentCount"], 1);
+    let v = aws_ok(&s, &admin, &["iam", "get-policy-version", "--policy-arn", &arn, "--version-id", "v1"]).await;
+    assert_eq!(v["PolicyVersion"]["Document"]["Statement"][0]["Effect"], "Deny");
+    let err = aws_err(&s, &admin, &["iam", "delete-policy", "--policy-arn", &arn]).await;
+    assert!(err.contains("DeleteConflict"), "{err}");
+    aws_ok(&s, &admin, &["iam", "detach-user-policy", "--user-name", "bob", "--policy-arn", &arn]).await;
+    aws_ok(&s, &bob, &["iam", "list-users"]).await;
+    aws_ok(&s, &admin, &["iam", "delete-policy", "--policy-arn", &arn]).await;
+    let err = aws_err(&s, &admin, &["iam", "attach-user-policy", "--user-name", "bob", "--policy-arn", "arn:aws:iam::aws:policy/Nope"]).await;
+    assert!(err.contains("NoSuchEntity"), "{err}");
+    let err = aws_err(&s, &admin, &["iam", "create-policy", "--policy-name", "bad", "--policy-document", "{\"Statement\":[]"]).await;
+    assert!(err.contains("MalformedPolicyDocument"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_secret_and_unknown_key_are_rejected_as_aws_does() {
+    let s = start().await;
+    let mut bad = s.admin();
+    bad.secret = "x".repeat(40);
+    let err = aws_err(&s, &bad, &["sts", "get-caller-identity"]).await;
+    assert!(err.contains("(SignatureDoesNotMatch)") && err.contains("The request signature we calculated does not match"), "{err}");
+    let err = aws_err(&s, &bad, &["iam", "list-users"]).await;
+    assert!(err.contains("(SignatureDoesNotMatch)"), "{err}");
+    let unknown = Creds { id: "AKIAUNKNOWNUNKNOWN00".into(), secret: "y".repeat(40), token: None };
+    let err = aws_err(&s, &unknown, &["sts", "get-caller-identity"]).await;
+    assert!(err.contains("(InvalidClientTokenId)") && err.contains("The security token included in the request is invalid"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assume_role_returns_credentials_that_act_as_the_role() {
+    let s = start().await;
+    let admin = s.admin();
+    let alice = user_with_key(&s, "alice").await;
+    let carol = user_with_key(&s, "carol").await;
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:user/alice"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    let r = aws_ok(&s, &admin, &["iam", "create-role", "--role-name", "deployer", "--assume-role-policy-document", &trust]).await;
+    let role_arn = r["Role"]["Arn"].as_str().unwrap().to_string();
+    assert_eq!(r["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Action"], "sts:AssumeRole");
+    aws_ok(&s, &admin, &["iam", "attach-role-policy", "--role-name", "deployer", "--policy-arn", "arn:aws:iam::aws:policy/IAMReadOnlyAccess"]).await;
+    let listed = aws_ok(&s, &admin, &["iam", "list-attached-role-policies", "--role-name", "deployer"]).await;
+    assert_eq!(listed["AttachedPolicies"][0]["PolicyName"], "IAMReadOnlyAccess");
+
+    let a = aws_ok(&s, &alice, &["sts", "assume-role", "--role-arn", &role_arn, "--role-session-name", "ci"]).await;
+    assert_eq!(a["AssumedRoleUser"]["Arn"], format!("arn:aws:sts::{ACCOUNT}:assumed-role/deployer/ci"));
+    let c = &a["Credentials"];
+    let session = Creds {
+        id: c["AccessKeyId"].as_str().unwrap().into(),
+        secret: c["SecretAccessKey"].as_str().unwrap().into(),
+        token: Some(c["SessionToken"].as_str().unwrap().into()),
+    };
+    assert!(session.id.starts_with("ASIA"));
+    assert!(c["Expiration"].is_string());
+    let me = aws_ok(&s, &session, &["sts", "get-caller-identity"]).await;
+    assert_eq!(me["Arn"], format!("arn:aws:sts::{ACCOUNT}:assumed-role/deployer/ci"));
+    assert!(me["UserId"].as_str().unwrap().ends_with(":ci"));
+    aws_ok(&s, &session, &["iam", "list-roles"]).await;
+    let err = aws_err(&s, &session, &["iam", "create-user", "--user-name", "x"]).await;
+    assert!(err.contains(&format!("User: arn:aws:sts::{ACCOUNT}:assumed-role/deployer/ci is not authorized")), "{err}");
+
+    let mut no_token = session.clone();
+    no_token.token = None;
+    let err = aws_err(&s, &no_token, &["sts", "get-caller-identity"]).await;
+    assert!(err.contains("InvalidClientTokenId"), "{err}");
+
+    let err = aws_err(&s, &carol, &["sts", "assume-role", "--role-arn", &role_arn, "--role-session-name", "xx"]).await;
+    assert!(
+        err.contains(&format!("User: arn:aws:iam::{ACCOUNT}:user/carol is not authorized to perform: sts:AssumeRole on resource: {role_arn}")),
+        "{err}"
+    );
+    let err = aws_err(&s, &admin, &["sts", "assume-role", "--role-arn", &role_arn, "--role-session-name", "xx"]).await;
+    assert!(err.contains("AccessDenied"), "{err}");
+    let err = aws_err(&s, &alice, &["sts", "assume-role", "--role-arn", &role_arn, "--role-session-name", "xx", "--duration-seconds", "7200"]).await;
+    assert!(err.contains("ValidationError") && err.contains("MaxSessionDuration"), "{err}");
+
+    let t = aws_ok(&s, &alice, &["sts", "get-session-token", "--duration-seconds", "900"]).await;
+    let tc = &t["Credentials"];
+    let st = Creds {
+        id: tc["AccessKeyId"].as_str().unwrap().into(),
+        secret: tc["SecretAccessKey"].as_str().unwrap().into(),
+        token: Some(tc["SessionToken"].as_str().unwrap().into()),
+    };
+    let me = aws_ok(&s, &st, &["sts", "get-caller-identity"]).await;
+    assert_eq!(me["Arn"], format!("arn:aws:iam::{ACCOUNT}:user/alice"));
+    let err = aws_err(&s, &st, &["sts", "get-session-token"]).await;
+    assert!(err.contains("Cannot call GetSessionToken with session credentials"), "{err}");
+}
+
+/// Sends one HTTP/1.1 request and returns status, headers and body.
+async fn raw(addr: std::net::SocketAddr, req: http::Request<Vec<u8>>) -> (u16, String, String) {
+    let (parts, body) = req.into_parts();
+    let mut head = format!("{} {} HTTP/1.1\r\n", parts.method, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    for (k, v) in &parts.headers {
+        head.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap()));
+    }
+    head.push_str(&format!("content-length: {}\r\nconnection: close\r\n\r\n", body.len()));
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    sock.write_all(head.as_bytes()).await.unwrap();
+    sock.write_all(&body).await.unwrap();
+    let mut out = Vec::new();
+    sock.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out).to_string();
+    let (h, b) = text.split_once("\r\n\r\n").unwrap();
+    let status = h.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, h.to_ascii_lowercase(), b.to_string())
+}
+
+fn signed_form(s: &Server, creds: &Creds, service: &str, body: &str, now: i64) -> http::Request<Vec<u8>> {
+    let req = http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/", s.endpoint))
+        .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+        .body(body.as_bytes().to_vec())
+        .unwrap();
+    let (mut parts, body) = req.into_parts();
+    let c = SigningCredentials { access_key_id: &creds.id, secret_access_key: &creds.secret, session_token: creds.token.as_deref() };
+    sigv4::sign_request(&mut parts, &body, &c, "us-east-1", service, now);
+    http::Request::from_parts(parts, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_unknown_tampered_and_expired_requests_get_the_aws_errors() {
+    let s = start().await;
+    let admin = s.admin();
+    let now = wharf_aws::time::now_unix();
+
+    let (st, h, b) = raw(s.addr, signed_form(&s, &admin, "iam", "Action=Frobnicate&Version=2010-05-08", now)).await;
+    assert_eq!(st, 400);
+    assert!(b.contains("<Code>InvalidAction</Code><Message>Could not find operation Frobnicate for version 2010-05-08</Message>"), "{b}");
+    assert!(h.contains("x-amzn-requestid:"), "{h}");
+
+    let unsigned = http::Request::builder()
+        .method("POST")
+        .uri("/")
+        .header("host", "x")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(b"Action=GetCallerIdentity&Version=2011-06-15".to_vec())
+        .unwrap();
+    let (st, _, b) = raw(s.addr, unsigned).await;
+    assert_eq!(st, 403);
+    assert!(b.contains("<Code>MissingAuthenticationToken</Code>"), "{b}");
+
+    let incomplete = http::Request::builder()
+        .method("POST")
+        .uri("/")
+        .header("host", "x")
+        .header("authorization", "AWS4-HMAC-SHA256 Credential=AKIAX/20250101/us-east-1/sts/aws4_request")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(b"Action=GetCallerIdentity&Version=2011-06-15".to_vec())
+        .unwrap();
+    let (st, _, b) = raw(s.addr, incomplete).await;
+    assert_eq!(st, 400);
+    assert!(b.contains("<Code>IncompleteSignature</Code>"), "{b}");
+
+    // Signed for one body, sent with another.
+    let mut tampered = signed_form(&s, &admin, "iam", "Action=ListUsers&Version=2010-05-08", now);
+    *tampered.body_mut() = b"Action=ListUsers&Version=2010-05-08&PathPrefix=/x/".to_vec();
+    let (st, _, b) = raw(s.addr, tampered).await;
+    assert_eq!(st, 403);
+    assert!(b.contains("<Code>SignatureDoesNotMatch</Code>"), "{b}");
+
+    // Signed 20 minutes ago.
+    let (st, _, b) = raw(s.addr, signed_form(&s, &admin, "sts", "Action=GetCallerIdentity&Version=2011-06-15", now - 1200)).await;
+    assert_eq!(st, 403);
+    assert!(b.contains("Signature expired"), "{b}");
+
+    // Signed for the wrong service.
+    let (st, _, b) = raw(s.addr, signed_form(&s, &admin, "ecr", "Action=GetCallerIdentity&Version=2011-06-15", now)).await;
+    assert_eq!(st, 403);
+    assert!(b.contains("Credential should be scoped to correct service: 'sts'"), "{b}");
+
+    // A presigned GetCallerIdentity (what `aws eks get-token` makes): valid, then expired.
+    let c = SigningCredentials { access_key_id: &admin.id, secret_access_key: &admin.secret, session_token: None };
+    let uri: http::Uri = format!("{}/?Action=GetCallerIdentity&Version=2011-06-15", s.endpoint).parse().unwrap();
+    let host = uri.authority().unwrap().to_string();
+    for (at, want) in [(now, 200), (now - 120, 400)] {
+        let q = sigv4::presign_query(&http::Method::GET, &uri, &[], &c, "us-east-1", "sts", at, 60);
+        let req = http::Request::builder().method("GET").uri(format!("/?{q}")).header("host", &host).body(Vec::new()).unwrap();
+        let (st, _, b) = raw(s.addr, req).await;
+        assert_eq!(st, want, "{b}");
+        if want == 200 {
+            assert!(b.contains(&format!("<Arn>arn:aws:iam::{ACCOUNT}:root</Arn>")), "{b}");
+        } else {
+            assert!(b.contains("<Code>RequestExpired</Code>"), "{b}");
+        }
+    }
+
+    // An X-Amz-Target nobody serves.
+    let mut req = http::Request::builder()
+        .method("POST")
+        .uri(format!("{}/", s.endpoint))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", "Nobody_20200101.DoThing")
+        .body(b"{}".to_vec())
+        .unwrap();
+    let (mut parts, body) = std::mem::take(&mut req).into_parts();
+    sigv4::sign_request(&mut parts, &body, &c, "us-east-1", "nobody", now);
+    let (st, h, b) = raw(s.addr, http::Request::from_parts(parts, body)).await;
+    assert_eq!(st, 400);
+    assert!(h.contains("x-amzn-errortype: unknownoperationexception"), "{h}");
+    let v: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v["__type"], "UnknownOperationException");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_keys_and_users_survive_a_restart() {
+    let s = start().await;
+    let admin = s.admin();
+    aws_ok(&s, &admin, &["iam", "create-user", "--user-name", "keep"]).await;
+    let dir = s.stop();
+    let s2 = start_in(dir).await;
+    assert_eq!(s2.admin().id, admin.id);
+    assert_eq!(s2.iam.account_id(), ACCOUNT);
+    let u = aws_ok(&s2, &admin, &["iam", "get-user", "--user-name", "keep"]).await;
+    assert_eq!(u["User"]["UserName"], "keep");
+    let dir = s2.stop();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("store")).unwrap());
+    let mismatch = Iam::open(store, IamConfig { account_id: Some("999999999999".into()) }).await;
+    assert!(mismatch.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_env_file_configures_an_unmodified_cli() {
+    let s = start().await;
+    let env: PathBuf = s.path().join("aws.env");
+    wharf_iam::write_aws_env(&env, &s.endpoint, "eu-west-1", s.iam.admin_credentials(), None).unwrap();
+    let text = std::fs::read_to_string(&env).unwrap();
+    assert!(text.contains("export AWS_DEFAULT_REGION='eu-west-1'"), "{text}");
+    let mut c = Command::new("bash");
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", s.path())
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .arg("-c")
+        .arg(format!(". {} && aws sts get-caller-identity --query Arn --output text", env.display()));
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("arn:aws:iam::{ACCOUNT}:root"));
+}
