@@ -13,6 +13,8 @@
 //! the Kubernetes API and the registry ([`is_aws_request`] tells them apart); [`serve`] runs
 //! it alone on a plain-HTTP loopback listener.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod error;
 mod frontdoor;
 pub mod protocol;

@@ -100,23 +100,13 @@ fn valid_name(name: &str, max: usize, member: &str) -> Result<(), AwsError> {
 
 fn valid_path(q: &QueryParams) -> Result<String, AwsError> {
     let path = q.get("Path").unwrap_or("/");
-    if !path.starts_with('/') || !path.ends_with('/') || path.len() > 512 {
+    let ok = path.starts_with('/') && path.ends_with('/') && path.len() <= 512 && path.chars().all(|c| ('!'..='~').contains(&c));
+    if !ok {
         return Err(AwsError::validation(format!(
-            "The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters."
-        ))
-        .with_path(path));
+            "The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters. (got {path})"
+        )));
     }
     Ok(path.to_string())
-}
-
-trait WithPath {
-    fn with_path(self, path: &str) -> Self;
-}
-impl WithPath for AwsError {
-    fn with_path(mut self, path: &str) -> Self {
-        self.message = format!("{} (got {path})", self.message);
-        self
-    }
 }
 
 fn document_param(q: &QueryParams, member: &str, identity: bool) -> Result<String, AwsError> {

@@ -8,6 +8,8 @@
 //! through it. [`IamService`] and [`StsService`] are the query-protocol APIs;
 //! [`write_aws_env`] writes `DIR/aws.env`.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod api;
 pub mod managed;
 pub mod model;

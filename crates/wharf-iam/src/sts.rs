@@ -46,9 +46,7 @@ fn duration(q: &QueryParams, default: i64, min: i64, max: i64) -> Result<i64, Aw
         )));
     }
     if d > max {
-        return Err(AwsError::validation(format!(
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
-        )));
+        return Err(AwsError::validation("The requested DurationSeconds exceeds the MaxSessionDuration set for this role."));
     }
     Ok(d)
 }

@@ -1,5 +1,6 @@
 //! IAM and STS through the front door with the real `aws` CLI (and raw HTTP for requests
 //! the CLI cannot send malformed).
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
