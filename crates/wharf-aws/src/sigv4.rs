@@ -433,7 +433,8 @@ pub fn verify(
     let key = signing_key(secret, &signed.scope_date, &signed.region, &signed.service);
     let expected = signature(&key, &sts);
     if !constant_time_eq(expected.as_bytes(), signed.signature.to_ascii_lowercase().as_bytes()) {
-        tracing::debug!(canonical_request = %creq, "sigv4 signature mismatch");
+        // The canonical request may hold a session token: log only what is not secret.
+        tracing::debug!(string_to_sign = %sts, signed_headers = ?signed.signed_headers, "sigv4 signature mismatch");
         return Err(AuthFailure::SignatureMismatch(
             "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".into(),
         ));

@@ -315,6 +315,14 @@ impl Identity for Iam {
     }
 }
 
+/// A front door serving IAM and STS for `iam`, with `region` as the default region
+/// (register further services on it with [`wharf_aws::FrontDoor::register`]).
+pub fn front_door(iam: Arc<Iam>, region: &str) -> wharf_aws::FrontDoor {
+    wharf_aws::FrontDoor::new(iam.clone(), region)
+        .register(Arc::new(IamService::new(iam.clone())))
+        .register(Arc::new(StsService::new(iam)))
+}
+
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }

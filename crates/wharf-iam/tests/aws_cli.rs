@@ -9,8 +9,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wharf_aws::sigv4::{self, SigningCredentials};
-use wharf_aws::FrontDoor;
-use wharf_iam::{Iam, IamConfig, IamService, StsService};
+use wharf_iam::{Iam, IamConfig};
 use wharf_store::sqlite::SqliteStore;
 
 const ACCOUNT: &str = "123456789012";
@@ -39,9 +38,7 @@ impl Drop for Server {
 async fn start_in(dir: tempfile::TempDir) -> Server {
     let store = Arc::new(SqliteStore::open(&dir.path().join("store")).unwrap());
     let iam = Arc::new(Iam::open(store, IamConfig { account_id: Some(ACCOUNT.into()) }).await.unwrap());
-    let fd = FrontDoor::new(iam.clone(), "us-east-1")
-        .register(Arc::new(IamService::new(iam.clone())))
-        .register(Arc::new(StsService::new(iam.clone())));
+    let fd = wharf_iam::front_door(iam.clone(), "us-east-1");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel();
