@@ -6,11 +6,13 @@
 //! access key on first start and keeps them in the datastore under `/aws/`; it implements
 //! [`wharf_aws::Identity`], so the front door authenticates SigV4 and services authorize
 //! through it. [`IamService`] and [`StsService`] are the query-protocol APIs;
-//! [`write_aws_env`] writes `DIR/aws.env`.
+//! [`write_aws_env`] writes `DIR/aws.env`; [`Iam::verify_eks_token`] checks the bearer tokens
+//! `aws eks get-token` makes, for the clusters' authenticators.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod api;
+pub mod eks_token;
 pub mod managed;
 pub mod model;
 pub mod policy;

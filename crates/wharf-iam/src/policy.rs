@@ -650,3 +650,42 @@ mod tests {
         assert_eq!(evaluate_trust(&t, &alice, "sts:TagSession", &ctx).0, Decision::ImplicitDeny);
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+
+    const SEED: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"a","Effect":"Allow","Action":["ecr:*","s3:Get?"],"NotResource":"arn:aws:s3:::x/*","Condition":{"ForAllValues:StringLikeIfExists":{"aws:TagKeys":["a*"]},"IpAddress":{"aws:SourceIp":["10.0.0.0/8","::1/128"]},"NumericLessThan":{"k":5},"Null":{"n":true}}},{"Effect":"Deny","Principal":{"AWS":["*","123456789012"],"Service":"eks.amazonaws.com"},"NotAction":"iam:*","Resource":"*"}]}"#;
+
+    #[test]
+    fn policy_parsing_and_evaluation_never_panic_on_mutated_documents() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let alphabet = br#"{}[]":,*?/ 0123456789abcAllowDenyActionResourceCondition"#;
+        let mut ctx = Context::new();
+        ctx.set("aws:SourceIp", "10.1.1.1").set("k", "4").set_all("aws:TagKeys", vec!["ab".into(), "x".into()]);
+        let who = PrincipalFacts { account: "123456789012".into(), arns: vec!["arn:aws:iam::123456789012:user/u".into()], ..Default::default() };
+        for _ in 0..20_000 {
+            let mut b = SEED.as_bytes().to_vec();
+            for _ in 0..rng.gen_range(1..8) {
+                let i = rng.gen_range(0..b.len());
+                match rng.gen_range(0..3) {
+                    0 => {
+                        b.remove(i);
+                    }
+                    1 => b.insert(i, alphabet[rng.gen_range(0..alphabet.len())]),
+                    _ => b[i] = alphabet[rng.gen_range(0..alphabet.len())],
+                }
+            }
+            let text = String::from_utf8_lossy(&b);
+            for identity in [true, false] {
+                if let Ok(d) = PolicyDocument::parse(&text, identity) {
+                    let _ = evaluate([&d], &Request { action: "ecr:GetX", resource: "arn:aws:s3:::y/z", context: &ctx });
+                    let _ = evaluate_trust(&d, &who, "sts:AssumeRole", &ctx);
+                }
+            }
+        }
+    }
+}

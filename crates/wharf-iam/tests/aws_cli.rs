@@ -462,3 +462,32 @@ async fn aws_env_file_configures_an_unmodified_cli() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("arn:aws:iam::{ACCOUNT}:root"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eks_tokens_from_the_cli_prove_the_caller_for_that_cluster_only() {
+    let s = start().await;
+    let admin = s.admin();
+    let t = aws_ok(&s, &admin, &["eks", "get-token", "--cluster-name", "demo"]).await;
+    let token = t["status"]["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("k8s-aws-v1."), "{token}");
+    let now = wharf_aws::time::now_unix();
+    let caller = s.iam.verify_eks_token(&token, "demo", now).await.unwrap();
+    assert_eq!(caller.arn, format!("arn:aws:iam::{ACCOUNT}:root"));
+    // Still valid after the URL's 60 s, as EKS honours 15 minutes.
+    s.iam.verify_eks_token(&token, "demo", now + 300).await.unwrap();
+    assert!(matches!(s.iam.verify_eks_token(&token, "other", now).await, Err(wharf_iam::eks_token::TokenError::Invalid(_))));
+    assert_eq!(s.iam.verify_eks_token(&token, "demo", now + 16 * 60).await, Err(wharf_iam::eks_token::TokenError::Expired));
+    let mut tampered = token.clone();
+    tampered.pop();
+    tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+    assert!(s.iam.verify_eks_token(&tampered, "demo", now).await.is_err());
+    assert!(s.iam.verify_eks_token("Bearer nope", "demo", now).await.is_err());
+
+    // A role session's token proves the assumed-role ARN.
+    let alice = user_with_key(&s, "alice").await;
+    let trust = format!(r#"{{"Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:user/alice"}},"Action":"sts:AssumeRole"}}]}}"#);
+    aws_ok(&s, &admin, &["iam", "create-role", "--role-name", "eks-admin", "--assume-role-policy-document", &trust]).await;
+    let t = aws_ok(&s, &alice, &["eks", "get-token", "--cluster-name", "demo", "--role-arn", &format!("arn:aws:iam::{ACCOUNT}:role/eks-admin")]).await;
+    let caller = s.iam.verify_eks_token(t["status"]["token"].as_str().unwrap(), "demo", now).await.unwrap();
+    assert_eq!(caller.arn, format!("arn:aws:sts::{ACCOUNT}:assumed-role/eks-admin/EKSGetTokenAuth"));
+}
