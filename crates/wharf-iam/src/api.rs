@@ -68,6 +68,10 @@ const OPERATIONS: &[&str] = &[
     "GetRolePolicy",
     "ListRolePolicies",
     "DeleteRolePolicy",
+    "CreateOpenIDConnectProvider",
+    "GetOpenIDConnectProvider",
+    "ListOpenIDConnectProviders",
+    "DeleteOpenIDConnectProvider",
 ];
 
 type R = Result<Output, AwsError>;
@@ -836,6 +840,83 @@ impl IamService {
     }
 }
 
+impl IamService {
+    fn oidc_arn(&self, url: &str) -> String {
+        format!("arn:aws:iam::{}:oidc-provider/{url}", self.acct())
+    }
+
+    /// The provider an ARN names.
+    async fn oidc_from_arn(&self, ctx: &RequestContext, q: &QueryParams, action: &str) -> Result<(OidcProvider, i64), AwsError> {
+        let arn = q.require("OpenIDConnectProviderArn")?;
+        ctx.authorize(action, arn).await?;
+        let prefix = format!("arn:aws:iam::{}:oidc-provider/", self.acct());
+        let not_found = || no_such_entity(format!("OpenIDConnect Provider not found for arn {arn}"));
+        let url = arn.strip_prefix(&prefix).ok_or_else(not_found)?;
+        self.iam.state().get::<OidcProvider>(&oidc_key(url)).await.map_err(internal)?.ok_or_else(not_found)
+    }
+
+    async fn create_oidc(&self, ctx: &RequestContext, q: &QueryParams) -> R {
+        let raw = q.require("Url")?;
+        if !raw.starts_with("https://") || raw.len() <= "https://".len() {
+            return Err(AwsError::validation("Invalid Openid Connect Provider URL"));
+        }
+        let url = issuer_host_path(raw);
+        let arn = self.oidc_arn(&url);
+        ctx.authorize("iam:CreateOpenIDConnectProvider", &arn).await?;
+        let p = OidcProvider {
+            url: url.clone(),
+            client_ids: q.list("ClientIDList", "member"),
+            thumbprints: q.list("ThumbprintList", "member"),
+            create_date: ctx.now,
+            tags: tags_param(q)?,
+        };
+        if !self.iam.state().put_if(&oidc_key(&url), &p, 0, 0).await.map_err(internal)? {
+            return Err(already_exists(format!("Provider with url {raw} already exists.")));
+        }
+        let mut w = XmlWriter::new();
+        w.elem("OpenIDConnectProviderArn", &arn);
+        if !p.tags.is_empty() {
+            tags_xml(&mut w, &p.tags);
+        }
+        Ok(Output::Xml(w.finish()))
+    }
+
+    async fn get_oidc(&self, ctx: &RequestContext, q: &QueryParams) -> R {
+        let (p, _) = self.oidc_from_arn(ctx, q, "iam:GetOpenIDConnectProvider").await?;
+        let mut w = XmlWriter::new();
+        w.elem("Url", &p.url);
+        w.open("ClientIDList");
+        for c in &p.client_ids {
+            w.elem("member", c);
+        }
+        w.close("ClientIDList").open("ThumbprintList");
+        for t in &p.thumbprints {
+            w.elem("member", t);
+        }
+        w.close("ThumbprintList").elem("CreateDate", format_iso8601(p.create_date));
+        tags_xml(&mut w, &p.tags);
+        Ok(Output::Xml(w.finish()))
+    }
+
+    async fn list_oidc(&self, ctx: &RequestContext) -> R {
+        ctx.authorize("iam:ListOpenIDConnectProviders", "*").await?;
+        let all: Vec<OidcProvider> = self.iam.state().list(OIDC_PROVIDERS).await.map_err(internal)?;
+        let mut w = XmlWriter::new();
+        w.open("OpenIDConnectProviderList");
+        for p in &all {
+            w.open("member").elem("Arn", self.oidc_arn(&p.url)).close("member");
+        }
+        w.close("OpenIDConnectProviderList");
+        Ok(Output::Xml(w.finish()))
+    }
+
+    async fn delete_oidc(&self, ctx: &RequestContext, q: &QueryParams) -> R {
+        let (p, rev) = self.oidc_from_arn(ctx, q, "iam:DeleteOpenIDConnectProvider").await?;
+        self.iam.state().delete_if(&oidc_key(&p.url), rev).await.map_err(internal)?;
+        Ok(Output::Empty)
+    }
+}
+
 #[async_trait]
 impl Service for IamService {
     fn signing_name(&self) -> &'static str {
@@ -888,6 +969,10 @@ impl Service for IamService {
             "ListAttachedRolePolicies" => self.list_attached(ctx, q, true).await,
             op @ ("PutRolePolicy" | "GetRolePolicy" | "ListRolePolicies" | "DeleteRolePolicy") => self.inline(ctx, q, true, op).await,
             op @ ("PutUserPolicy" | "GetUserPolicy" | "ListUserPolicies" | "DeleteUserPolicy") => self.inline(ctx, q, false, op).await,
+            "CreateOpenIDConnectProvider" => self.create_oidc(ctx, q).await,
+            "GetOpenIDConnectProvider" => self.get_oidc(ctx, q).await,
+            "ListOpenIDConnectProviders" => self.list_oidc(ctx).await,
+            "DeleteOpenIDConnectProvider" => self.delete_oidc(ctx, q).await,
             op => Err(self.protocol().unknown_operation(op)),
         }
     }

@@ -15,6 +15,7 @@ mod api;
 pub mod eks_token;
 pub mod managed;
 pub mod model;
+pub mod oidc;
 pub mod policy;
 pub mod state;
 mod sts;
@@ -94,6 +95,7 @@ pub struct Iam {
     state: State,
     account_id: String,
     admin: AdminCredentials,
+    issuer_keys: std::sync::RwLock<std::collections::HashMap<String, Vec<oidc::Jwk>>>,
 }
 
 impl std::fmt::Debug for Iam {
@@ -135,6 +137,7 @@ impl Iam {
                     state,
                     account_id: account.account_id,
                     admin: AdminCredentials { access_key_id: key.id, secret_access_key: key.secret },
+                    issuer_keys: Default::default(),
                 });
             }
             let now = wharf_aws::time::now_unix();
@@ -168,6 +171,20 @@ impl Iam {
     /// The admin (root) access key.
     pub fn admin_credentials(&self) -> &AdminCredentials {
         &self.admin
+    }
+
+    /// Registers (replaces) the signing keys of an OIDC issuer (`https://host/path`), which
+    /// `AssumeRoleWithWebIdentity` verifies tokens with. Wharf's clusters register their
+    /// service-account issuers here.
+    pub fn set_issuer_keys(&self, issuer: &str, keys: Vec<oidc::Jwk>) {
+        let mut m = self.issuer_keys.write().unwrap_or_else(|p| p.into_inner());
+        m.insert(state::issuer_host_path(issuer), keys);
+    }
+
+    /// The registered keys of an issuer.
+    pub fn issuer_keys(&self, issuer: &str) -> Vec<oidc::Jwk> {
+        let m = self.issuer_keys.read().unwrap_or_else(|p| p.into_inner());
+        m.get(&state::issuer_host_path(issuer)).cloned().unwrap_or_default()
     }
 
     /// The stored state.

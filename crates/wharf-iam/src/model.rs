@@ -184,3 +184,19 @@ pub struct Session {
     /// Whose.
     pub owner: SessionOwner,
 }
+
+/// An OIDC identity provider.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OidcProvider {
+    /// The issuer without scheme (`oidc.example.com/id/ABC`).
+    pub url: String,
+    /// Accepted audiences.
+    pub client_ids: Vec<String>,
+    /// Certificate thumbprints (recorded; keys are registered in-process).
+    pub thumbprints: Vec<String>,
+    /// Creation time.
+    pub create_date: i64,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}

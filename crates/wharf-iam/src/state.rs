@@ -22,6 +22,8 @@ pub const ACCESS_KEYS: &str = "/aws/iam/access-keys/";
 pub const ROLES: &str = "/aws/iam/roles/";
 /// Prefix of customer-managed policies.
 pub const POLICIES: &str = "/aws/iam/policies/";
+/// Prefix of OIDC providers (`/aws/iam/oidc-providers/<url without scheme>`).
+pub const OIDC_PROVIDERS: &str = "/aws/iam/oidc-providers/";
 /// Prefix of STS sessions (`/aws/sts/sessions/<access key id>`), each on a lease.
 pub const SESSIONS: &str = "/aws/sts/sessions/";
 
@@ -206,4 +208,13 @@ pub fn access_key_key(id: &str) -> String {
 /// Key of a session.
 pub fn session_key(id: &str) -> String {
     format!("{SESSIONS}{id}")
+}
+/// Key of an OIDC provider.
+pub fn oidc_key(url: &str) -> String {
+    format!("{OIDC_PROVIDERS}{url}")
+}
+
+/// An issuer URL without `https://` and trailing `/`, as IAM names providers.
+pub fn issuer_host_path(url: &str) -> String {
+    url.trim_start_matches("https://").trim_end_matches('/').to_string()
 }

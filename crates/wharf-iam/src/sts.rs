@@ -9,7 +9,9 @@ use wharf_aws::time::format_iso8601;
 use wharf_aws::xml::XmlWriter;
 use wharf_aws::{AwsError, Caller, Decision, Input, Output, PrincipalKind, Protocol, QueryParams, RequestContext, Service};
 
-use crate::model::{Session, SessionOwner};
+use crate::model::{OidcProvider, Session, SessionOwner};
+use crate::oidc::{audiences, peek_claims, verify_jwt, JwtError};
+use crate::state::{issuer_host_path, oidc_key};
 use crate::policy::{evaluate_trust, PolicyDocument, PrincipalFacts, PrincipalMatch};
 use crate::state::{new_id, new_secret, session_key};
 use crate::{request_context_keys, role_arn, Iam};
@@ -27,7 +29,7 @@ impl StsService {
     }
 }
 
-const OPERATIONS: &[&str] = &["GetCallerIdentity", "AssumeRole", "GetSessionToken"];
+const OPERATIONS: &[&str] = &["GetCallerIdentity", "AssumeRole", "GetSessionToken", "AssumeRoleWithWebIdentity"];
 
 fn credentials_xml(w: &mut XmlWriter, s: &Session) {
     w.open("Credentials")
@@ -80,15 +82,7 @@ impl StsService {
 
     async fn assume_role(&self, ctx: &RequestContext, q: &QueryParams) -> Result<Output, AwsError> {
         let arn = q.require("RoleArn")?;
-        let session_name = q.require("RoleSessionName")?;
-        if session_name.len() < 2
-            || session_name.len() > 64
-            || !session_name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
-        {
-            return Err(AwsError::validation(format!(
-                "1 validation error detected: Value '{session_name}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
-            )));
-        }
+        let session_name = session_name(q)?;
         if q.get("Policy").is_some() || !q.list("PolicyArns", "member").is_empty() || !q.structs("PolicyArns", "member").is_empty() {
             return Err(AwsError::validation("Session policies are not supported by this endpoint."));
         }
@@ -147,6 +141,70 @@ impl StsService {
         Ok(Output::Xml(w.finish()))
     }
 
+    async fn assume_role_with_web_identity(&self, ctx: &RequestContext, q: &QueryParams) -> Result<Output, AwsError> {
+        let arn = q.require("RoleArn")?;
+        let session_name = session_name(q)?;
+        let token = q.require("WebIdentityToken")?;
+        let unverified = peek_claims(token).map_err(|e| invalid_token(e.to_string()))?;
+        let iss = unverified["iss"].as_str().unwrap_or_default().to_string();
+        let url = issuer_host_path(&iss);
+        let no_provider = || invalid_token(format!("No OpenIDConnect provider found in your account for {iss}"));
+        if url.is_empty() {
+            return Err(no_provider());
+        }
+        let Some((provider, _)) = self.iam.state().get::<OidcProvider>(&oidc_key(&url)).await.map_err(AwsError::internal)? else {
+            return Err(no_provider());
+        };
+        let keys = self.iam.issuer_keys(&iss);
+        if keys.is_empty() {
+            return Err(invalid_token(
+                "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements",
+            ));
+        }
+        let claims = match verify_jwt(token, &keys, ctx.now) {
+            Ok(c) => c,
+            Err(JwtError::Expired) => {
+                return Err(AwsError::bad_request("ExpiredTokenException", "Token expired: current date/time must be before the expiration date/time"))
+            }
+            Err(e) => return Err(invalid_token(e.to_string())),
+        };
+        let auds = audiences(&claims);
+        let Some(aud) = auds.iter().find(|a| provider.client_ids.contains(a)).cloned() else {
+            return Err(invalid_token("Incorrect token audience"));
+        };
+        let sub = claims["sub"].as_str().unwrap_or_default().to_string();
+        let denied = || AwsError::access_denied("Not authorized to perform sts:AssumeRoleWithWebIdentity");
+        let name = arn.rsplit('/').next().unwrap_or_default();
+        let role = self.iam.state().role(name).await.map_err(AwsError::internal)?;
+        let Some(role) = role.filter(|r| role_arn(self.iam.account_id(), &r.path, &r.name) == arn) else {
+            return Err(denied());
+        };
+        let trust = PolicyDocument::parse(&role.trust_policy, false).map_err(|_| denied())?;
+        let provider_arn = format!("arn:aws:iam::{}:oidc-provider/{url}", self.iam.account_id());
+        let facts = PrincipalFacts { federated: Some(provider_arn), ..Default::default() };
+        let mut keys = request_context_keys(ctx);
+        keys.set(&format!("{url}:sub"), sub.clone()).set(&format!("{url}:aud"), aud.clone()).set("sts:RoleSessionName", session_name);
+        if evaluate_trust(&trust, &facts, "sts:AssumeRoleWithWebIdentity", &keys).0 != Decision::Allow {
+            return Err(denied());
+        }
+        let ttl = duration(q, 3600, 900, role.max_session_duration)?;
+        let s = self.new_session(
+            ctx,
+            ttl,
+            SessionOwner::Role { role_name: role.name.clone(), role_id: role.role_id.clone(), session_name: session_name.into() },
+        );
+        self.store_session(&s, ttl).await?;
+        let mut w = XmlWriter::new();
+        credentials_xml(&mut w, &s);
+        w.elem("SubjectFromWebIdentityToken", &sub);
+        w.open("AssumedRoleUser")
+            .elem("AssumedRoleId", format!("{}:{session_name}", role.role_id))
+            .elem("Arn", format!("arn:aws:sts::{}:assumed-role/{}/{session_name}", self.iam.account_id(), role.name))
+            .close("AssumedRoleUser");
+        w.elem("Provider", &iss).elem("Audience", &aud);
+        Ok(Output::Xml(w.finish()))
+    }
+
     async fn get_session_token(&self, ctx: &RequestContext, q: &QueryParams) -> Result<Output, AwsError> {
         let (owner, max) = match (&ctx.caller.kind, caller_has_long_term_key(&ctx.caller)) {
             (PrincipalKind::Root, true) => (SessionOwner::Root, 3600),
@@ -160,6 +218,20 @@ impl StsService {
         credentials_xml(&mut w, &s);
         Ok(Output::Xml(w.finish()))
     }
+}
+
+fn session_name(q: &QueryParams) -> Result<&str, AwsError> {
+    let name = q.require("RoleSessionName")?;
+    if name.len() < 2 || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)) {
+        return Err(AwsError::validation(format!(
+            "1 validation error detected: Value '{name}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+        )));
+    }
+    Ok(name)
+}
+
+fn invalid_token(message: impl Into<String>) -> AwsError {
+    AwsError::bad_request("InvalidIdentityToken", message)
 }
 
 fn caller_has_long_term_key(c: &Caller) -> bool {
@@ -180,6 +252,10 @@ impl Service for StsService {
         OPERATIONS.contains(&operation)
     }
 
+    fn is_unauthenticated(&self, operation: &str) -> bool {
+        operation == "AssumeRoleWithWebIdentity"
+    }
+
     async fn call(&self, ctx: &RequestContext, operation: &str, input: Input) -> Result<Output, AwsError> {
         let Input::Query(q) = input else {
             return Err(AwsError::internal("STS received a non-query input"));
@@ -188,6 +264,7 @@ impl Service for StsService {
             "GetCallerIdentity" => self.get_caller_identity(ctx),
             "AssumeRole" => self.assume_role(ctx, &q).await,
             "GetSessionToken" => self.get_session_token(ctx, &q).await,
+            "AssumeRoleWithWebIdentity" => self.assume_role_with_web_identity(ctx, &q).await,
             op => Err(self.protocol().unknown_operation(op)),
         }
     }

@@ -491,3 +491,85 @@ async fn eks_tokens_from_the_cli_prove_the_caller_for_that_cluster_only() {
     let caller = s.iam.verify_eks_token(t["status"]["token"].as_str().unwrap(), "demo", now).await.unwrap();
     assert_eq!(caller.arn, format!("arn:aws:sts::{ACCOUNT}:assumed-role/eks-admin/EKSGetTokenAuth"));
 }
+
+fn es256_token(key: &ring::signature::EcdsaKeyPair, claims: &Value) -> String {
+    use base64::Engine as _;
+    let b = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let head = b.encode(br#"{"alg":"ES256","kid":"k1","typ":"JWT"}"#);
+    let body = b.encode(claims.to_string());
+    let msg = format!("{head}.{body}");
+    let sig = key.sign(&ring::rand::SystemRandom::new(), msg.as_bytes()).unwrap();
+    format!("{msg}.{}", b.encode(sig.as_ref()))
+}
+
+fn es256_key() -> (ring::signature::EcdsaKeyPair, wharf_iam::oidc::Jwk) {
+    use base64::Engine as _;
+    use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let p = key.public_key().as_ref().to_vec();
+    let b = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let jwk = wharf_iam::oidc::Jwk {
+        kty: "EC".into(),
+        kid: Some("k1".into()),
+        crv: Some("P-256".into()),
+        x: Some(b.encode(&p[1..33])),
+        y: Some(b.encode(&p[33..65])),
+        ..Default::default()
+    };
+    (key, jwk)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_identity_tokens_of_a_registered_provider_assume_roles_their_trust_allows() {
+    let s = start().await;
+    let admin = s.admin();
+    let issuer = "https://oidc.wharf.test/id/ABC";
+    let (key, jwk) = es256_key();
+    s.iam.set_issuer_keys(issuer, vec![jwk]);
+    let p = aws_ok(
+        &s,
+        &admin,
+        &["iam", "create-open-id-connect-provider", "--url", issuer, "--client-id-list", "sts.amazonaws.com", "--thumbprint-list", "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"],
+    )
+    .await;
+    let provider_arn = format!("arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.wharf.test/id/ABC");
+    assert_eq!(p["OpenIDConnectProviderArn"], provider_arn.as_str());
+    let got = aws_ok(&s, &admin, &["iam", "get-open-id-connect-provider", "--open-id-connect-provider-arn", &provider_arn]).await;
+    assert_eq!(got["Url"], "oidc.wharf.test/id/ABC");
+    assert_eq!(got["ClientIDList"][0], "sts.amazonaws.com");
+    let list = aws_ok(&s, &admin, &["iam", "list-open-id-connect-providers"]).await;
+    assert_eq!(list["OpenIDConnectProviderList"][0]["Arn"], provider_arn.as_str());
+
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"{provider_arn}"}},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{{"StringEquals":{{"oidc.wharf.test/id/ABC:sub":"system:serviceaccount:default:app","oidc.wharf.test/id/ABC:aud":"sts.amazonaws.com"}}}}}}]}}"#
+    );
+    let r = aws_ok(&s, &admin, &["iam", "create-role", "--role-name", "app", "--assume-role-policy-document", &trust]).await;
+    let role = r["Role"]["Arn"].as_str().unwrap().to_string();
+    let now = wharf_aws::time::now_unix();
+    let claims = |sub: &str, exp: i64| serde_json::json!({"iss": issuer, "sub": sub, "aud": ["sts.amazonaws.com"], "iat": now, "exp": exp});
+    let token = es256_token(&key, &claims("system:serviceaccount:default:app", now + 600));
+    let a = aws_ok(&s, &admin, &["sts", "assume-role-with-web-identity", "--role-arn", &role, "--role-session-name", "pod", "--web-identity-token", &token]).await;
+    assert_eq!(a["AssumedRoleUser"]["Arn"], format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/pod"));
+    assert_eq!(a["SubjectFromWebIdentityToken"], "system:serviceaccount:default:app");
+    let c = &a["Credentials"];
+    let session = Creds {
+        id: c["AccessKeyId"].as_str().unwrap().into(),
+        secret: c["SecretAccessKey"].as_str().unwrap().into(),
+        token: Some(c["SessionToken"].as_str().unwrap().into()),
+    };
+    let me = aws_ok(&s, &session, &["sts", "get-caller-identity"]).await;
+    assert_eq!(me["Arn"], format!("arn:aws:sts::{ACCOUNT}:assumed-role/app/pod"));
+
+    let other = es256_token(&key, &claims("system:serviceaccount:default:other", now + 600));
+    let err = aws_err(&s, &admin, &["sts", "assume-role-with-web-identity", "--role-arn", &role, "--role-session-name", "pod", "--web-identity-token", &other]).await;
+    assert!(err.contains("(AccessDenied)") && err.contains("Not authorized to perform sts:AssumeRoleWithWebIdentity"), "{err}");
+    let (stranger, _) = es256_key();
+    let forged = es256_token(&stranger, &claims("system:serviceaccount:default:app", now + 600));
+    let err = aws_err(&s, &admin, &["sts", "assume-role-with-web-identity", "--role-arn", &role, "--role-session-name", "pod", "--web-identity-token", &forged]).await;
+    assert!(err.contains("(InvalidIdentityToken)"), "{err}");
+    let expired = es256_token(&key, &claims("system:serviceaccount:default:app", now - 10));
+    let err = aws_err(&s, &admin, &["sts", "assume-role-with-web-identity", "--role-arn", &role, "--role-session-name", "pod", "--web-identity-token", &expired]).await;
+    assert!(err.contains("(ExpiredTokenException)"), "{err}");
+}
