@@ -68,6 +68,20 @@ const OPERATIONS: &[&str] = &[
     "GetRolePolicy",
     "ListRolePolicies",
     "DeleteRolePolicy",
+    "CreatePolicyVersion",
+    "ListPolicyVersions",
+    "SetDefaultPolicyVersion",
+    "DeletePolicyVersion",
+    "CreateGroup",
+    "GetGroup",
+    "ListGroups",
+    "DeleteGroup",
+    "AddUserToGroup",
+    "RemoveUserFromGroup",
+    "ListGroupsForUser",
+    "AttachGroupPolicy",
+    "DetachGroupPolicy",
+    "ListAttachedGroupPolicies",
     "CreateOpenIDConnectProvider",
     "GetOpenIDConnectProvider",
     "ListOpenIDConnectProviders",
@@ -211,8 +225,10 @@ impl IamService {
     async fn attachment_count(&self, arn: &str) -> Result<usize, AwsError> {
         let users: Vec<User> = self.iam.state().list(USERS).await.map_err(internal)?;
         let roles: Vec<Role> = self.iam.state().list(ROLES).await.map_err(internal)?;
+        let groups: Vec<Group> = self.iam.state().list(GROUPS).await.map_err(internal)?;
         Ok(users.iter().filter(|u| u.attached.iter().any(|a| a == arn)).count()
-            + roles.iter().filter(|r| r.attached.iter().any(|a| a == arn)).count())
+            + roles.iter().filter(|r| r.attached.iter().any(|a| a == arn)).count()
+            + groups.iter().filter(|g| g.attached.iter().any(|a| a == arn)).count())
     }
 
     async fn policy_xml(&self, w: &mut XmlWriter, tag: &str, p: &Policy) -> Result<(), AwsError> {
@@ -312,6 +328,7 @@ impl IamService {
             attached: vec![],
             inline: Default::default(),
             tags: tags_param(q)?,
+            groups: vec![],
         };
         if !self.iam.state().put_if(&user_key(name), &u, 0, 0).await.map_err(internal)? {
             return Err(already_exists(format!("User with name {name} already exists.")));
@@ -364,6 +381,9 @@ impl IamService {
         }
         if !u.attached.is_empty() {
             return Err(delete_conflict("Cannot delete entity, must detach all policies first."));
+        }
+        if !u.groups.is_empty() {
+            return Err(delete_conflict("Cannot delete entity, must remove users from group first."));
         }
         if !u.inline.is_empty() {
             return Err(delete_conflict("Cannot delete entity, must delete policies first."));
@@ -841,6 +861,277 @@ impl IamService {
 }
 
 impl IamService {
+    async fn require_customer_policy(&self, ctx: &RequestContext, q: &QueryParams, action: &str) -> Result<Policy, AwsError> {
+        let arn = q.require("PolicyArn")?;
+        ctx.authorize(action, arn).await?;
+        self.customer_policy(arn).await?.ok_or_else(|| no_such_entity(format!("Policy {arn} was not found.")))
+    }
+
+    async fn create_policy_version(&self, ctx: &RequestContext, q: &QueryParams) -> R {
+        let p = self.require_customer_policy(ctx, q, "iam:CreatePolicyVersion").await?;
+        let doc = document_param(q, "PolicyDocument", true)?;
+        let set_default = q.get("SetAsDefault") == Some("true");
+        let now = ctx.now;
+        let mut created = None;
+        self.iam
+            .state()
+            .update::<Policy, _>(&policy_key(&p.name), |p| {
+                if p.versions.len() >= 5 {
+                    return Err(AwsError::new(
+                        StatusCode::CONFLICT,
+                        "LimitExceeded",
+                        "A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version.",
+                    ));
+                }
+                let v = PolicyVersion { version_id: format!("v{}", p.next_version), document: doc.clone(), create_date: now };
+                p.next_version += 1;
+                if set_default {
+                    p.default_version = v.version_id.clone();
+                }
+                p.update_date = now;
+                created = Some(v.clone());
+                p.versions.push(v);
+                Ok(())
+            })
+            .await?;
+        let v = created.ok_or_else(|| AwsError::internal("policy version was not created"))?;
+        let mut w = XmlWriter::new();
+        w.open("PolicyVersion")
+            .elem("VersionId", &v.version_id)
+            .elem("IsDefaultVersion", if set_default { "true" } else { "false" })
+            .elem("CreateDate", format_iso8601(v.create_date))
+            .close("PolicyVersion");
+        Ok(Output::Xml(w.finish()))
+    }
+
+    async fn list_policy_versions(&self, ctx: &RequestContext, q: &QueryParams) -> R {
+        let arn = q.require("PolicyArn")?;
+        ctx.authorize("iam:ListPolicyVersions", arn).await?;
+        let versions: Vec<(String, bool, i64)> = if managed::by_arn(arn).is_some() {
+            vec![("v1".into(), true, 1423248000)]
+        } else if let Some(p) = self.customer_policy(arn).await? {
+            p.versions.iter().rev().map(|v| (v.version_id.clone(), v.version_id == p.default_version, v.create_date)).collect()
+        } else {
+            return Err(no_such_entity(format!("Policy {arn} was not found.")));
+        };
+        let mut w = XmlWriter::new();
+        w.open("Versions");
+        for (id, default, created) in versions {
+            w.open("member")
+                .elem("VersionId", id)
+                .elem("IsDefaultVersion", if default { "true" } else { "false" })
+                .elem("CreateDate", format_iso8601(created))
+                .close("member");
+        }
+        w.close("Versions").elem("IsTruncated", "false");
+        Ok(Output::Xml(w.finish()))
+    }
+
+    async fn set_default_version(&self, ctx: &RequestContext, q: &QueryParams) -> R {
+        let p = self.require_customer_policy(ctx, q, "iam:SetDefaultPolicyVersion").await?;
+        let id = q.require("VersionId")?.to_string();
+        let arn = self.policy_arn(&p);
+        self.iam
+            .state()
+            .update::<Policy, _>(&policy_key(&p.name), |p| {
+                if !p.versions.iter().any(|v| v.version_id == id) {
+                    return Err(no_such_entity(format!("Policy {arn} version {id} does not exist or is not attachable.")));
+                }
+                p.default_version = id.clone();
+                Ok(())
+            })
+            .await?;
+        Ok(Output::Empty)
+    }
+
+    async fn delete_policy_version(&self, ctx: &RequestContext, q: &QueryParams) -> R {
+        let p = self.require_customer_policy(ctx, q, "iam:DeletePolicyVersion").await?;
+        let id = q.require("VersionId")?.to_string();
+        let arn = self.policy_arn(&p);
+        self.iam
+            .state()
+            .update::<Policy, _>(&policy_key(&p.name), |p| {
+                if p.default_version == id {
+                    return Err(delete_conflict("Cannot delete the default version of a policy."));
+                }
+                if !p.versions.iter().any(|v| v.version_id == id) {
+                    return Err(no_such_entity(format!("Policy {arn} version {id} does not exist or is not attachable.")));
+                }
+                p.versions.retain(|v| v.version_id != id);
+                Ok(())
+            })
+            .await?;
+        Ok(Output::Empty)
+    }
+
+    fn group_arn(&self, g: &Group) -> String {
+        format!("arn:aws:iam::{}:group{}{}", self.acct(), g.path, g.name)
+    }
+
+    fn group_xml(&self, w: &mut XmlWriter, tag: &str, g: &Group) {
+        w.open(tag)
+            .elem("Path", &g.path)
+            .elem("GroupName", &g.name)
+            .elem("GroupId", &g.group_id)
+            .elem("Arn", self.group_arn(g))
+            .elem("CreateDate", format_iso8601(g.create_date))
+            .close(tag);
+    }
+
+    async fn require_group(&self, ctx: &RequestContext, action: &str, name: &str) -> Result<Group, AwsError> {
+        let g = self.iam.state().group(name).await.map_err(internal)?;
+        let arn = format!("arn:aws:iam::{}:group{}{name}", self.acct(), g.as_ref().map(|g| g.path.as_str()).unwrap_or("/"));
+        ctx.authorize(action, &arn).await?;
+        g.ok_or_else(|| no_such_entity(format!("The group with name {name} cannot be found.")))
+    }
+
+    async fn create_group(&self, ctx: &RequestContext, q: &QueryParams) -> R {
+        let name = q.require("GroupName")?;
+        valid_name(name, 128, "groupName")?;
+        let path = valid_path(q)?;
+        let g = Group { name: name.into(), group_id: new_id("AGPA", 17), path, create_date: ctx.now, attached: vec![] };
+        ctx.authorize("iam:CreateGroup", &self.group_arn(&g)).await?;
+        if !self.iam.state().put_if(&group_key(name), &g, 0, 0).await.map_err(internal)? {
+            return Err(already_exists(format!("Group with name {name} already exists.")));
+        }
+        let mut w = XmlWriter::new();
+        self.group_xml(&mut w, "Group", &g);
+        Ok(Output::Xml(w.finish()))
+    }
+
+    async fn members(&self, g: &Group) -> Result<Vec<User>, AwsError> {
+        let users: Vec<User> = self.iam.state().list(USERS).await.map_err(internal)?;
+        Ok(users.into_iter().filter(|u| u.groups.iter().any(|n| n.eq_ignore_ascii_case(&g.name))).collect())
+    }
+
+    async fn get_group(&self, ctx: &RequestContext, q: &QueryParams) -> R {
+        let g = self.require_group(ctx, "iam:GetGroup", q.require("GroupName")?).await?;
+        let (page, next) = paginate(self.members(&g).await?, q, |u| u.name.to_lowercase())?;
+        let mut w = XmlWriter::new();
+        self.group_xml(&mut w, "Group", &g);
+        w.open("Users");
+        for u in &page {
+            self.user_xml(&mut w, "member", u, false);
+        }
+        w.close("Users");
+        page_end(&mut w, next);
+        Ok(Output::Xml(w.finish()))
+    }
+
+    async fn list_groups(&self, ctx: &RequestContext, q: &QueryParams) -> R {
+        ctx.authorize("iam:ListGroups", &format!("arn:aws:iam::{}:group/", self.acct())).await?;
+        let prefix = q.get("PathPrefix").unwrap_or("/");
+        let groups: Vec<Group> = self.iam.state().list(GROUPS).await.map_err(internal)?;
+        let groups: Vec<Group> = groups.into_iter().filter(|g| g.path.starts_with(prefix)).collect();
+        let (page, next) = paginate(groups, q, |g| g.name.to_lowercase())?;
+        let mut w = XmlWriter::new();
+        w.open("Groups");
+        for g in &page {
+            self.group_xml(&mut w, "member", g);
+        }
+        w.close("Groups");
+        page_end(&mut w, next);
+        Ok(Output::Xml(w.finish()))
+    }
+
+    async fn delete_group(&self, ctx: &RequestContext, q: &QueryParams) -> R {
+        let name = q.require("GroupName")?;
+        let g = self.require_group(ctx, "iam:DeleteGroup", name).await?;
+        if !self.members(&g).await?.is_empty() {
+            return Err(delete_conflict("Cannot delete entity, must remove users from group first."));
+        }
+        if !g.attached.is_empty() {
+            return Err(delete_conflict("Cannot delete entity, must detach all policies first."));
+        }
+        let rev = self.iam.state().get::<Group>(&group_key(name)).await.map_err(internal)?.map(|(_, r)| r).unwrap_or(0);
+        self.iam.state().delete_if(&group_key(name), rev).await.map_err(internal)?;
+        Ok(Output::Empty)
+    }
+
+    async fn group_membership(&self, ctx: &RequestContext, q: &QueryParams, add: bool) -> R {
+        let action = if add { "iam:AddUserToGroup" } else { "iam:RemoveUserFromGroup" };
+        let g = self.require_group(ctx, action, q.require("GroupName")?).await?;
+        let user = q.require("UserName")?;
+        if self.iam.state().user(user).await.map_err(internal)?.is_none() {
+            return Err(no_such_entity(format!("The user with name {user} cannot be found.")));
+        }
+        self.iam
+            .state()
+            .update::<User, _>(&user_key(user), |u| {
+                let member = u.groups.iter().any(|n| n.eq_ignore_ascii_case(&g.name));
+                if add && !member {
+                    if u.groups.len() >= 10 {
+                        return Err(AwsError::new(StatusCode::CONFLICT, "LimitExceeded", "Cannot exceed quota for GroupsPerUser: 10"));
+                    }
+                    u.groups.push(g.name.clone());
+                } else if !add {
+                    if !member {
+                        return Err(no_such_entity(format!("The user with name {user} cannot be found.")));
+                    }
+                    u.groups.retain(|n| !n.eq_ignore_ascii_case(&g.name));
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(Output::Empty)
+    }
+
+    async fn list_groups_for_user(&self, ctx: &RequestContext, q: &QueryParams) -> R {
+        let u = self.require_user(ctx, "iam:ListGroupsForUser", q.require("UserName")?).await?;
+        let mut groups = Vec::new();
+        for n in &u.groups {
+            if let Some(g) = self.iam.state().group(n).await.map_err(internal)? {
+                groups.push(g);
+            }
+        }
+        let (page, next) = paginate(groups, q, |g| g.name.to_lowercase())?;
+        let mut w = XmlWriter::new();
+        w.open("Groups");
+        for g in &page {
+            self.group_xml(&mut w, "member", g);
+        }
+        w.close("Groups");
+        page_end(&mut w, next);
+        Ok(Output::Xml(w.finish()))
+    }
+
+    async fn attach_group(&self, ctx: &RequestContext, q: &QueryParams, detach: bool) -> R {
+        let action = if detach { "iam:DetachGroupPolicy" } else { "iam:AttachGroupPolicy" };
+        let g = self.require_group(ctx, action, q.require("GroupName")?).await?;
+        let arn = q.require("PolicyArn")?.to_string();
+        if !detach {
+            self.attachable(&arn).await?;
+        }
+        self.iam
+            .state()
+            .update::<Group, _>(&group_key(&g.name), |g| {
+                if detach {
+                    if !g.attached.contains(&arn) {
+                        return Err(no_such_entity(format!("Policy {arn} was not found.")));
+                    }
+                    g.attached.retain(|a| *a != arn);
+                } else if !g.attached.contains(&arn) {
+                    g.attached.push(arn.clone());
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(Output::Empty)
+    }
+
+    async fn list_attached_group(&self, ctx: &RequestContext, q: &QueryParams) -> R {
+        let g = self.require_group(ctx, "iam:ListAttachedGroupPolicies", q.require("GroupName")?).await?;
+        let (page, next) = paginate(g.attached, q, |a| a.clone())?;
+        let mut w = XmlWriter::new();
+        w.open("AttachedPolicies");
+        for a in &page {
+            w.open("member").elem("PolicyName", a.rsplit('/').next().unwrap_or(a)).elem("PolicyArn", a).close("member");
+        }
+        w.close("AttachedPolicies");
+        page_end(&mut w, next);
+        Ok(Output::Xml(w.finish()))
+    }
+
     fn oidc_arn(&self, url: &str) -> String {
         format!("arn:aws:iam::{}:oidc-provider/{url}", self.acct())
     }
@@ -969,6 +1260,20 @@ impl Service for IamService {
             "ListAttachedRolePolicies" => self.list_attached(ctx, q, true).await,
             op @ ("PutRolePolicy" | "GetRolePolicy" | "ListRolePolicies" | "DeleteRolePolicy") => self.inline(ctx, q, true, op).await,
             op @ ("PutUserPolicy" | "GetUserPolicy" | "ListUserPolicies" | "DeleteUserPolicy") => self.inline(ctx, q, false, op).await,
+            "CreatePolicyVersion" => self.create_policy_version(ctx, q).await,
+            "ListPolicyVersions" => self.list_policy_versions(ctx, q).await,
+            "SetDefaultPolicyVersion" => self.set_default_version(ctx, q).await,
+            "DeletePolicyVersion" => self.delete_policy_version(ctx, q).await,
+            "CreateGroup" => self.create_group(ctx, q).await,
+            "GetGroup" => self.get_group(ctx, q).await,
+            "ListGroups" => self.list_groups(ctx, q).await,
+            "DeleteGroup" => self.delete_group(ctx, q).await,
+            "AddUserToGroup" => self.group_membership(ctx, q, true).await,
+            "RemoveUserFromGroup" => self.group_membership(ctx, q, false).await,
+            "ListGroupsForUser" => self.list_groups_for_user(ctx, q).await,
+            "AttachGroupPolicy" => self.attach_group(ctx, q, false).await,
+            "DetachGroupPolicy" => self.attach_group(ctx, q, true).await,
+            "ListAttachedGroupPolicies" => self.list_attached_group(ctx, q).await,
             "CreateOpenIDConnectProvider" => self.create_oidc(ctx, q).await,
             "GetOpenIDConnectProvider" => self.get_oidc(ctx, q).await,
             "ListOpenIDConnectProviders" => self.list_oidc(ctx).await,

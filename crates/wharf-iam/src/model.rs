@@ -44,6 +44,25 @@ pub struct User {
     /// Tags.
     #[serde(default)]
     pub tags: Vec<Tag>,
+    /// Names of the groups the user is in.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+/// An IAM group.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Group {
+    /// Name (unique ignoring case).
+    pub name: String,
+    /// `AGPA...`.
+    pub group_id: String,
+    /// Path.
+    pub path: String,
+    /// Creation time.
+    pub create_date: i64,
+    /// Attached managed policy ARNs.
+    #[serde(default)]
+    pub attached: Vec<String>,
 }
 
 /// Who owns an access key.

@@ -18,6 +18,8 @@ pub const ACCOUNT_KEY: &str = "/aws/iam/account";
 pub const USERS: &str = "/aws/iam/users/";
 /// Prefix of access keys (`/aws/iam/access-keys/<id>`).
 pub const ACCESS_KEYS: &str = "/aws/iam/access-keys/";
+/// Prefix of groups.
+pub const GROUPS: &str = "/aws/iam/groups/";
 /// Prefix of roles.
 pub const ROLES: &str = "/aws/iam/roles/";
 /// Prefix of customer-managed policies.
@@ -138,6 +140,11 @@ impl State {
         Ok(self.get::<User>(&user_key(name)).await?.map(|(u, _)| u))
     }
 
+    /// A group by name (case-insensitive).
+    pub async fn group(&self, name: &str) -> Result<Option<Group>> {
+        Ok(self.get::<Group>(&group_key(name)).await?.map(|(g, _)| g))
+    }
+
     /// A role by name (case-insensitive).
     pub async fn role(&self, name: &str) -> Result<Option<Role>> {
         Ok(self.get::<Role>(&role_key(name)).await?.map(|(r, _)| r))
@@ -155,7 +162,15 @@ impl State {
             PrincipalKind::Root => return Ok(None),
             PrincipalKind::Anonymous => return Ok(Some(Vec::new())),
             PrincipalKind::User { name } | PrincipalKind::UserSession { name } => match self.user(name).await? {
-                Some(u) => (u.attached, u.inline),
+                Some(u) => {
+                    let mut attached = u.attached;
+                    for g in &u.groups {
+                        if let Some(g) = self.group(g).await? {
+                            attached.extend(g.attached);
+                        }
+                    }
+                    (attached, u.inline)
+                }
                 None => return Ok(Some(Vec::new())),
             },
             PrincipalKind::AssumedRole { role_name, .. } => match self.role(role_name).await? {
@@ -192,6 +207,10 @@ impl State {
 /// Key of a user.
 pub fn user_key(name: &str) -> String {
     format!("{USERS}{}", name.to_lowercase())
+}
+/// Key of a group.
+pub fn group_key(name: &str) -> String {
+    format!("{GROUPS}{}", name.to_lowercase())
 }
 /// Key of a role.
 pub fn role_key(name: &str) -> String {

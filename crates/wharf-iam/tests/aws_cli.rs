@@ -573,3 +573,42 @@ async fn web_identity_tokens_of_a_registered_provider_assume_roles_their_trust_a
     let err = aws_err(&s, &admin, &["sts", "assume-role-with-web-identity", "--role-arn", &role, "--role-session-name", "pod", "--web-identity-token", &expired]).await;
     assert!(err.contains("(ExpiredTokenException)"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_policies_and_policy_versions_change_what_a_user_may_do() {
+    let s = start().await;
+    let admin = s.admin();
+    let dana = user_with_key(&s, "dana").await;
+    aws_ok(&s, &admin, &["iam", "create-group", "--group-name", "readers"]).await;
+    aws_ok(&s, &admin, &["iam", "attach-group-policy", "--group-name", "readers", "--policy-arn", "arn:aws:iam::aws:policy/IAMReadOnlyAccess"]).await;
+    aws_err(&s, &dana, &["iam", "list-users"]).await;
+    aws_ok(&s, &admin, &["iam", "add-user-to-group", "--group-name", "readers", "--user-name", "dana"]).await;
+    aws_ok(&s, &dana, &["iam", "list-users"]).await;
+    let g = aws_ok(&s, &admin, &["iam", "get-group", "--group-name", "readers"]).await;
+    assert_eq!(g["Users"][0]["UserName"], "dana");
+    assert_eq!(g["Group"]["Arn"], format!("arn:aws:iam::{ACCOUNT}:group/readers"));
+    let mine = aws_ok(&s, &admin, &["iam", "list-groups-for-user", "--user-name", "dana"]).await;
+    assert_eq!(mine["Groups"][0]["GroupName"], "readers");
+    let err = aws_err(&s, &admin, &["iam", "delete-group", "--group-name", "readers"]).await;
+    assert!(err.contains("DeleteConflict"), "{err}");
+    aws_ok(&s, &admin, &["iam", "remove-user-from-group", "--group-name", "readers", "--user-name", "dana"]).await;
+    aws_err(&s, &dana, &["iam", "list-users"]).await;
+
+    let allow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListUsers","Resource":"*"}]}"#;
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iam:ListUsers","Resource":"*"}]}"#;
+    let p = aws_ok(&s, &admin, &["iam", "create-policy", "--policy-name", "lister", "--policy-document", allow]).await;
+    let arn = p["Policy"]["Arn"].as_str().unwrap().to_string();
+    aws_ok(&s, &admin, &["iam", "attach-user-policy", "--user-name", "dana", "--policy-arn", &arn]).await;
+    aws_ok(&s, &dana, &["iam", "list-users"]).await;
+    let v = aws_ok(&s, &admin, &["iam", "create-policy-version", "--policy-arn", &arn, "--policy-document", deny, "--set-as-default"]).await;
+    assert_eq!(v["PolicyVersion"]["VersionId"], "v2");
+    let err = aws_err(&s, &dana, &["iam", "list-users"]).await;
+    assert!(err.contains("explicit deny"), "{err}");
+    let versions = aws_ok(&s, &admin, &["iam", "list-policy-versions", "--policy-arn", &arn]).await;
+    assert_eq!(versions["Versions"].as_array().unwrap().len(), 2);
+    aws_ok(&s, &admin, &["iam", "set-default-policy-version", "--policy-arn", &arn, "--version-id", "v1"]).await;
+    aws_ok(&s, &dana, &["iam", "list-users"]).await;
+    let err = aws_err(&s, &admin, &["iam", "delete-policy-version", "--policy-arn", &arn, "--version-id", "v1"]).await;
+    assert!(err.contains("DeleteConflict"), "{err}");
+    aws_ok(&s, &admin, &["iam", "delete-policy-version", "--policy-arn", &arn, "--version-id", "v2"]).await;
+}
