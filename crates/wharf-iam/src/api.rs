@@ -82,6 +82,7 @@ const OPERATIONS: &[&str] = &[
     "AttachGroupPolicy",
     "DetachGroupPolicy",
     "ListAttachedGroupPolicies",
+    "CreateServiceLinkedRole",
     "CreateOpenIDConnectProvider",
     "GetOpenIDConnectProvider",
     "ListOpenIDConnectProviders",
@@ -1132,6 +1133,40 @@ impl IamService {
         Ok(Output::Xml(w.finish()))
     }
 
+    async fn create_service_linked_role(&self, ctx: &RequestContext, q: &QueryParams) -> R {
+        let service = q.require("AWSServiceName")?;
+        let Some(base) = service_linked_role_name(service) else {
+            return Err(AwsError::bad_request("InvalidInput", format!("Service role name {service} has not been whitelisted or is not in a valid format.")));
+        };
+        let name = match q.get("CustomSuffix") {
+            Some(sfx) => format!("{base}_{sfx}"),
+            None => base.to_string(),
+        };
+        let path = format!("/aws-service-role/{service}/");
+        ctx.authorize("iam:CreateServiceLinkedRole", &role_arn(self.acct(), &path, &name)).await?;
+        let trust = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"{service}"}},"Action":"sts:AssumeRole"}}]}}"#
+        );
+        let r = Role {
+            name: name.clone(),
+            role_id: new_id("AROA", 17),
+            path,
+            create_date: ctx.now,
+            trust_policy: trust,
+            description: q.get("Description").map(str::to_string),
+            max_session_duration: 3600,
+            attached: vec![],
+            inline: Default::default(),
+            tags: vec![],
+        };
+        if !self.iam.state().put_if(&role_key(&name), &r, 0, 0).await.map_err(internal)? {
+            return Err(AwsError::bad_request("InvalidInput", format!("Service role name {name} has been taken in this account, please try a different suffix.")));
+        }
+        let mut w = XmlWriter::new();
+        self.role_xml(&mut w, "Role", &r);
+        Ok(Output::Xml(w.finish()))
+    }
+
     fn oidc_arn(&self, url: &str) -> String {
         format!("arn:aws:iam::{}:oidc-provider/{url}", self.acct())
     }
@@ -1208,6 +1243,19 @@ impl IamService {
     }
 }
 
+/// The service-linked role names of the services EKS clusters use.
+fn service_linked_role_name(service: &str) -> Option<&'static str> {
+    Some(match service {
+        "eks.amazonaws.com" => "AWSServiceRoleForAmazonEKS",
+        "eks-nodegroup.amazonaws.com" => "AWSServiceRoleForAmazonEKSNodegroup",
+        "eks-fargate.amazonaws.com" => "AWSServiceRoleForAmazonEKSForFargate",
+        "elasticloadbalancing.amazonaws.com" => "AWSServiceRoleForElasticLoadBalancing",
+        "autoscaling.amazonaws.com" => "AWSServiceRoleForAutoScaling",
+        "replication.ecr.amazonaws.com" => "AWSServiceRoleForECRReplication",
+        _ => return None,
+    })
+}
+
 #[async_trait]
 impl Service for IamService {
     fn signing_name(&self) -> &'static str {
@@ -1274,6 +1322,7 @@ impl Service for IamService {
             "AttachGroupPolicy" => self.attach_group(ctx, q, false).await,
             "DetachGroupPolicy" => self.attach_group(ctx, q, true).await,
             "ListAttachedGroupPolicies" => self.list_attached_group(ctx, q).await,
+            "CreateServiceLinkedRole" => self.create_service_linked_role(ctx, q).await,
             "CreateOpenIDConnectProvider" => self.create_oidc(ctx, q).await,
             "GetOpenIDConnectProvider" => self.get_oidc(ctx, q).await,
             "ListOpenIDConnectProviders" => self.list_oidc(ctx).await,

@@ -190,6 +190,10 @@ async fn iam_user_lifecycle_works_with_the_cli() {
     aws_ok(&s, &admin, &["iam", "delete-user", "--user-name", "alice"]).await;
     let err = aws_err(&s, &admin, &["iam", "get-user", "--user-name", "alice"]).await;
     assert!(err.contains("NoSuchEntity") && err.contains("The user with name alice cannot be found."), "{err}");
+
+    let r = aws_ok(&s, &admin, &["iam", "create-service-linked-role", "--aws-service-name", "eks.amazonaws.com"]).await;
+    assert_eq!(r["Role"]["Arn"], format!("arn:aws:iam::{ACCOUNT}:role/aws-service-role/eks.amazonaws.com/AWSServiceRoleForAmazonEKS"));
+    assert_eq!(r["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"], "eks.amazonaws.com");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
