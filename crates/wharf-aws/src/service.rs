@@ -60,8 +60,8 @@ impl Caller {
     }
 }
 
-/// What an access key id resolves to.
-#[derive(Debug, Clone)]
+/// What an access key id resolves to. `Debug` leaves the secrets out.
+#[derive(Clone)]
 pub struct Credential {
     /// The secret the request must be signed with.
     pub secret_access_key: String,
@@ -71,6 +71,17 @@ pub struct Credential {
     pub expires_at: Option<i64>,
     /// Whom the key belongs to.
     pub caller: Caller,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("secret_access_key", &"<redacted>")
+            .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
+            .field("expires_at", &self.expires_at)
+            .field("caller", &self.caller)
+            .finish()
+    }
 }
 
 /// The outcome of policy evaluation.

@@ -81,13 +81,19 @@ pub struct IamConfig {
     pub account_id: Option<String>,
 }
 
-/// The admin access key of the account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The admin access key of the account. `Debug` leaves the secret out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct AdminCredentials {
     /// Access key id.
     pub access_key_id: String,
     /// Secret access key.
     pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for AdminCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminCredentials").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+    }
 }
 
 /// The account's identity service.

@@ -141,6 +141,20 @@ pub const MANAGED_POLICIES: &[ManagedPolicy] = &[
     },
 ];
 
+/// The parsed document of an AWS-managed policy, parsed once per process.
+pub fn parsed(arn: &str) -> Option<&'static crate::policy::PolicyDocument> {
+    static PARSED: std::sync::OnceLock<std::collections::HashMap<String, crate::policy::PolicyDocument>> =
+        std::sync::OnceLock::new();
+    PARSED
+        .get_or_init(|| {
+            MANAGED_POLICIES
+                .iter()
+                .filter_map(|p| crate::policy::PolicyDocument::parse(p.document, true).ok().map(|d| (p.arn(), d)))
+                .collect()
+        })
+        .get(arn)
+}
+
 /// Finds an AWS-managed policy by ARN.
 pub fn by_arn(arn: &str) -> Option<&'static ManagedPolicy> {
     MANAGED_POLICIES.iter().find(|p| p.arn() == arn)
@@ -161,5 +175,6 @@ mod tests {
         }
         assert!(by_arn("arn:aws:iam::aws:policy/AmazonEKSClusterPolicy").is_some());
         assert!(by_arn("arn:aws:iam::aws:policy/Nope").is_none());
+        assert_eq!(parsed("arn:aws:iam::aws:policy/AdministratorAccess").unwrap().statements.len(), 1);
     }
 }

@@ -76,8 +76,8 @@ pub enum KeyOwner {
 }
 
 /// A long-term access key. The secret is stored as is: SigV4 needs it to recompute
-/// signatures, so it cannot be hashed.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// signatures, so it cannot be hashed. `Debug` leaves it out.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessKey {
     /// `AKIA...`.
     pub id: String,
@@ -187,8 +187,8 @@ pub enum SessionOwner {
     Root,
 }
 
-/// Temporary credentials from STS.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// Temporary credentials from STS. `Debug` leaves the secrets out.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Session {
     /// `ASIA...`.
     pub access_key_id: String,
@@ -218,4 +218,25 @@ pub struct OidcProvider {
     /// Tags.
     #[serde(default)]
     pub tags: Vec<Tag>,
+}
+
+impl std::fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("id", &self.id)
+            .field("owner", &self.owner)
+            .field("status", &self.status)
+            .field("create_date", &self.create_date)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("access_key_id", &self.access_key_id)
+            .field("expires_at", &self.expires_at)
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
+    }
 }

@@ -180,9 +180,11 @@ impl State {
         };
         let mut docs = Vec::new();
         for arn in attached {
-            let text = if let Some(m) = managed::by_arn(&arn) {
-                Some(m.document.to_string())
-            } else if let Some(name) = arn.rsplit('/').next() {
+            if let Some(d) = managed::parsed(&arn) {
+                docs.push(d.clone());
+                continue;
+            }
+            let text = if let Some(name) = arn.rsplit('/').next() {
                 self.policy(name).await?.and_then(|p| p.document().map(str::to_string))
             } else {
                 None
