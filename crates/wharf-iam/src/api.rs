@@ -223,18 +223,31 @@ impl IamService {
         format!("arn:aws:iam::{}:policy{}{}", self.acct(), p.path, p.name)
     }
 
-    async fn attachment_count(&self, arn: &str) -> Result<usize, AwsError> {
+    /// How many users, roles and groups each policy ARN is attached to.
+    async fn attachment_counts(&self) -> Result<std::collections::HashMap<String, usize>, AwsError> {
         let users: Vec<User> = self.iam.state().list(USERS).await.map_err(internal)?;
         let roles: Vec<Role> = self.iam.state().list(ROLES).await.map_err(internal)?;
         let groups: Vec<Group> = self.iam.state().list(GROUPS).await.map_err(internal)?;
-        Ok(users.iter().filter(|u| u.attached.iter().any(|a| a == arn)).count()
-            + roles.iter().filter(|r| r.attached.iter().any(|a| a == arn)).count()
-            + groups.iter().filter(|g| g.attached.iter().any(|a| a == arn)).count())
+        let mut counts = std::collections::HashMap::new();
+        let all = users.iter().map(|u| &u.attached).chain(roles.iter().map(|r| &r.attached)).chain(groups.iter().map(|g| &g.attached));
+        for arn in all.flatten() {
+            *counts.entry(arn.clone()).or_insert(0) += 1;
+        }
+        Ok(counts)
+    }
+
+    async fn attachment_count(&self, arn: &str) -> Result<usize, AwsError> {
+        Ok(self.attachment_counts().await?.get(arn).copied().unwrap_or(0))
     }
 
     async fn policy_xml(&self, w: &mut XmlWriter, tag: &str, p: &Policy) -> Result<(), AwsError> {
+        let count = self.attachment_count(&self.policy_arn(p)).await?;
+        self.policy_xml_counted(w, tag, p, count);
+        Ok(())
+    }
+
+    fn policy_xml_counted(&self, w: &mut XmlWriter, tag: &str, p: &Policy, count: usize) {
         let arn = self.policy_arn(p);
-        let count = self.attachment_count(&arn).await?;
         w.open(tag)
             .elem("PolicyName", &p.name)
             .elem("PolicyId", &p.policy_id)
@@ -251,11 +264,15 @@ impl IamService {
             tags_xml(w, &p.tags);
         }
         w.close(tag);
-        Ok(())
     }
 
     async fn managed_xml(&self, w: &mut XmlWriter, tag: &str, m: &ManagedPolicy) -> Result<(), AwsError> {
         let count = self.attachment_count(&m.arn()).await?;
+        Self::managed_xml_counted(w, tag, m, count);
+        Ok(())
+    }
+
+    fn managed_xml_counted(w: &mut XmlWriter, tag: &str, m: &ManagedPolicy, count: usize) {
         w.open(tag)
             .elem("PolicyName", m.name)
             .elem("PolicyId", m.id())
@@ -269,7 +286,6 @@ impl IamService {
             .elem("CreateDate", "2015-02-06T18:40:00Z")
             .elem("UpdateDate", "2015-02-06T18:40:00Z")
             .close(tag);
-        Ok(())
     }
 
     /// The user a call names, or the caller's own user when `UserName` is absent.
@@ -696,13 +712,15 @@ impl IamService {
             let local: Vec<Policy> = self.iam.state().list(POLICIES).await.map_err(internal)?;
             all.extend(local.into_iter().map(P::Local));
         }
+        let counts = self.attachment_counts().await?;
+        let count = |arn: &str| counts.get(arn).copied().unwrap_or(0);
         let mut kept = Vec::new();
         for p in all {
             let (arn, path) = match &p {
                 P::Aws(m) => (m.arn(), m.path.to_string()),
                 P::Local(l) => (self.policy_arn(l), l.path.clone()),
             };
-            if !path.starts_with(prefix) || (only_attached && self.attachment_count(&arn).await? == 0) {
+            if !path.starts_with(prefix) || (only_attached && count(&arn) == 0) {
                 continue;
             }
             kept.push(p);
@@ -715,8 +733,8 @@ impl IamService {
         w.open("Policies");
         for p in &page {
             match p {
-                P::Aws(m) => self.managed_xml(&mut w, "member", m).await?,
-                P::Local(l) => self.policy_xml(&mut w, "member", l).await?,
+                P::Aws(m) => Self::managed_xml_counted(&mut w, "member", m, count(&m.arn())),
+                P::Local(l) => self.policy_xml_counted(&mut w, "member", l, count(&self.policy_arn(l))),
             }
         }
         w.close("Policies");

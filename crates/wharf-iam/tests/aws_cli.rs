@@ -615,4 +615,14 @@ async fn group_policies_and_policy_versions_change_what_a_user_may_do() {
     let err = aws_err(&s, &admin, &["iam", "delete-policy-version", "--policy-arn", &arn, "--version-id", "v1"]).await;
     assert!(err.contains("DeleteConflict"), "{err}");
     aws_ok(&s, &admin, &["iam", "delete-policy-version", "--policy-arn", &arn, "--version-id", "v2"]).await;
+
+    let local = aws_ok(&s, &admin, &["iam", "list-policies", "--scope", "Local", "--only-attached"]).await;
+    assert_eq!(local["Policies"].as_array().unwrap().len(), 1);
+    assert_eq!(local["Policies"][0]["PolicyName"], "lister");
+    assert_eq!(local["Policies"][0]["AttachmentCount"], 1);
+    let aws_managed = aws_ok(&s, &admin, &["iam", "list-policies", "--scope", "AWS"]).await;
+    let names: Vec<&str> = aws_managed["Policies"].as_array().unwrap().iter().map(|p| p["PolicyName"].as_str().unwrap()).collect();
+    for want in ["AdministratorAccess", "AmazonEKSClusterPolicy", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
 }
