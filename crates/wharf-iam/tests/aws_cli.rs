@@ -626,3 +626,53 @@ async fn group_policies_and_policy_versions_change_what_a_user_may_do() {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
 }
+
+/// The IAM part of the Amazon EKS getting-started guide, verbatim (trust policies as files).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_eks_getting_started_iam_steps_run_verbatim() {
+    let s = start().await;
+    let admin = s.admin();
+    let cluster_trust = s.path().join("eks-cluster-role-trust-policy.json");
+    std::fs::write(
+        &cluster_trust,
+        r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "Principal": {
+        "Service": "eks.amazonaws.com"
+      },
+      "Action": "sts:AssumeRole"
+    }
+  ]
+}"#,
+    )
+    .unwrap();
+    let node_trust = s.path().join("node-role-trust-policy.json");
+    std::fs::write(
+        &node_trust,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+    )
+    .unwrap();
+    let file = |p: &PathBuf| format!("file://{}", p.display());
+    let r = aws_ok(&s, &admin, &["iam", "create-role", "--role-name", "myAmazonEKSClusterRole", "--assume-role-policy-document", &file(&cluster_trust)]).await;
+    assert_eq!(r["Role"]["Arn"], format!("arn:aws:iam::{ACCOUNT}:role/myAmazonEKSClusterRole"));
+    aws_ok(&s, &admin, &["iam", "attach-role-policy", "--policy-arn", "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy", "--role-name", "myAmazonEKSClusterRole"]).await;
+    aws_ok(&s, &admin, &["iam", "create-role", "--role-name", "myAmazonEKSNodeRole", "--assume-role-policy-document", &file(&node_trust)]).await;
+    for p in ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonEKS_CNI_Policy"] {
+        aws_ok(&s, &admin, &["iam", "attach-role-policy", "--policy-arn", &format!("arn:aws:iam::aws:policy/{p}"), "--role-name", "myAmazonEKSNodeRole"]).await;
+    }
+    let attached = aws_ok(&s, &admin, &["iam", "list-attached-role-policies", "--role-name", "myAmazonEKSNodeRole"]).await;
+    assert_eq!(attached["AttachedPolicies"].as_array().unwrap().len(), 3);
+    let role = aws_ok(&s, &admin, &["iam", "get-role", "--role-name", "myAmazonEKSClusterRole", "--query", "Role.Arn"]).await;
+    assert_eq!(role, Value::String(format!("arn:aws:iam::{ACCOUNT}:role/myAmazonEKSClusterRole")));
+    let err = aws_err(&s, &admin, &["iam", "delete-role", "--role-name", "myAmazonEKSNodeRole"]).await;
+    assert!(err.contains("DeleteConflict"), "{err}");
+    for p in ["AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonEKS_CNI_Policy"] {
+        aws_ok(&s, &admin, &["iam", "detach-role-policy", "--policy-arn", &format!("arn:aws:iam::aws:policy/{p}"), "--role-name", "myAmazonEKSNodeRole"]).await;
+    }
+    aws_ok(&s, &admin, &["iam", "delete-role", "--role-name", "myAmazonEKSNodeRole"]).await;
+    let roles = aws_ok(&s, &admin, &["iam", "list-roles"]).await;
+    assert_eq!(roles["Roles"].as_array().unwrap().len(), 1);
+}
