@@ -28,4 +28,4 @@ pub use error::{AuthFailure, AwsError};
 pub use frontdoor::{is_aws_request, serve, AuthError, Body, FrontDoor, RemoteAddr, DEFAULT_MAX_BODY};
 pub use protocol::Protocol;
 pub use query::QueryParams;
-pub use service::{Caller, Credential, Decision, Identity, Input, Output, PrincipalKind, RequestContext, Service};
+pub use service::{Caller, ConditionKeys, Credential, Decision, Identity, Input, Output, PrincipalKind, RequestContext, Service};

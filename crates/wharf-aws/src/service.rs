@@ -95,13 +95,36 @@ pub enum Decision {
     ExplicitDeny,
 }
 
+/// Request-specific condition keys a service passes to authorization
+/// (`aws:RequestTag/team`, `aws:TagKeys`, `iam:AWSServiceName`, `ecr:...`), each with its values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConditionKeys(pub Vec<(String, Vec<String>)>);
+
+impl ConditionKeys {
+    /// No keys.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Adds a single-valued key.
+    pub fn with(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.0.push((key.into(), vec![value.into()]));
+        self
+    }
+    /// Adds a multi-valued key.
+    pub fn with_all(mut self, key: impl Into<String>, values: Vec<String>) -> Self {
+        self.0.push((key.into(), values));
+        self
+    }
+}
+
 /// Authentication and authorization, as IAM provides them.
 #[async_trait]
 pub trait Identity: Send + Sync + 'static {
     /// The credential behind an access key id; `None` if unknown.
     async fn credential(&self, access_key_id: &str) -> Result<Option<Credential>, AwsError>;
-    /// Whether the request's caller may perform `action` (`service:Operation`) on `resource`.
-    async fn authorize(&self, ctx: &RequestContext, action: &str, resource: &str) -> Result<Decision, AwsError>;
+    /// Whether the request's caller may perform `action` (`service:Operation`) on `resource`,
+    /// given the request's own condition keys (global keys are the identity's business).
+    async fn authorize(&self, ctx: &RequestContext, action: &str, resource: &str, keys: &ConditionKeys) -> Result<Decision, AwsError>;
 }
 
 /// Everything a service knows about the request besides its input.
@@ -137,7 +160,12 @@ impl std::fmt::Debug for RequestContext {
 impl RequestContext {
     /// Authorizes `action` on `resource`, or returns AWS's `AccessDenied` naming both.
     pub async fn authorize(&self, action: &str, resource: &str) -> Result<(), AwsError> {
-        match self.identity.authorize(self, action, resource).await? {
+        self.authorize_with(action, resource, &ConditionKeys::default()).await
+    }
+
+    /// [`RequestContext::authorize`] with request-specific condition keys.
+    pub async fn authorize_with(&self, action: &str, resource: &str, keys: &ConditionKeys) -> Result<(), AwsError> {
+        match self.identity.authorize(self, action, resource, keys).await? {
             Decision::Allow => Ok(()),
             Decision::ImplicitDeny => Err(AwsError::access_denied(format!(
                 "User: {} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action",

@@ -35,7 +35,7 @@ impl Identity for TestIdentity {
             },
         }))
     }
-    async fn authorize(&self, _: &RequestContext, action: &str, _: &str) -> Result<Decision, AwsError> {
+    async fn authorize(&self, _: &RequestContext, action: &str, _: &str, _: &wharf_aws::ConditionKeys) -> Result<Decision, AwsError> {
         Ok(if action == "ecr:DeleteRepository" { Decision::ExplicitDeny } else { Decision::Allow })
     }
 }

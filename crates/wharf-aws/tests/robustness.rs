@@ -78,7 +78,7 @@ impl Identity for NoKeys {
             caller: wharf_aws::Caller::anonymous(),
         }))
     }
-    async fn authorize(&self, _: &RequestContext, _: &str, _: &str) -> Result<Decision, AwsError> {
+    async fn authorize(&self, _: &RequestContext, _: &str, _: &str, _: &wharf_aws::ConditionKeys) -> Result<Decision, AwsError> {
         Ok(Decision::ImplicitDeny)
     }
 }

@@ -8,7 +8,7 @@ use http::StatusCode;
 use wharf_aws::sigv4::uri_encode;
 use wharf_aws::time::format_iso8601;
 use wharf_aws::xml::XmlWriter;
-use wharf_aws::{AwsError, Input, Output, PrincipalKind, Protocol, QueryParams, RequestContext, Service};
+use wharf_aws::{AwsError, ConditionKeys, Input, Output, PrincipalKind, Protocol, QueryParams, RequestContext, Service};
 
 use crate::managed::{self, ManagedPolicy};
 use crate::model::*;
@@ -153,6 +153,18 @@ fn merge_tags(existing: &mut Vec<Tag>, new: Vec<Tag>) -> Result<(), AwsError> {
         return Err(AwsError::new(StatusCode::CONFLICT, "LimitExceeded", "Cannot exceed quota for TagsPerResource: 50"));
     }
     Ok(())
+}
+
+/// `aws:RequestTag/<key>` and `aws:TagKeys` for a request carrying tags.
+fn tag_keys(tags: &[Tag]) -> ConditionKeys {
+    let mut k = ConditionKeys::new();
+    for t in tags {
+        k = k.with(format!("aws:RequestTag/{}", t.key), t.value.clone());
+    }
+    if !tags.is_empty() {
+        k = k.with_all("aws:TagKeys", tags.iter().map(|t| t.key.clone()).collect());
+    }
+    k
 }
 
 fn tags_xml(w: &mut XmlWriter, tags: &[Tag]) {
@@ -336,7 +348,8 @@ impl IamService {
         let name = q.require("UserName")?;
         valid_name(name, 64, "userName")?;
         let path = valid_path(q)?;
-        ctx.authorize("iam:CreateUser", &user_arn(self.acct(), &path, name)).await?;
+        let tags = tags_param(q)?;
+        ctx.authorize_with("iam:CreateUser", &user_arn(self.acct(), &path, name), &tag_keys(&tags)).await?;
         let u = User {
             name: name.into(),
             user_id: new_id("AIDA", 17),
@@ -344,7 +357,7 @@ impl IamService {
             create_date: ctx.now,
             attached: vec![],
             inline: Default::default(),
-            tags: tags_param(q)?,
+            tags,
             groups: vec![],
         };
         if !self.iam.state().put_if(&user_key(name), &u, 0, 0).await.map_err(internal)? {
@@ -532,7 +545,8 @@ impl IamService {
         if !(3600..=43200).contains(&max) {
             return Err(AwsError::validation(format!("1 validation error detected: Value '{max}' at 'maxSessionDuration' failed to satisfy constraint: Member must have value between 3600 and 43200")));
         }
-        ctx.authorize("iam:CreateRole", &role_arn(self.acct(), &path, name)).await?;
+        let tags = tags_param(q)?;
+        ctx.authorize_with("iam:CreateRole", &role_arn(self.acct(), &path, name), &tag_keys(&tags)).await?;
         let r = Role {
             name: name.into(),
             role_id: new_id("AROA", 17),
@@ -543,7 +557,7 @@ impl IamService {
             max_session_duration: max,
             attached: vec![],
             inline: Default::default(),
-            tags: tags_param(q)?,
+            tags,
         };
         if !self.iam.state().put_if(&role_key(name), &r, 0, 0).await.map_err(internal)? {
             return Err(already_exists(format!("Role with name {name} already exists.")));
@@ -1161,7 +1175,12 @@ impl IamService {
             None => base.to_string(),
         };
         let path = format!("/aws-service-role/{service}/");
-        ctx.authorize("iam:CreateServiceLinkedRole", &role_arn(self.acct(), &path, &name)).await?;
+        ctx.authorize_with(
+            "iam:CreateServiceLinkedRole",
+            &role_arn(self.acct(), &path, &name),
+            &ConditionKeys::new().with("iam:AWSServiceName", service),
+        )
+        .await?;
         let trust = format!(
             r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"{service}"}},"Action":"sts:AssumeRole"}}]}}"#
         );

@@ -24,7 +24,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use wharf_aws::{AwsError, Caller, Credential, Decision, Identity, PrincipalKind, RequestContext};
+use wharf_aws::{AwsError, Caller, ConditionKeys, Credential, Decision, Identity, PrincipalKind, RequestContext};
 use wharf_store::{KvStore, StoreError};
 
 pub use api::IamService;
@@ -335,8 +335,18 @@ impl Identity for Iam {
         self.lookup(access_key_id).await.map_err(AwsError::internal)
     }
 
-    async fn authorize(&self, ctx: &RequestContext, action: &str, resource: &str) -> std::result::Result<Decision, AwsError> {
-        Iam::authorize(self, &ctx.caller, action, resource, &request_context_keys(ctx)).await.map_err(AwsError::internal)
+    async fn authorize(
+        &self,
+        ctx: &RequestContext,
+        action: &str,
+        resource: &str,
+        keys: &ConditionKeys,
+    ) -> std::result::Result<Decision, AwsError> {
+        let mut c = request_context_keys(ctx);
+        for (k, v) in &keys.0 {
+            c.set_all(k, v.clone());
+        }
+        Iam::authorize(self, &ctx.caller, action, resource, &c).await.map_err(AwsError::internal)
     }
 }
 

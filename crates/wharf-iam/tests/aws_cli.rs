@@ -213,6 +213,14 @@ async fn user_is_denied_until_a_policy_allows_and_again_by_an_explicit_deny() {
     assert_eq!(users["Users"][0]["UserName"], "bob");
     let err = aws_err(&s, &bob, &["iam", "create-user", "--user-name", "mallory"]).await;
     assert!(err.contains("AccessDenied") && err.contains("iam:CreateUser"), "{err}");
+    // An inline policy allowing CreateUser only for requests tagged team=a.
+    let tagged = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:CreateUser","Resource":"*","Condition":{"StringEquals":{"aws:RequestTag/team":"a"}}}]}"#;
+    aws_ok(&s, &admin, &["iam", "put-user-policy", "--user-name", "bob", "--policy-name", "tagged", "--policy-document", tagged]).await;
+    aws_err(&s, &bob, &["iam", "create-user", "--user-name", "mallory", "--tags", "Key=team,Value=b"]).await;
+    aws_ok(&s, &bob, &["iam", "create-user", "--user-name", "mallory", "--tags", "Key=team,Value=a"]).await;
+    let inline = aws_ok(&s, &admin, &["iam", "get-user-policy", "--user-name", "bob", "--policy-name", "tagged"]).await;
+    assert_eq!(inline["PolicyDocument"]["Statement"][0]["Action"], "iam:CreateUser");
+    aws_ok(&s, &admin, &["iam", "delete-user-policy", "--user-name", "bob", "--policy-name", "tagged"]).await;
 
     let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iam:List*","Resource":"*"}]}"#;
     let p = aws_ok(&s, &admin, &["iam", "create-policy", "--policy-name", "no-list", "--policy-document", deny]).await;
