@@ -428,9 +428,15 @@ impl IamService {
     async fn tag_user(&self, ctx: &RequestContext, q: &QueryParams, untag: bool) -> R {
         let name = q.require("UserName")?;
         let action = if untag { "iam:UntagUser" } else { "iam:TagUser" };
-        self.require_user(ctx, action, name).await?;
         let tags = if untag { vec![] } else { tags_param(q)? };
         let remove = q.list("TagKeys", "member");
+        let u = self.iam.state().user(name).await.map_err(internal)?;
+        let arn = user_arn(self.acct(), u.as_ref().map(|u| u.path.as_str()).unwrap_or("/"), name);
+        let keys = if untag { ConditionKeys::new().with_all("aws:TagKeys", remove.clone()) } else { tag_keys(&tags) };
+        ctx.authorize_with(action, &arn, &keys).await?;
+        if u.is_none() {
+            return Err(no_such_entity(format!("The user with name {name} cannot be found.")));
+        }
         self.iam
             .state()
             .update::<User, _>(&user_key(name), |u| {
@@ -619,9 +625,15 @@ impl IamService {
     async fn tag_role(&self, ctx: &RequestContext, q: &QueryParams, untag: bool) -> R {
         let name = q.require("RoleName")?;
         let action = if untag { "iam:UntagRole" } else { "iam:TagRole" };
-        self.require_role(ctx, action, name).await?;
         let tags = if untag { vec![] } else { tags_param(q)? };
         let remove = q.list("TagKeys", "member");
+        let r = self.iam.state().role(name).await.map_err(internal)?;
+        let arn = role_arn(self.acct(), r.as_ref().map(|r| r.path.as_str()).unwrap_or("/"), name);
+        let keys = if untag { ConditionKeys::new().with_all("aws:TagKeys", remove.clone()) } else { tag_keys(&tags) };
+        ctx.authorize_with(action, &arn, &keys).await?;
+        if r.is_none() {
+            return Err(no_such_entity(format!("The role with name {name} cannot be found.")));
+        }
         self.iam
             .state()
             .update::<Role, _>(&role_key(name), |r| {

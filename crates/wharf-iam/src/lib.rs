@@ -243,6 +243,14 @@ impl Iam {
         Caller { account: acct.clone(), arn, user_id, access_key_id: Some(s.access_key_id.clone()), kind }
     }
 
+    /// Whether an access key id (long-term or temporary) belongs to this account.
+    pub async fn credential_exists(&self, access_key_id: &str) -> Result<bool> {
+        if access_key_id.starts_with("ASIA") {
+            return Ok(self.state.get::<Session>(&session_key(access_key_id)).await?.is_some());
+        }
+        Ok(self.state.get::<AccessKey>(&access_key_key(access_key_id)).await?.is_some())
+    }
+
     async fn lookup(&self, access_key_id: &str) -> Result<Option<Credential>> {
         if access_key_id.starts_with("ASIA") {
             let Some((s, _)) = self.state.get::<Session>(&session_key(access_key_id)).await? else {

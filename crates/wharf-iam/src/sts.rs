@@ -29,7 +29,7 @@ impl StsService {
     }
 }
 
-const OPERATIONS: &[&str] = &["GetCallerIdentity", "AssumeRole", "GetSessionToken", "AssumeRoleWithWebIdentity"];
+const OPERATIONS: &[&str] = &["GetCallerIdentity", "AssumeRole", "GetSessionToken", "AssumeRoleWithWebIdentity", "GetAccessKeyInfo"];
 
 fn credentials_xml(w: &mut XmlWriter, s: &Session) {
     w.open("Credentials")
@@ -265,6 +265,16 @@ impl Service for StsService {
             "AssumeRole" => self.assume_role(ctx, &q).await,
             "GetSessionToken" => self.get_session_token(ctx, &q).await,
             "AssumeRoleWithWebIdentity" => self.assume_role_with_web_identity(ctx, &q).await,
+            "GetAccessKeyInfo" => {
+                let id = q.require("AccessKeyId")?;
+                let known = self.iam.credential_exists(id).await.map_err(AwsError::internal)?;
+                if !known {
+                    return Err(AwsError::new(http::StatusCode::BAD_REQUEST, "InvalidAccessKeyId", "The access key ID you provided does not exist in our records."));
+                }
+                let mut w = XmlWriter::new();
+                w.elem("Account", self.iam.account_id());
+                Ok(Output::Xml(w.finish()))
+            }
             op => Err(self.protocol().unknown_operation(op)),
         }
     }

@@ -308,6 +308,11 @@ async fn assume_role_returns_credentials_that_act_as_the_role() {
     let err = aws_err(&s, &alice, &["sts", "assume-role", "--role-arn", &role_arn, "--role-session-name", "xx", "--duration-seconds", "7200"]).await;
     assert!(err.contains("ValidationError") && err.contains("MaxSessionDuration"), "{err}");
 
+    let info = aws_ok(&s, &carol, &["sts", "get-access-key-info", "--access-key-id", &alice.id]).await;
+    assert_eq!(info["Account"], ACCOUNT);
+    let err = aws_err(&s, &carol, &["sts", "get-access-key-info", "--access-key-id", "AKIANOTAKEYNOTAKEY00"]).await;
+    assert!(err.contains("InvalidAccessKeyId"), "{err}");
+
     let t = aws_ok(&s, &alice, &["sts", "get-session-token", "--duration-seconds", "900"]).await;
     let tc = &t["Credentials"];
     let st = Creds {
