@@ -3,7 +3,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -155,7 +155,7 @@ impl FrontDoor {
             caller,
             region,
             operation: routed.operation.clone(),
-            source_ip: parts.extensions.get::<RemoteAddr>().map(|a| a.0.ip()).or(Some(IpAddr::from([127, 0, 0, 1]))),
+            source_ip: parts.extensions.get::<RemoteAddr>().map(|a| a.0.ip()),
             identity: self.identity.clone(),
             now,
         };
