@@ -26,6 +26,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+# The AWS front door's tests drive the real aws CLI (v1, botocore).
+if ! command -v aws >/dev/null; then
+  python3 -m pip install --quiet awscli
+fi
 if ! command -v kubectl >/dev/null; then
   echo "kubectl is required for the end-to-end tests" >&2
   exit 1

@@ -8,11 +8,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use http_body_util::{BodyExt, Full};
 use std::future::Future;
 use std::pin::Pin;
 use wharf_apiserver::auth::UserInfo;
 use wharf_apiserver::http::{Body, RequestBody};
 use wharf_apiserver::mount::{Mount, SyncBody};
+use wharf_iam::{Iam, IamConfig};
 use wharf_registry::{LocalAuthorizer, Registry, RegistryConfig};
 use wharf_apiserver::{ControlPlane, ControlPlaneConfig};
 use wharf_client::{LeaderElection, LeaderElectionConfig};
@@ -49,6 +51,12 @@ struct UpArgs {
     /// How often datastore history is compacted (e.g. 5m, 30s).
     #[arg(long, env = "WHARF_COMPACTION_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
     compaction_interval: std::time::Duration,
+    /// AWS region of the endpoint.
+    #[arg(long, env = "WHARF_REGION", default_value = "us-east-1")]
+    region: String,
+    /// The AWS account id (12 digits) created on first start; random when not given.
+    #[arg(long, env = "WHARF_ACCOUNT_ID")]
+    account_id: Option<String>,
     /// Register this many simulated nodes (kwok-style: pods on them run without containers).
     #[arg(long, default_value_t = 0)]
     simulated_nodes: usize,
@@ -148,6 +156,43 @@ impl Mount for RegistryMount {
     }
 }
 
+/// The AWS front door (IAM, STS, and the services registered on it): requests that are
+/// AWS-shaped (SigV4, `X-Amz-Target`, form `Action`) on the main listener.
+struct AwsMount(Arc<wharf_aws::FrontDoor>);
+
+impl Mount for AwsMount {
+    fn claims(&self, head: &http::request::Parts) -> bool {
+        wharf_aws::is_aws_request(head)
+    }
+
+    fn serve(&self, req: http::Request<RequestBody>) -> Pin<Box<dyn Future<Output = http::Response<Body>> + Send + 'static>> {
+        let front = self.0.clone();
+        Box::pin(async move {
+            let (parts, mut body) = req.into_parts();
+            // AWS request bodies are small (API calls, not blobs): read them whole.
+            let mut buf = Vec::new();
+            while let Some(frame) = body.frame().await {
+                match frame {
+                    Ok(f) => {
+                        if let Ok(data) = f.into_data() {
+                            buf.extend_from_slice(&data);
+                        }
+                    }
+                    Err(_) => break,
+                }
+                if buf.len() > MAX_AWS_REQUEST_BYTES {
+                    break;
+                }
+            }
+            let request_id = uuid::Uuid::new_v4().to_string();
+            front.handle_bytes(&parts, buf.into(), request_id).await.map(|b| Full::new(b).boxed())
+        })
+    }
+}
+
+/// Largest AWS request body read (ECR's PutImage manifests are at most 4 MiB).
+const MAX_AWS_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+
 /// The registry's admin credential (password for user `AWS`), created on first start.
 fn registry_token(dir: &std::path::Path) -> Result<String> {
     let path = dir.join("admin.token");
@@ -172,6 +217,8 @@ async fn up(args: UpArgs) -> Result<()> {
     let maintenance = tokio::spawn(registry.clone().maintain(Some(std::time::Duration::from_secs(3600)), async move {
         let _ = registry_stop_rx.wait_for(|s| *s).await;
     }));
+    let iam = Arc::new(Iam::open(store.clone(), IamConfig { account_id: args.account_id.clone() }).await.context("opening the IAM account")?);
+    let front_door = Arc::new(wharf_iam::front_door(iam.clone(), &args.region));
     let cluster_store: Arc<dyn KvStore> = Arc::new(Prefixed::new(store, "/clusters/default"));
     let cp = ControlPlane::start(ControlPlaneConfig {
         name: "default".into(),
@@ -180,7 +227,7 @@ async fn up(args: UpArgs) -> Result<()> {
         store: cluster_store,
         service_cidr: parse_cidr(&args.service_cidr)?,
         compaction_interval: args.compaction_interval,
-        mounts: vec![Arc::new(RegistryMount(registry.clone()))],
+        mounts: vec![Arc::new(AwsMount(front_door)), Arc::new(RegistryMount(registry.clone()))],
     })
     .await
     .context("starting the control plane of cluster default")?;
@@ -195,7 +242,10 @@ async fn up(args: UpArgs) -> Result<()> {
     let components = Components::start(&cp, controllers, sim);
     let kubeconfig = args.data_dir.join("kubeconfig");
     wharf_apiserver::pki::write_secret_file(&kubeconfig, &cp.kubeconfig()).context("writing kubeconfig")?;
-    println!("wharf ready: cluster default at {} (kubeconfig: {})", cp.endpoint(), kubeconfig.display());
+    let aws_env = args.data_dir.join("aws.env");
+    let ca = args.data_dir.join("clusters").join("default").join("pki").join("ca.crt");
+    wharf_iam::write_aws_env(&aws_env, &cp.endpoint(), &args.region, iam.admin_credentials(), Some(&ca)).context("writing aws.env")?;
+    println!("wharf ready: cluster default at {} (kubeconfig: {}, AWS: {})", cp.endpoint(), kubeconfig.display(), aws_env.display());
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
