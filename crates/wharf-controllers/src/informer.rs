@@ -15,6 +15,13 @@ use tokio::sync::watch;
 
 use crate::util::{read, write};
 
+/// Drops what no controller reads but every object carries, as kube-controller-manager's
+/// informers do with a transform: managedFields are often the largest part of an object.
+/// (A later PUT of a cached object sends no managedFields, which keeps the stored ones.)
+fn strip<K: Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
+}
+
 /// `namespace/name` (or `name` for cluster-scoped objects), the key client-go uses.
 pub fn key_of<K: Resource>(obj: &K) -> String {
     let m = obj.meta();
@@ -136,7 +143,8 @@ where
         while let Some(ev) = stream.next().await {
             match ev {
                 Ok(Event::Init) => buffer.clear(),
-                Ok(Event::InitApply(obj)) => {
+                Ok(Event::InitApply(mut obj)) => {
+                    strip(&mut obj);
                     buffer.insert(key_of(&obj), Arc::new(obj));
                 }
                 Ok(Event::InitDone) => {
@@ -159,7 +167,8 @@ where
                     }
                     self.synced.send_replace(true);
                 }
-                Ok(Event::Apply(obj)) => {
+                Ok(Event::Apply(mut obj)) => {
+                    strip(&mut obj);
                     let key = key_of(&obj);
                     let new = Arc::new(obj);
                     let old = {

@@ -55,7 +55,8 @@ async fn pods_leave_a_node_whose_heartbeats_stop_and_are_recreated() {
         .await
         .expect("node");
     heartbeat(&nodes, "n1").await;
-    // A tolerating pod stays 3 s; the ReplicaSet's pod goes at once and is replaced.
+    // A tolerating pod stays 3 s; the ReplicaSet's pod (tolerating for 0 s, overriding the
+    // 300 s DefaultTolerationSeconds adds) goes at once and is replaced.
     let patient: Pod = serde_json::from_value(json!({"metadata": {"name": "patient"}, "spec": {"containers": container(),
         "tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 3}]}}))
     .unwrap();
@@ -65,7 +66,8 @@ async fn pods_leave_a_node_whose_heartbeats_stop_and_are_recreated() {
     bind(&pods, "patient", "n1").await;
     let rs: ReplicaSet = serde_json::from_value(json!({"metadata": {"name": "app"},
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "app"}},
-                 "template": {"metadata": {"labels": {"app": "app"}}, "spec": {"containers": container()}}}}))
+                 "template": {"metadata": {"labels": {"app": "app"}}, "spec": {"containers": container(),
+                 "tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 0}]}}}}))
     .unwrap();
     rss.create(&PostParams::default(), &rs).await.expect("rs");
     let first = eventually(20, "rs pod", || async {

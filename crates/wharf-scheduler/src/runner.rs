@@ -180,7 +180,9 @@ async fn follow(api: Api<DynamicObject>, kind: Kind, shared: Arc<Shared>) {
         let mut st = shared.lock();
         match ev {
             Event::Init => listed = Some(HashSet::new()),
-            Event::InitApply(obj) | Event::Apply(obj) => {
+            Event::InitApply(mut obj) | Event::Apply(mut obj) => {
+                // As kube-scheduler's informer transform: managedFields are never read here.
+                obj.metadata.managed_fields = None;
                 let key = object_key(&obj);
                 if let Some(l) = listed.as_mut() {
                     l.insert(key.clone());

@@ -27,33 +27,19 @@ pub struct Env {
 impl Env {
     pub async fn start(cfg: ControllersConfig) -> Env {
         let dir = tempfile::tempdir().expect("tmp");
-        // wharf-apiserver's bootstrap can race its own watch cache (it creates objects in
-        // `default` before the cache shows the namespace: "namespaces \"default\" not found").
-        // Bootstrap is idempotent, so starting again on the same store gets past it.
-        // Reported to the lead.
         let base: Arc<dyn KvStore> =
             Arc::new(SqliteStore::open(&dir.path().join("store")).expect("store"));
-        let mut attempt = 0;
-        let cp = loop {
-            attempt += 1;
-            let r = ControlPlane::start(ControlPlaneConfig {
-                name: "test".into(),
-                state_dir: dir.path().join("test"),
-                listen: "127.0.0.1:0".parse().expect("addr"),
-                store: Arc::new(Prefixed::new(base.clone(), "/clusters/test")),
-                service_cidr: ([10, 100, 0, 0], 16),
-                compaction_interval: Duration::from_secs(300),
-            })
-            .await;
-            match r {
-                Ok(cp) => break cp,
-                Err(e) if attempt < 5 => {
-                    eprintln!("control plane start failed, retrying: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => panic!("start control plane: {e}"),
-            }
-        };
+        let cp = ControlPlane::start(ControlPlaneConfig {
+            name: "test".into(),
+            state_dir: dir.path().join("test"),
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            store: Arc::new(Prefixed::new(base, "/clusters/test")),
+            service_cidr: ([10, 100, 0, 0], 16),
+            compaction_interval: Duration::from_secs(300),
+            mounts: Vec::new(),
+        })
+        .await
+        .expect("start control plane");
         let kc = Kubeconfig::from_yaml(&cp.kubeconfig()).expect("kubeconfig");
         let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
             .await
