@@ -188,7 +188,7 @@ mod tests {
 
     #[test]
     fn accept_key_matches_the_rfc_example() {
-        assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kzhZzO+oo=");
+        assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 
     fn masked(op: u8, fin: bool, payload: &[u8]) -> Vec<u8> {

@@ -1,0 +1,251 @@
+//! The real kubectl against an in-process control plane whose Node points at a kubelet API
+//! served by this crate, backed by a fake runtime that runs real local processes and reads
+//! CRI log files the test writes.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::sync::watch;
+use wharf_apiserver::registry::WriteOptions;
+use wharf_apiserver::strategy::Part;
+use wharf_apiserver::{ControlPlane, ControlPlaneConfig};
+use wharf_kubelet_api::{Duplex, LogFile, NodeRuntime, PodRef, Process, RuntimeError, StreamOptions};
+
+struct FakeRuntime {
+    logs: PathBuf,
+    running: AtomicBool,
+}
+
+impl FakeRuntime {
+    fn log_path(&self, container: &str, previous: bool) -> PathBuf {
+        self.logs.join(format!("{container}-{}.log", if previous { 0 } else { 1 }))
+    }
+}
+
+#[async_trait::async_trait]
+impl NodeRuntime for FakeRuntime {
+    async fn log_file(&self, pod: &PodRef, container: &str, previous: bool) -> Result<LogFile, RuntimeError> {
+        if pod.name != "web" {
+            return Err(RuntimeError::PodNotFound { namespace: pod.namespace.clone(), name: pod.name.clone() });
+        }
+        let path = self.log_path(container, previous);
+        if previous && !path.exists() {
+            return Err(RuntimeError::BadRequest(format!("previous terminated container \"{container}\" in pod \"{}\" not found", pod.name)));
+        }
+        Ok(LogFile { path })
+    }
+
+    async fn container_running(&self, _pod: &PodRef, _container: &str) -> bool {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    async fn exec(&self, _pod: &PodRef, _container: &str, command: Vec<String>, opts: StreamOptions) -> Result<Process, RuntimeError> {
+        if opts.tty {
+            return Err(RuntimeError::BadRequest("the test runtime has no terminals".into()));
+        }
+        let mut cmd = tokio::process::Command::new(&command[0]);
+        cmd.args(&command[1..]).kill_on_drop(true);
+        cmd.stdin(if opts.stdin { Stdio::piped() } else { Stdio::null() });
+        cmd.stdout(if opts.stdout { Stdio::piped() } else { Stdio::null() });
+        cmd.stderr(if opts.stderr { Stdio::piped() } else { Stdio::null() });
+        let mut child = cmd.spawn().map_err(|e| RuntimeError::Internal(e.to_string()))?;
+        let stdin = child.stdin.take().map(|w| Box::pin(w) as wharf_kubelet_api::BoxWrite);
+        let stdout = child.stdout.take().map(|r| Box::pin(r) as wharf_kubelet_api::BoxRead);
+        let stderr = child.stderr.take().map(|r| Box::pin(r) as wharf_kubelet_api::BoxRead);
+        let exit = Box::pin(async move {
+            let st = child.wait().await.map_err(|e| RuntimeError::Internal(e.to_string()))?;
+            Ok(st.code().unwrap_or(128))
+        });
+        Ok(Process { stdin, stdout, stderr, resize: None, exit })
+    }
+
+    async fn attach(&self, pod: &PodRef, container: &str, opts: StreamOptions) -> Result<Process, RuntimeError> {
+        self.exec(pod, container, vec!["sh".into(), "-c".into(), "echo attached".into()], opts).await
+    }
+
+    async fn port_forward(&self, _pod: &PodRef, _port: u16) -> Result<Box<dyn Duplex>, RuntimeError> {
+        Err(RuntimeError::BadRequest("no port-forward in this test".into()))
+    }
+}
+
+struct Cluster {
+    cp: Option<ControlPlane>,
+    kubelet_stop: watch::Sender<bool>,
+    kubelet: Option<tokio::task::JoinHandle<()>>,
+    kubeconfig: PathBuf,
+    runtime: Arc<FakeRuntime>,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn wharf_store::KvStore> = Arc::new(wharf_store::sqlite::SqliteStore::open(&dir.path().join("store")).unwrap());
+        let state_dir = dir.path().join("state");
+        let cp = ControlPlane::start(ControlPlaneConfig {
+            name: "kl".into(),
+            state_dir: state_dir.clone(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            store,
+            service_cidr: ([10, 100, 0, 0], 16),
+            compaction_interval: Duration::from_secs(300),
+            mounts: Vec::new(),
+        })
+        .await
+        .unwrap();
+        // The kubelet's serving certificate comes from the cluster CA.
+        let ca = wharf_apiserver::pki::Ca::load_or_create(&state_dir.join("pki"), "unused").unwrap();
+        let serving = ca.issue_server(&["localhost".into()], &["127.0.0.1".parse().unwrap()]).unwrap();
+        let tls = wharf_kubelet_api::server_config(&ca.cert_pem, &serving.cert_pem, &serving.key_pem).unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let runtime = Arc::new(FakeRuntime { logs, running: AtomicBool::new(true) });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (kubelet_stop, rx) = watch::channel(false);
+        let kubelet = tokio::spawn(wharf_kubelet_api::serve(listener, tls, runtime.clone(), rx));
+
+        let opts = WriteOptions::default();
+        let nodes = cp.registry.lookup("", "v1", "nodes").unwrap();
+        cp.registry.create(&nodes, None, json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}), &opts).await.unwrap();
+        let mut node = cp.registry.get(&nodes, None, "n1", wharf_apiserver::registry::ReadAt::Latest).await.unwrap().value().unwrap();
+        node["status"] = json!({"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}], "daemonEndpoints": {"kubeletEndpoint": {"Port": port}}});
+        cp.registry.update(&nodes, None, "n1", node, Part::Status, &opts).await.unwrap();
+        let pods = cp.registry.lookup("", "v1", "pods").unwrap();
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"nodeName": "n1", "containers": [{"name": "app", "image": "busybox"}]}});
+        cp.registry.create(&pods, Some("default"), pod, &opts).await.unwrap();
+        let mut pod = cp.registry.get(&pods, Some("default"), "web", wharf_apiserver::registry::ReadAt::Latest).await.unwrap().value().unwrap();
+        pod["status"] = json!({"phase": "Running"});
+        cp.registry.update(&pods, Some("default"), "web", pod, Part::Status, &opts).await.unwrap();
+
+        let kubeconfig = dir.path().join("kubeconfig");
+        std::fs::write(&kubeconfig, cp.kubeconfig()).unwrap();
+        Cluster { cp: Some(cp), kubelet_stop, kubelet: Some(kubelet), kubeconfig, runtime, _dir: dir }
+    }
+
+    fn kubectl(&self, args: &[&str]) -> tokio::process::Command {
+        let mut c = tokio::process::Command::new("kubectl");
+        c.arg("--kubeconfig").arg(&self.kubeconfig).args(args).kill_on_drop(true);
+        c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c
+    }
+
+    async fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
+        let mut c = self.kubectl(args);
+        if stdin.is_some() {
+            c.stdin(Stdio::piped());
+        }
+        let mut child = c.spawn().unwrap();
+        if let Some(data) = stdin {
+            let mut w = child.stdin.take().unwrap();
+            w.write_all(data).await.unwrap();
+            drop(w);
+        }
+        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await.expect("kubectl timed out").unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    fn write_log(&self, container: &str, previous: bool, lines: &[&str]) {
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(self.runtime.log_path(container, previous)).unwrap();
+        for l in lines {
+            writeln!(f, "{l}").unwrap();
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.kubelet_stop.send(true);
+        if let Some(k) = self.kubelet.take() {
+            let _ = k.await;
+        }
+        if let Some(cp) = self.cp.take() {
+            cp.shutdown().await;
+        }
+    }
+}
+
+fn log_path_exists(p: &Path) -> bool {
+    p.exists()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_logs_reads_cri_files_with_tail_timestamps_previous_and_follow() {
+    let c = Cluster::start().await;
+    c.write_log("app", false, &["2024-05-01T10:00:00.000000001Z stdout F first", "2024-05-01T10:00:01Z stderr P sec", "2024-05-01T10:00:02Z stderr F ond", "2024-05-01T10:00:03Z stdout F third"]);
+    c.write_log("app", true, &["2024-05-01T09:00:00Z stdout F from the previous instance"]);
+
+    let (code, out, err) = c.run(&["logs", "web"], None).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "first\nsecond\nthird\n");
+    let (_, out, _) = c.run(&["logs", "web", "--tail=1"], None).await;
+    assert_eq!(out, "third\n");
+    let (_, out, _) = c.run(&["logs", "web", "--timestamps", "--tail=2"], None).await;
+    assert_eq!(out, "2024-05-01T10:00:01Z second\n2024-05-01T10:00:03Z third\n");
+    let (_, out, _) = c.run(&["logs", "web", "-p"], None).await;
+    assert_eq!(out, "from the previous instance\n");
+    let (code, _, err) = c.run(&["logs", "web", "-c", "nope"], None).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("container nope is not valid for pod web"), "{err}");
+
+    // Follow: new lines arrive as they are written; the stream ends when the container stops.
+    let mut f = c.kubectl(&["logs", "-f", "web", "--tail=0"]).spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(f.stdout.take().unwrap()).lines();
+    // kubectl has connected once a line written now shows up.
+    let mut got = None;
+    for i in 0..100 {
+        c.write_log("app", false, &[&format!("2024-05-01T10:01:00Z stdout F live {i}")]);
+        if let Ok(Ok(Some(l))) = tokio::time::timeout(Duration::from_millis(300), lines.next_line()).await {
+            got = Some(l);
+            break;
+        }
+    }
+    assert!(got.is_some_and(|l| l.starts_with("live ")));
+    c.write_log("app", false, &["2024-05-01T10:02:00Z stdout F the end"]);
+    let mut rest = Vec::new();
+    loop {
+        let l = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.expect("follow output").unwrap();
+        match l {
+            Some(l) if l == "the end" => break,
+            Some(l) => rest.push(l),
+            None => panic!("stream ended early after {rest:?}"),
+        }
+    }
+    c.runtime.running.store(false, Ordering::SeqCst);
+    let st = tokio::time::timeout(Duration::from_secs(20), f.wait()).await.expect("kubectl logs -f ends when the container stops").unwrap();
+    assert!(st.success());
+    assert!(log_path_exists(&c.runtime.log_path("app", false)));
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_exec_streams_output_stdin_and_the_exit_code() {
+    let c = Cluster::start().await;
+    let (code, out, err) = c.run(&["exec", "web", "--", "sh", "-c", "echo hi; echo oops >&2; exit 3"], None).await;
+    assert_eq!(code, 3, "stdout {out:?} stderr {err:?}");
+    assert_eq!(out, "hi\n");
+    assert!(err.contains("oops"), "{err}");
+
+    let (code, out, err) = c.run(&["exec", "web", "--", "true"], None).await;
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+
+    let (code, out, err) = c.run(&["exec", "-i", "web", "--", "sh", "-c", "tr a-z A-Z; echo done"], Some(b"hello from stdin\n")).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "HELLO FROM STDIN\ndone\n");
+
+    let (code, _, err) = c.run(&["exec", "web", "-c", "nope", "--", "true"], None).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("nope"), "{err}");
+
+    let (code, out, err) = c.run(&["attach", "web"], None).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("attached"), "{out}");
+    c.stop().await;
+}
