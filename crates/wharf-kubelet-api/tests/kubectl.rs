@@ -119,6 +119,8 @@ impl Cluster {
         let mut node = cp.registry.get(&nodes, None, "n1", wharf_apiserver::registry::ReadAt::Latest).await.unwrap().value().unwrap();
         node["status"] = json!({"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}], "daemonEndpoints": {"kubeletEndpoint": {"Port": port}}});
         cp.registry.update(&nodes, None, "n1", node, Part::Status, &opts).await.unwrap();
+        let namespaces = cp.registry.lookup("", "v1", "namespaces").unwrap();
+        let _ = cp.registry.create(&namespaces, None, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}), &opts).await;
         let pods = cp.registry.lookup("", "v1", "pods").unwrap();
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default"},
             "spec": {"nodeName": "n1", "containers": [{"name": "app", "image": "busybox"}]}});
