@@ -22,6 +22,8 @@ use wharf_kubelet_api::{Duplex, LogFile, NodeRuntime, PodRef, Process, RuntimeEr
 struct FakeRuntime {
     logs: PathBuf,
     running: AtomicBool,
+    /// Where `port_forward` connects (a local TCP server standing in for the pod's port).
+    forward_to: std::sync::OnceLock<std::net::SocketAddr>,
 }
 
 impl FakeRuntime {
@@ -71,12 +73,20 @@ impl NodeRuntime for FakeRuntime {
         self.exec(pod, container, vec!["sh".into(), "-c".into(), "echo attached".into()], opts).await
     }
 
-    async fn port_forward(&self, _pod: &PodRef, _port: u16) -> Result<Box<dyn Duplex>, RuntimeError> {
-        Err(RuntimeError::BadRequest("no port-forward in this test".into()))
+    async fn port_forward(&self, _pod: &PodRef, port: u16) -> Result<Box<dyn Duplex>, RuntimeError> {
+        let addr = self.forward_to.get().ok_or_else(|| RuntimeError::BadRequest("nothing listens in this pod".into()))?;
+        if port != 8080 {
+            return Err(RuntimeError::BadRequest(format!("nothing listens on port {port}")));
+        }
+        let conn = tokio::net::TcpStream::connect(addr).await.map_err(|e| RuntimeError::Internal(e.to_string()))?;
+        Ok(Box::new(conn))
     }
 }
 
 struct Cluster {
+    addr: std::net::SocketAddr,
+    admin: wharf_apiserver::pki::CertPair,
+    ca_pem: String,
     cp: Option<ControlPlane>,
     kubelet_stop: watch::Sender<bool>,
     kubelet: Option<tokio::task::JoinHandle<()>>,
@@ -107,7 +117,7 @@ impl Cluster {
         let tls = wharf_kubelet_api::server_config(&ca.cert_pem, &serving.cert_pem, &serving.key_pem).unwrap();
         let logs = dir.path().join("logs");
         std::fs::create_dir_all(&logs).unwrap();
-        let runtime = Arc::new(FakeRuntime { logs, running: AtomicBool::new(true) });
+        let runtime = Arc::new(FakeRuntime { logs, running: AtomicBool::new(true), forward_to: Default::default() });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let (kubelet_stop, rx) = watch::channel(false);
@@ -131,7 +141,7 @@ impl Cluster {
 
         let kubeconfig = dir.path().join("kubeconfig");
         std::fs::write(&kubeconfig, cp.kubeconfig()).unwrap();
-        Cluster { cp: Some(cp), kubelet_stop, kubelet: Some(kubelet), kubeconfig, runtime, _dir: dir }
+        Cluster { addr: cp.addr, admin: cp.admin_cert.clone(), ca_pem: cp.ca_pem.clone(), cp: Some(cp), kubelet_stop, kubelet: Some(kubelet), kubeconfig, runtime, _dir: dir }
     }
 
     fn kubectl(&self, args: &[&str]) -> tokio::process::Command {
@@ -249,5 +259,78 @@ async fn kubectl_exec_streams_output_stdin_and_the_exit_code() {
     let (code, out, err) = c.run(&["attach", "web"], None).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("attached"), "{out}");
+    c.stop().await;
+}
+
+/// A WebSocket client over TLS to the API server as cluster admin (kubectl does not speak
+/// the kubelet's WebSocket port-forward protocol, so the test drives it directly).
+async fn admin_websocket(c: &Cluster, path: &str, protocol: &str) -> (tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String) {
+    use tokio::io::AsyncReadExt;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in wharf_kubelet_api::tls::certs("ca", &c.ca_pem).unwrap() {
+        roots.add(cert).unwrap();
+    }
+    let chain = wharf_kubelet_api::tls::certs("admin", &c.admin.cert_pem).unwrap();
+    let key = wharf_kubelet_api::tls::private_key("admin", &c.admin.key_pem).unwrap();
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .unwrap();
+    let tcp = tokio::net::TcpStream::connect(c.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::IpAddress(c.addr.ip().into());
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(cfg)).connect(name, tcp).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: {protocol}\r\n\r\n", c.addr);
+    tls.write_all(req.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        assert_eq!(tls.read(&mut b).await.unwrap(), 1, "response head: {}", String::from_utf8_lossy(&head));
+        head.push(b[0]);
+    }
+    (tls, String::from_utf8_lossy(&head).into_owned())
+}
+
+async fn send_masked<W: tokio::io::AsyncWrite + Unpin>(w: &mut W, payload: &[u8]) {
+    let mask = [9u8, 8, 7, 6];
+    assert!(payload.len() < 126);
+    let mut f = vec![0x82, 0x80 | payload.len() as u8];
+    f.extend_from_slice(&mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    w.write_all(&f).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_forward_over_websocket_reaches_a_tcp_server_through_the_api_server() {
+    let c = Cluster::start().await;
+    let echo = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    c.runtime.forward_to.set(echo.local_addr().unwrap()).unwrap();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = echo.accept().await.unwrap();
+        let (mut r, mut w) = s.split();
+        let _ = tokio::io::copy(&mut r, &mut w).await;
+    });
+    let (tls, head) = admin_websocket(&c, "/api/v1/namespaces/default/pods/web/portforward?port=8080", "portforward.k8s.io").await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="), "{head}");
+    let (rd, mut wr) = tokio::io::split(tls);
+    let (pongs, _keep) = tokio::sync::mpsc::channel(4);
+    let mut reader = wharf_kubelet_api::ws::Reader::new(rd, pongs);
+    let port = 8080u16.to_le_bytes();
+    let first = [reader.next().await.unwrap(), reader.next().await.unwrap()];
+    assert_eq!(first, [wharf_kubelet_api::ws::Message::Binary(vec![0, port[0], port[1]]), wharf_kubelet_api::ws::Message::Binary(vec![1, port[0], port[1]])]);
+    send_masked(&mut wr, b"\x00ping through the pod\n").await;
+    let mut echoed = Vec::new();
+    while echoed.len() < "ping through the pod\n".len() {
+        match tokio::time::timeout(Duration::from_secs(20), reader.next()).await.unwrap().unwrap() {
+            wharf_kubelet_api::ws::Message::Binary(b) if b.first() == Some(&0) => echoed.extend_from_slice(&b[1..]),
+            other => panic!("unexpected message {other:?}"),
+        }
+    }
+    assert_eq!(echoed, b"ping through the pod\n");
+    drop(wr);
+    drop(reader);
+    server.abort();
     c.stop().await;
 }
