@@ -85,6 +85,7 @@ impl NodeRuntime for FakeRuntime {
 
 struct Cluster {
     addr: std::net::SocketAddr,
+    kubelet_addr: std::net::SocketAddr,
     admin: wharf_apiserver::pki::CertPair,
     ca_pem: String,
     cp: Option<ControlPlane>,
@@ -141,7 +142,7 @@ impl Cluster {
 
         let kubeconfig = dir.path().join("kubeconfig");
         std::fs::write(&kubeconfig, cp.kubeconfig()).unwrap();
-        Cluster { addr: cp.addr, admin: cp.admin_cert.clone(), ca_pem: cp.ca_pem.clone(), cp: Some(cp), kubelet_stop, kubelet: Some(kubelet), kubeconfig, runtime, _dir: dir }
+        Cluster { addr: cp.addr, kubelet_addr: ([127, 0, 0, 1], port).into(), admin: cp.admin_cert.clone(), ca_pem: cp.ca_pem.clone(), cp: Some(cp), kubelet_stop, kubelet: Some(kubelet), kubeconfig, runtime, _dir: dir }
     }
 
     fn kubectl(&self, args: &[&str]) -> tokio::process::Command {
@@ -265,6 +266,10 @@ async fn kubectl_exec_streams_output_stdin_and_the_exit_code() {
 /// A WebSocket client over TLS to the API server as cluster admin (kubectl does not speak
 /// the kubelet's WebSocket port-forward protocol, so the test drives it directly).
 async fn admin_websocket(c: &Cluster, path: &str, protocol: &str) -> (tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String) {
+    websocket_to(c, c.addr, path, protocol).await
+}
+
+async fn websocket_to(c: &Cluster, addr: std::net::SocketAddr, path: &str, protocol: &str) -> (tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String) {
     use tokio::io::AsyncReadExt;
     let mut roots = rustls::RootCertStore::empty();
     for cert in wharf_kubelet_api::tls::certs("ca", &c.ca_pem).unwrap() {
@@ -278,10 +283,10 @@ async fn admin_websocket(c: &Cluster, path: &str, protocol: &str) -> (tokio_rust
         .with_root_certificates(roots)
         .with_client_auth_cert(chain, key)
         .unwrap();
-    let tcp = tokio::net::TcpStream::connect(c.addr).await.unwrap();
-    let name = rustls::pki_types::ServerName::IpAddress(c.addr.ip().into());
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
     let mut tls = tokio_rustls::TlsConnector::from(Arc::new(cfg)).connect(name, tcp).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: {protocol}\r\n\r\n", c.addr);
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: {protocol}\r\n\r\n");
     tls.write_all(req.as_bytes()).await.unwrap();
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
@@ -332,5 +337,32 @@ async fn port_forward_over_websocket_reaches_a_tcp_server_through_the_api_server
     drop(wr);
     drop(reader);
     server.abort();
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kubelet_admits_only_the_api_server_client_certificate() {
+    let c = Cluster::start().await;
+    // Cluster admin, with a valid certificate from the same CA, is still not the API server.
+    let (_tls, head) = websocket_to(&c, c.kubelet_addr, "/exec/default/web/app?command=true&stdout=true", "v5.channel.k8s.io").await;
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    // Without any client certificate the TLS handshake fails.
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(wharf_kubelet_api::tls::roots(&c.ca_pem).unwrap())
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(c.kubelet_addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::IpAddress(c.kubelet_addr.ip().into());
+    let refused = match tokio_rustls::TlsConnector::from(Arc::new(cfg)).connect(name, tcp).await {
+        Err(_) => true,
+        Ok(mut tls) => {
+            use tokio::io::AsyncReadExt;
+            let _ = tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            let mut b = [0u8; 1];
+            !matches!(tls.read(&mut b).await, Ok(1))
+        }
+    };
+    assert!(refused, "an anonymous client must not reach the kubelet api");
     c.stop().await;
 }
