@@ -105,7 +105,7 @@ fn pod_and_container(rest: &[&str]) -> Option<(PodRef, String)> {
 
 async fn route(runtime: Arc<dyn NodeRuntime>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_string();
-    let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(|s| percent_decode(s)).collect();
+    let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let query: Vec<(String, String)> = form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
     match segs.as_slice() {
@@ -152,14 +152,14 @@ async fn logs(runtime: Arc<dyn NodeRuntime>, pod: PodRef, container: String, que
 }
 
 /// The 101 response accepting a WebSocket upgrade with `protocol`.
-fn switching(req: &Request<Incoming>, protocol: &str) -> Result<Response<Body>, Response<Body>> {
-    let key = req.headers().get(header::SEC_WEBSOCKET_KEY).and_then(|v| v.to_str().ok()).ok_or_else(|| status(400, "BadRequest", "missing Sec-WebSocket-Key"))?;
+fn switching(req: &Request<Incoming>, protocol: &str) -> Result<Response<Body>, Box<Response<Body>>> {
+    let key = req.headers().get(header::SEC_WEBSOCKET_KEY).and_then(|v| v.to_str().ok()).ok_or_else(|| Box::new(status(400, "BadRequest", "missing Sec-WebSocket-Key")))?;
     let mut r = Response::new(Full::new(Bytes::new()).boxed());
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = r.headers_mut();
     h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    let accept = HeaderValue::from_str(&ws::accept_key(key)).map_err(|_| status(400, "BadRequest", "bad Sec-WebSocket-Key"))?;
+    let accept = HeaderValue::from_str(&ws::accept_key(key)).map_err(|_| Box::new(status(400, "BadRequest", "bad Sec-WebSocket-Key")))?;
     h.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     if let Ok(p) = HeaderValue::from_str(protocol) {
         h.insert(header::SEC_WEBSOCKET_PROTOCOL, p);
@@ -167,17 +167,17 @@ fn switching(req: &Request<Incoming>, protocol: &str) -> Result<Response<Body>, 
     Ok(r)
 }
 
-fn negotiate(req: &Request<Incoming>, supported: &[&str]) -> Result<String, Response<Body>> {
+fn negotiate(req: &Request<Incoming>, supported: &[&str]) -> Result<String, Box<Response<Body>>> {
     if !ws::is_upgrade(req.headers()) {
-        return Err(status(400, "BadRequest", "the kubelet api streams over websocket only (upgrade: websocket)"));
+        return Err(Box::new(status(400, "BadRequest", "the kubelet api streams over websocket only (upgrade: websocket)")));
     }
-    ws::choose_protocol(req.headers(), supported).ok_or_else(|| status(400, "BadRequest", &format!("websocket subprotocol must be one of {}", supported.join(", "))))
+    ws::choose_protocol(req.headers(), supported).ok_or_else(|| Box::new(status(400, "BadRequest", &format!("websocket subprotocol must be one of {}", supported.join(", ")))))
 }
 
 async fn remote_command(runtime: Arc<dyn NodeRuntime>, exec: bool, pod: PodRef, container: String, query: &[(String, String)], mut req: Request<Incoming>) -> Response<Body> {
     let protocol = match negotiate(&req, crate::stream::PROTOCOLS) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let opts = StreamOptions { stdin: flag(query, "stdin"), stdout: flag(query, "stdout"), stderr: flag(query, "stderr"), tty: flag(query, "tty") };
     let opts = StreamOptions { stderr: opts.stderr && !opts.tty, ..opts };
@@ -199,7 +199,7 @@ async fn remote_command(runtime: Arc<dyn NodeRuntime>, exec: bool, pod: PodRef, 
     };
     let resp = match switching(&req, &protocol) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
@@ -214,7 +214,7 @@ async fn remote_command(runtime: Arc<dyn NodeRuntime>, exec: bool, pod: PodRef, 
 async fn port_forward(runtime: Arc<dyn NodeRuntime>, pod: PodRef, query: &[(String, String)], mut req: Request<Incoming>) -> Response<Body> {
     let protocol = match negotiate(&req, crate::portforward::PROTOCOLS) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut ports = Vec::new();
     for (k, v) in query.iter().filter(|(k, _)| k == "port") {
@@ -232,7 +232,7 @@ async fn port_forward(runtime: Arc<dyn NodeRuntime>, pod: PodRef, query: &[(Stri
     }
     let resp = match switching(&req, &protocol) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {

@@ -208,6 +208,29 @@ async fn kubectl_logs_reads_cri_files_with_tail_timestamps_previous_and_follow()
     assert_ne!(code, 0);
     assert!(err.contains("container nope is not valid for pod web"), "{err}");
 
+    // A pod without a node, and a pod whose node's kubelet does not answer.
+    let opts = WriteOptions::default();
+    let cp = c.cp.as_ref().unwrap();
+    let pods = cp.registry.lookup("", "v1", "pods").unwrap();
+    let pending = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pending", "namespace": "default"}, "spec": {"containers": [{"name": "app", "image": "busybox"}]}});
+    cp.registry.create(&pods, Some("default"), pending, &opts).await.unwrap();
+    let (code, _, err) = c.run(&["logs", "pending"], None).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("pod pending does not have a host assigned"), "{err}");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let nodes = cp.registry.lookup("", "v1", "nodes").unwrap();
+    cp.registry.create(&nodes, None, json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "gone"}}), &opts).await.unwrap();
+    let mut node = cp.registry.get(&nodes, None, "gone", wharf_apiserver::registry::ReadAt::Latest).await.unwrap().value().unwrap();
+    node["status"] = json!({"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}], "daemonEndpoints": {"kubeletEndpoint": {"Port": dead_port}}});
+    cp.registry.update(&nodes, None, "gone", node, Part::Status, &opts).await.unwrap();
+    let orphan = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "orphan", "namespace": "default"}, "spec": {"nodeName": "gone", "containers": [{"name": "app", "image": "busybox"}]}});
+    cp.registry.create(&pods, Some("default"), orphan, &opts).await.unwrap();
+    let (code, _, err) = c.run(&["logs", "orphan"], None).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("error dialing backend"), "{err}");
+
     // Follow: new lines arrive as they are written; the stream ends when the container stops.
     let mut f = c.kubectl(&["logs", "-f", "web", "--tail=0"]).spawn().unwrap();
     let mut lines = tokio::io::BufReader::new(f.stdout.take().unwrap()).lines();
