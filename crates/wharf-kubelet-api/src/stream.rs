@@ -151,6 +151,53 @@ mod tests {
         assert_eq!(exit_status(&Ok(0))["status"], "Success");
     }
 
+    fn masked(payload: &[u8]) -> Vec<u8> {
+        let mask = [5u8, 6, 7, 8];
+        let mut f = vec![0x82, 0x80 | payload.len() as u8];
+        f.extend_from_slice(&mask);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        f
+    }
+
+    #[tokio::test]
+    async fn a_v5_session_feeds_stdin_resizes_closes_stdin_and_reports_the_exit_code_after_output() {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let (stdin_w, mut stdin_r) = tokio::io::duplex(1024);
+        let (mut out_w, out_r) = tokio::io::duplex(1024);
+        let (rtx, mut rrx) = mpsc::channel(4);
+        let (etx, erx) = tokio::sync::oneshot::channel::<i32>();
+        let p = Process {
+            stdin: Some(Box::pin(stdin_w)),
+            stdout: Some(Box::pin(out_r)),
+            stderr: None,
+            resize: Some(rtx),
+            exit: Box::pin(async move { erx.await.map_err(|_| RuntimeError::Internal("gone".into())) }),
+        };
+        let session = tokio::spawn(run(server, CHANNEL_V5, p));
+        let (crd, mut cwr) = tokio::io::split(client);
+        let mut resize = vec![RESIZE];
+        resize.extend_from_slice(br#"{"Width":120,"Height":40}"#);
+        cwr.write_all(&masked(&resize)).await.unwrap();
+        cwr.write_all(&masked(b"\x00hello")).await.unwrap();
+        cwr.write_all(&masked(&[CLOSE, STDIN])).await.unwrap();
+        assert_eq!(rrx.recv().await, Some(TermSize { width: 120, height: 40 }));
+        let mut got = Vec::new();
+        stdin_r.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"hello", "stdin ends at the close signal");
+        out_w.write_all(b"out").await.unwrap();
+        drop(out_w);
+        etx.send(2).unwrap();
+        let (ptx, _prx) = mpsc::channel(1);
+        let mut r = ws::Reader::new(crd, ptx);
+        assert_eq!(r.next().await.unwrap(), Message::Binary(b"\x01out".to_vec()));
+        let Message::Binary(status) = r.next().await.unwrap() else { panic!("no status") };
+        assert_eq!(status[0], ERROR);
+        let v: Value = serde_json::from_slice(&status[1..]).unwrap();
+        assert_eq!(v["details"]["causes"][0]["message"], "2");
+        assert_eq!(r.next().await.unwrap(), Message::Close);
+        session.await.unwrap();
+    }
+
     #[test]
     fn resize_messages_carry_width_and_height() {
         assert_eq!(parse_resize(br#"{"Width":120,"Height":40}"#), Some(TermSize { width: 120, height: 40 }));
