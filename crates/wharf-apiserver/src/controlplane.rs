@@ -79,6 +79,7 @@ pub struct ControlPlane {
     /// The generic store.
     pub registry: Arc<Registry>,
     api: Arc<ApiServer>,
+    ca: Arc<Ca>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -154,7 +155,13 @@ impl ControlPlane {
         tasks.spawn(crate::lifecycle::compact_history(registry.clone(), cfg.compaction_interval));
         tasks.spawn(serve(listener, acceptor, api.clone(), shutdown_rx));
         tracing::info!(cluster = %cfg.name, %addr, "control plane serving");
-        Ok(Self { name: cfg.name, addr, ca_pem: ca.cert_pem.clone(), admin_cert, admin_token, registry, api, shutdown, tasks })
+        Ok(Self { name: cfg.name, addr, ca_pem: ca.cert_pem.clone(), admin_cert, admin_token, registry, api, ca: Arc::new(ca), shutdown, tasks })
+    }
+
+    /// A serving certificate for a node's kubelet API (its host names and addresses), issued
+    /// by the cluster CA the API server's kubelet client trusts.
+    pub fn issue_kubelet_serving_cert(&self, dns: &[String], ips: &[IpAddr]) -> Result<CertPair, PkiError> {
+        self.ca.issue_server(dns, ips)
     }
 
     /// The HTTPS URL of the API server.

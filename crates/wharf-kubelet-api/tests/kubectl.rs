@@ -113,9 +113,8 @@ impl Cluster {
         .await
         .unwrap();
         // The kubelet's serving certificate comes from the cluster CA.
-        let ca = wharf_apiserver::pki::Ca::load_or_create(&state_dir.join("pki"), "unused").unwrap();
-        let serving = ca.issue_server(&["localhost".into()], &["127.0.0.1".parse().unwrap()]).unwrap();
-        let tls = wharf_kubelet_api::server_config(&ca.cert_pem, &serving.cert_pem, &serving.key_pem).unwrap();
+        let serving = cp.issue_kubelet_serving_cert(&["localhost".into()], &["127.0.0.1".parse().unwrap()]).unwrap();
+        let tls = wharf_kubelet_api::server_config(&cp.ca_pem, &serving.cert_pem, &serving.key_pem).unwrap();
         let logs = dir.path().join("logs");
         std::fs::create_dir_all(&logs).unwrap();
         let runtime = Arc::new(FakeRuntime { logs, running: AtomicBool::new(true), forward_to: Default::default() });
