@@ -90,7 +90,7 @@ const BUILTIN: &[Row] = &[
     Row("", "v1", "configmaps", "ConfigMap", true, &["cm"], &[], &[]),
     Row("", "v1", "secrets", "Secret", true, &[], &[], &[]),
     Row("", "v1", "serviceaccounts", "ServiceAccount", true, &["sa"], &[], &[]),
-    Row("", "v1", "pods", "Pod", true, &["po"], &["all"], &["status", "binding", "eviction"]),
+    Row("", "v1", "pods", "Pod", true, &["po"], &["all"], &["status", "binding", "eviction", "log", "exec", "attach", "portforward"]),
     Row("", "v1", "nodes", "Node", false, &["no"], &[], &["status"]),
     Row("", "v1", "services", "Service", true, &["svc"], &["all"], &["status"]),
     Row("", "v1", "endpoints", "Endpoints", true, &["ep"], &[], &[]),

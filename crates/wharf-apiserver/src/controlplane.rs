@@ -79,6 +79,7 @@ pub struct ControlPlane {
     /// The generic store.
     pub registry: Arc<Registry>,
     api: Arc<ApiServer>,
+    ca: Arc<Ca>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -127,6 +128,8 @@ impl ControlPlane {
         let pki_dir = cfg.state_dir.join("pki");
         let ca = Ca::load_or_create(&pki_dir, &format!("wharf-{}-ca", cfg.name))?;
         let admin_cert = pki::load_or_issue(&pki_dir, "admin", || ca.issue_client("kubernetes-admin", &["system:masters"]))?;
+        let kubelet_client = pki::load_or_issue(&pki_dir, "apiserver-kubelet-client", || ca.issue_client(crate::nodeproxy::KUBELET_CLIENT_CN, &["system:masters"]))?;
+        let kubelet = Arc::new(crate::nodeproxy::KubeletClient::new(&ca.cert_pem, &kubelet_client).map_err(StartError::Tls)?);
         let admin_token = load_or_create_token(&cfg.state_dir.join("admin.token"))?;
 
         let listener = TcpListener::bind(cfg.listen).await.map_err(|source| StartError::Listen { addr: cfg.listen, source })?;
@@ -143,7 +146,7 @@ impl ControlPlane {
 
         let mut tokens = TokenAuthenticator::default();
         tokens.insert(admin_token.clone(), UserInfo::new("kubernetes-admin", &["system:masters"]));
-        let api = Arc::new(ApiServer { registry: registry.clone(), tokens, server_address: addr.to_string(), mounts: cfg.mounts, rbac: Default::default() });
+        let api = Arc::new(ApiServer { registry: registry.clone(), tokens, server_address: addr.to_string(), mounts: cfg.mounts, rbac: Default::default(), kubelet: Some(kubelet) });
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -152,7 +155,13 @@ impl ControlPlane {
         tasks.spawn(crate::lifecycle::compact_history(registry.clone(), cfg.compaction_interval));
         tasks.spawn(serve(listener, acceptor, api.clone(), shutdown_rx));
         tracing::info!(cluster = %cfg.name, %addr, "control plane serving");
-        Ok(Self { name: cfg.name, addr, ca_pem: ca.cert_pem.clone(), admin_cert, admin_token, registry, api, shutdown, tasks })
+        Ok(Self { name: cfg.name, addr, ca_pem: ca.cert_pem.clone(), admin_cert, admin_token, registry, api, ca: Arc::new(ca), shutdown, tasks })
+    }
+
+    /// A serving certificate for a node's kubelet API (its host names and addresses), issued
+    /// by the cluster CA the API server's kubelet client trusts.
+    pub fn issue_kubelet_serving_cert(&self, dns: &[String], ips: &[IpAddr]) -> Result<CertPair, PkiError> {
+        self.ca.issue_server(dns, ips)
     }
 
     /// The HTTPS URL of the API server.
@@ -219,7 +228,7 @@ async fn serve(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor, api: 
                 async move { Ok::<_, std::convert::Infallible>(api.handle(req, user).await) }
             });
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(e) = builder.serve_connection(TokioIo::new(tls), svc).await {
+            if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc).await {
                 tracing::debug!(%peer, error = %e, "connection ended with error");
             }
         });

@@ -75,6 +75,10 @@ fn subresource_kind(s: &Served, sub: &str) -> (String, String, String, Vec<&'sta
         "binding" => (String::new(), "v1".into(), "Binding".into(), vec!["create"]),
         "eviction" => ("policy".into(), "v1".into(), "Eviction".into(), vec!["create"]),
         "finalize" => (own.0, own.1, own.2, vec!["update"]),
+        "log" => (own.0, own.1, own.2, vec!["get"]),
+        "exec" => (own.0, own.1, "PodExecOptions".into(), vec!["create", "get"]),
+        "attach" => (own.0, own.1, "PodAttachOptions".into(), vec!["create", "get"]),
+        "portforward" => (own.0, own.1, "PodPortForwardOptions".into(), vec!["create", "get"]),
         _ => (own.0, own.1, own.2, vec!["get", "patch", "update"]),
     }
 }

@@ -46,6 +46,8 @@ pub struct ApiServer {
     pub mounts: Vec<Arc<dyn crate::mount::Mount>>,
     /// Compiled RBAC state.
     pub rbac: auth::RbacCache,
+    /// Client for the kubelet-backed pod subresources (`pods/log`, `pods/exec`, ...).
+    pub kubelet: Option<Arc<crate::nodeproxy::KubeletClient>>,
 }
 
 fn full(b: impl Into<Bytes>) -> Body {
@@ -466,6 +468,10 @@ impl ApiServer {
             (Method::DELETE, false) => "deletecollection",
             (m, _) => return Err(ApiError::MethodNotAllowed(format!("the server does not allow this method on the requested resource: {m}"))),
         };
+        // Streaming pod subresources are authorized as `create` whatever the method (a
+        // WebSocket upgrade is a GET), as kube-apiserver does since 1.30.
+        let kubelet_sub = rp.group.is_empty() && rp.resource == "pods" && rp.subresource.as_deref().is_some_and(|s| crate::nodeproxy::SUBRESOURCES.contains(&s));
+        let verb = if kubelet_sub && rp.subresource.as_deref() != Some("log") { "create" } else { verb };
         let attrs = Attributes {
             verb: verb.into(),
             resource_request: true,
@@ -478,6 +484,9 @@ impl ApiServer {
         };
         if !auth::authorize(self.registry.cache(), &self.rbac, &user, &attrs) {
             return Err(ApiError::Forbidden(attrs.forbidden_message(&user)));
+        }
+        if let (true, Some(ns), Some(name), Some(sub)) = (kubelet_sub, rp.namespace.as_deref(), rp.name.as_deref(), rp.subresource.as_deref()) {
+            return crate::nodeproxy::serve(&self.registry, self.kubelet.as_deref(), ns, name, sub, req).await;
         }
         let out = negotiate(req.headers())?;
         let (parts, body) = req.into_parts();

@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 mod lifecycle;
 pub mod mount;
+pub mod nodeproxy;
 pub mod openapi;
 pub mod pki;
 pub mod registry;
