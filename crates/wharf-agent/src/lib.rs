@@ -32,7 +32,7 @@ pub use error::{Error, Result};
 pub use stats::{ContainerStats, PodStats};
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
@@ -200,8 +200,4 @@ impl Agent {
         let task = tokio::spawn(pod::worker(inner.clone(), uid.clone(), rx, stop.clone()));
         workers.insert(uid, Worker { tx, task });
     }
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

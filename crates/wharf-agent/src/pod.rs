@@ -152,16 +152,25 @@ pub(crate) async fn worker(inner: Arc<Inner>, uid: String, mut rx: watch::Receiv
             }
             Some(p) => run.sync(&p).await,
         }
-        tokio::select! {
-            r = rx.changed() => if r.is_err() { return },
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stop.wait_for(|s| *s) => {
-                if inner.cfg.stop_pods_on_shutdown {
-                    let grace = rx.borrow().as_ref().map(grace_of).unwrap_or_default().min(Duration::from_secs(10));
-                    run.terminate(None, grace).await;
+        let stopping = tokio::select! {
+            r = rx.changed() => {
+                if r.is_err() {
+                    return;
                 }
-                return;
+                false
             }
+            _ = tokio::time::sleep(Duration::from_secs(1)) => false,
+            r = stop.wait_for(|s| *s) => {
+                drop(r);
+                true
+            }
+        };
+        if stopping {
+            if inner.cfg.stop_pods_on_shutdown {
+                let grace = rx.borrow().as_ref().map(grace_of).unwrap_or_default().min(Duration::from_secs(10));
+                run.terminate(None, grace).await;
+            }
+            return;
         }
     }
 }
@@ -472,7 +481,7 @@ impl PodRun {
                 }
             }
         }
-        Keyring::from_pull_secrets(datas.iter().map(|v| v.as_slice())).unwrap_or_default()
+        Keyring::from_pull_secrets(datas.iter().map(|v| v.as_slice())).unwrap_or_else(|_| Keyring::new())
     }
 
     async fn start(&mut self, pod: &Pod, c: &Container) -> Result<(), (String, String)> {
@@ -482,11 +491,15 @@ impl PodRun {
         let keyring = self.keyring(pod).await;
         let policy = PullPolicy::for_container(c.image_pull_policy.as_deref(), &image_name);
         let key = format!("{}_{}", self.uid, image_name);
-        let image = inner
-            .images
-            .ensure_image(&image_name, policy, &keyring, &inner.pull_backoff, &key)
-            .await
-            .map_err(|f| (f.reason().to_string(), f.message()))?;
+        // wharf-image's pull future is not `Send` (it holds a URL serializer across an await), so
+        // it runs on a blocking thread driving it with this runtime's handle.
+        let handle = tokio::runtime::Handle::current();
+        let (inner3, name3) = (inner.clone(), image_name.clone());
+        let image = tokio::task::spawn_blocking(move || {
+            handle.block_on(inner3.images.ensure_image(&name3, policy, &keyring, &inner3.pull_backoff, &key)).map_err(|f| (f.reason().to_string(), f.message()))
+        })
+        .await
+        .map_err(|e| ("ErrImagePull".to_string(), e.to_string()))??;
         let img_cfg = image.runtime_config();
         let ns = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
         let mut src = Sources::new(inner.client.clone(), &ns);
