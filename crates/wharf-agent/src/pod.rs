@@ -461,7 +461,7 @@ impl PodRun {
         match self.start(pod, c).await {
             Ok(()) => {}
             Err((reason, message)) => {
-                tracing::info!(uid = %self.uid, container = %c.name, reason, message, "container not started");
+                tracing::debug!(uid = %self.uid, container = %c.name, reason, message, "container not started");
                 if let Some(e) = self.ctrs.get_mut(&c.name) {
                     e.waiting = Some((reason, message));
                 }

@@ -23,11 +23,19 @@ fn sha(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
 }
 
+fn hdr() -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h
+}
+
 /// Writes a one-layer busybox image as an OCI layout in `dir` (tag `1`).
 fn busybox_layout(dir: &Path) {
     let mut b = tar::Builder::new(Vec::new());
     let add_dir = |b: &mut tar::Builder<Vec<u8>>, p: &str, mode: u32| {
-        let mut h = tar::Header::new_gnu();
+        let mut h = hdr();
         h.set_entry_type(tar::EntryType::Directory);
         h.set_mode(mode);
         h.set_size(0);
@@ -37,17 +45,17 @@ fn busybox_layout(dir: &Path) {
         add_dir(&mut b, d, m);
     }
     let busybox = std::fs::read("/bin/busybox").expect("Debian's busybox-static provides /bin/busybox");
-    let mut h = tar::Header::new_gnu();
+    let mut h = hdr();
     h.set_mode(0o755);
     h.set_size(busybox.len() as u64);
     b.append_data(&mut h, "bin/busybox", &busybox[..]).unwrap();
     for a in APPLETS {
-        let mut h = tar::Header::new_gnu();
+        let mut h = hdr();
         h.set_entry_type(tar::EntryType::Symlink);
         h.set_size(0);
         b.append_link(&mut h, format!("bin/{a}"), "busybox").unwrap();
     }
-    let mut h = tar::Header::new_gnu();
+    let mut h = hdr();
     let passwd = b"root:x:0:0:root:/root:/bin/sh\n";
     h.set_mode(0o644);
     h.set_size(passwd.len() as u64);
