@@ -52,6 +52,7 @@ fn busybox_layout(dir: &Path) {
     for a in APPLETS {
         let mut h = hdr();
         h.set_entry_type(tar::EntryType::Symlink);
+        h.set_mode(0o777);
         h.set_size(0);
         b.append_link(&mut h, format!("bin/{a}"), "busybox").unwrap();
     }
