@@ -75,6 +75,12 @@ struct UpArgs {
     /// How long a node may miss heartbeats before it is marked unreachable (kube-controller-manager's --node-monitor-grace-period).
     #[arg(long, default_value = "40s", value_parser = humantime::parse_duration)]
     node_monitor_grace_period: std::time::Duration,
+    /// Run this many real node agents (kubelets) on this machine; needs root.
+    #[arg(long, default_value_t = 0)]
+    nodes: usize,
+    /// A registry (`host:port`) the node agents pull from over plain HTTP (repeatable).
+    #[arg(long = "insecure-registry")]
+    insecure_registries: Vec<String>,
 }
 
 /// The in-cluster components of one control plane (scheduler, controller manager, simulated
@@ -86,7 +92,7 @@ struct Components {
 }
 
 impl Components {
-    fn start(cp: &ControlPlane, controllers: ControllersConfig, sim: Option<SimConfig>) -> Self {
+    fn start(cp: &ControlPlane, controllers: ControllersConfig, sim: Option<SimConfig>, agents: Vec<wharf_agent::AgentConfig>) -> Self {
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let identity = format!("wharf-{}", std::process::id());
@@ -114,13 +120,24 @@ impl Components {
                 }
             });
         }
+        for cfg in agents {
+            let node = cfg.node_name.clone();
+            let client = cp.client(UserInfo::new(&format!("system:node:{node}"), &["system:nodes"]));
+            let rx = stop_rx.clone();
+            tasks.spawn(async move {
+                if let Err(e) = wharf_agent::run(client, cfg, rx).await {
+                    tracing::error!(node, error = %e, "node agent failed");
+                }
+            });
+        }
         Self { stop, tasks }
     }
 
     async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         let ended = async { while self.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(std::time::Duration::from_secs(5), ended).await.is_err() {
+        // Node agents stop their pods' containers (up to 10 s of grace each).
+        if tokio::time::timeout(std::time::Duration::from_secs(20), ended).await.is_err() {
             self.tasks.abort_all();
         }
     }
@@ -238,8 +255,29 @@ async fn up(args: UpArgs) -> Result<()> {
         heartbeat: args.simulated_node_heartbeat,
         ..SimConfig::new(args.simulated_nodes)
     });
+    let mut agents = Vec::new();
+    if args.nodes > 0 {
+        let exe = std::env::current_exe().context("locating the wharf binary for shims")?;
+        for i in 0..args.nodes {
+            let name = format!("wharf-node-{i}");
+            let mut cfg = wharf_agent::AgentConfig::new(&name, args.data_dir.join("nodes").join(&name), wharf_container::ShimCommand::new(&exe, &["shim"]));
+            cfg.insecure_registries = args.insecure_registries.clone();
+            cfg.stop_pods_on_shutdown = true;
+            // One cgroup subtree per data directory, so several `wharf up` can share a machine.
+            let tag = {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                args.data_dir.hash(&mut h);
+                h.finish() & 0xffff_ffff
+            };
+            cfg.cgroup_parent = format!("/wharf/{name}-{tag:08x}");
+            cfg.labels.insert("topology.kubernetes.io/zone".into(), "local-a".into());
+            cfg.labels.insert("node.kubernetes.io/instance-type".into(), "wharf.local".into());
+            agents.push(cfg);
+        }
+    }
     let controllers = ControllersConfig { node_monitor_grace_period: args.node_monitor_grace_period, ..ControllersConfig::default() };
-    let components = Components::start(&cp, controllers, sim);
+    let components = Components::start(&cp, controllers, sim, agents);
     let kubeconfig = args.data_dir.join("kubeconfig");
     wharf_apiserver::pki::write_secret_file(&kubeconfig, &cp.kubeconfig()).context("writing kubeconfig")?;
     let aws_env = args.data_dir.join("aws.env");
@@ -261,6 +299,12 @@ async fn up(args: UpArgs) -> Result<()> {
 }
 
 fn main() -> Result<()> {
+    // `wharf shim ...`: the per-container shim re-executed by node agents (hidden, single-threaded:
+    // it must run before any runtime thread exists).
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("shim") {
+        wharf_container::shim_main(argv[2..].to_vec());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("WHARF_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)

@@ -1,0 +1,103 @@
+//! The agent's configuration.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wharf_container::{Resources, RuntimeKind, ShimCommand};
+
+/// How one node agent runs.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The Node's name.
+    pub node_name: String,
+    /// State directory (pods, shims, sandboxes, images, runtime state).
+    pub root_dir: PathBuf,
+    /// CRI log root: `<log_dir>/<namespace>_<pod>_<uid>/<container>/<restartCount>.log`.
+    pub log_dir: PathBuf,
+    /// Parent cgroup of all the node's pods (e.g. `/wharf/<node>`).
+    pub cgroup_parent: String,
+    /// CPU budget in millicores (capacity and the parent cgroup's quota).
+    pub cpu_milli: u64,
+    /// Memory budget in bytes (capacity and the parent cgroup's limit).
+    pub memory_bytes: u64,
+    /// Pod slots.
+    pub max_pods: u32,
+    /// Ephemeral storage reported as capacity, in bytes.
+    pub ephemeral_storage_bytes: u64,
+    /// Extra node labels (zone, region, instance type...).
+    pub labels: BTreeMap<String, String>,
+    /// `status.daemonEndpoints.kubeletEndpoint.Port`.
+    pub kubelet_port: u16,
+    /// The node's InternalIP (also each pod's `hostIP`).
+    pub node_ip: String,
+    /// OCI runtime.
+    pub runtime: RuntimeKind,
+    /// How to re-execute the shim (`wharf shim`).
+    pub shim: ShimCommand,
+    /// Registries spoken to over plain HTTP.
+    pub insecure_registries: Vec<String>,
+    /// When the agent stops, stop every container of the node too (otherwise they keep running
+    /// and a restarted agent re-adopts them).
+    pub stop_pods_on_shutdown: bool,
+    /// Lease renewal interval (kubelet: 10 s).
+    pub heartbeat: Duration,
+    /// Node status update interval.
+    pub status_interval: Duration,
+    /// CRI log rotation: bytes per file and files kept.
+    pub log_max_size: u64,
+    /// See `log_max_size`.
+    pub log_max_files: u32,
+}
+
+impl AgentConfig {
+    /// A config for node `node_name` with state under `root_dir`, the whole machine as budget.
+    pub fn new(node_name: impl Into<String>, root_dir: impl Into<PathBuf>, shim: ShimCommand) -> Self {
+        let node_name = node_name.into();
+        let root_dir = root_dir.into();
+        let cpus = std::thread::available_parallelism().map(|n| n.get() as u64).unwrap_or(1);
+        AgentConfig {
+            log_dir: root_dir.join("logs"),
+            cgroup_parent: format!("/wharf/{node_name}"),
+            node_name,
+            root_dir,
+            cpu_milli: cpus * 1000,
+            memory_bytes: host_memory().unwrap_or(1 << 30),
+            max_pods: 110,
+            ephemeral_storage_bytes: 20 << 30,
+            labels: BTreeMap::new(),
+            kubelet_port: 10250,
+            node_ip: "127.0.0.1".into(),
+            runtime: RuntimeKind::Libcontainer,
+            shim,
+            insecure_registries: Vec::new(),
+            stop_pods_on_shutdown: false,
+            heartbeat: Duration::from_secs(10),
+            status_interval: Duration::from_secs(60),
+            log_max_size: 10 << 20,
+            log_max_files: 5,
+        }
+    }
+
+    /// The parent cgroup's limits: the node's CPU and memory budget.
+    pub fn cgroup_budget(&self) -> Resources {
+        Resources {
+            cpu_quota: Some((self.cpu_milli * 100) as i64),
+            cpu_period: Some(100_000),
+            memory_limit: Some(self.memory_bytes as i64),
+            ..Resources::default()
+        }
+    }
+}
+
+/// Total memory of this machine (`MemTotal`).
+pub fn host_memory() -> Option<u64> {
+    meminfo("MemTotal:")
+}
+
+pub(crate) fn meminfo(key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

@@ -1,0 +1,203 @@
+//! `wharf-agent` owns the node agent (the kubelet's core): registering this machine as a Node
+//! (capacity from the agent's budget, labels, conditions, node info) and renewing its Lease in
+//! `kube-node-lease`; running the pods bound to it — pod sandbox, image pulls with pull policy and
+//! back-off, init containers, restartable init containers (sidecars) and containers with their
+//! command/args/env merged with the image config, resources as cgroups, restart policy with
+//! CrashLoopBackOff, graceful termination with preStop hooks; pod volumes (emptyDir, configMap,
+//! secret, downwardAPI, projected, hostPath) with kubelet-style atomic `..data` updates; liveness,
+//! readiness and startup probes (exec, HTTP GET, TCP inside the pod's network namespace); pod status
+//! as the kubelet reports it; re-adoption of running containers after an agent restart; and
+//! per-pod/per-container CPU and memory statistics for a metrics API.
+//!
+//! It talks to the Kubernetes API only through the `kube::Client` it is given, and to containers only
+//! through `wharf-container` (shims, sandboxes) and `wharf-image` (pulls, root filesystems).
+//!
+//! Entry point: [`run`] (or [`Agent::new`] + [`Agent::run`] to keep a handle for [`Agent::stats`]).
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod config;
+mod envs;
+mod error;
+mod netns;
+mod node;
+mod pod;
+mod probes;
+mod state;
+pub mod stats;
+mod volumes;
+
+pub use config::AgentConfig;
+pub use error::{Error, Result};
+pub use stats::{ContainerStats, PodStats};
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::Api;
+use kube::runtime::watcher::{self, watcher, Event};
+use kube::runtime::WatchStreamExt;
+use tokio::sync::watch;
+use wharf_image::{ClientConfig, ImageStore, Platform, PullBackoff, RegistryClient};
+
+/// Runs the node agent until `stop` turns true.
+pub async fn run(client: kube::Client, cfg: AgentConfig, stop: watch::Receiver<bool>) -> Result<()> {
+    Agent::new(client, cfg)?.run(stop).await
+}
+
+/// A node agent; cheap to clone.
+#[derive(Clone)]
+pub struct Agent {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub client: kube::Client,
+    pub cfg: AgentConfig,
+    pub images: ImageStore,
+    pub pull_backoff: std::sync::Mutex<PullBackoff>,
+    pub runtime: wharf_container::RuntimeConfig,
+    pub stats: RwLock<HashMap<String, PodStats>>,
+}
+
+impl Inner {
+    pub fn shim_root(&self) -> std::path::PathBuf {
+        self.cfg.root_dir.join("shims")
+    }
+    pub fn pods_root(&self) -> std::path::PathBuf {
+        self.cfg.root_dir.join("pods")
+    }
+    pub fn sandbox_dir(&self, uid: &str) -> std::path::PathBuf {
+        self.cfg.root_dir.join("sandboxes").join(uid)
+    }
+}
+
+struct Worker {
+    tx: watch::Sender<Option<Pod>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Agent {
+    /// Opens the agent's state (image store, runtime root) under `cfg.root_dir`.
+    pub fn new(client: kube::Client, cfg: AgentConfig) -> Result<Agent> {
+        std::fs::create_dir_all(&cfg.root_dir).map_err(|e| Error::io("create", &cfg.root_dir, e))?;
+        let registry = RegistryClient::new(ClientConfig {
+            insecure_registries: cfg.insecure_registries.clone(),
+            ..ClientConfig::default()
+        })?;
+        let images = ImageStore::open(cfg.root_dir.join("images"), registry, Platform::host())?;
+        let runtime = wharf_container::RuntimeConfig::new(cfg.runtime, cfg.root_dir.join("runtime"));
+        Ok(Agent {
+            inner: Arc::new(Inner {
+                client,
+                cfg,
+                images,
+                pull_backoff: std::sync::Mutex::new(PullBackoff::default()),
+                runtime,
+                stats: RwLock::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The node's name.
+    pub fn node_name(&self) -> &str {
+        &self.inner.cfg.node_name
+    }
+
+    /// Latest CPU/memory statistics of every pod on this node (refreshed about every 10 s).
+    pub fn stats(&self) -> Vec<PodStats> {
+        self.inner.stats.read().map(|m| m.values().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Registers the node and runs its pods until `stop` turns true.
+    pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<()> {
+        let inner = self.inner.clone();
+        wharf_container::cgroups::ensure(&inner.cfg.cgroup_parent, &inner.cfg.cgroup_budget())?;
+        node::register(&inner).await?;
+        tracing::info!(node = %inner.cfg.node_name, "node registered");
+        let heartbeat = tokio::spawn(node::heartbeat(inner.clone()));
+
+        let pods: Api<Pod> = Api::all(inner.client.clone());
+        let wcfg = watcher::Config::default().fields(&format!("spec.nodeName={}", inner.cfg.node_name));
+        let mut stream = watcher(pods, wcfg).default_backoff().boxed();
+        let mut workers: HashMap<String, Worker> = HashMap::new();
+        let mut listing: Option<Vec<Pod>> = None;
+        let mut cleaned = false;
+        let (wstop_tx, wstop_rx) = watch::channel(false);
+        loop {
+            let ev = tokio::select! {
+                _ = stop.wait_for(|s| *s) => break,
+                ev = stream.next() => ev,
+            };
+            let Some(ev) = ev else { break };
+            let ev = match ev {
+                Ok(ev) => ev,
+                Err(e) => {
+                    tracing::debug!(error = %e, "pod watch");
+                    continue;
+                }
+            };
+            match ev {
+                Event::Init => listing = Some(Vec::new()),
+                Event::InitApply(p) => {
+                    if let Some(l) = listing.as_mut() {
+                        l.push(p);
+                    }
+                }
+                Event::InitDone => {
+                    let all = listing.take().unwrap_or_default();
+                    let live: std::collections::HashSet<String> = all.iter().filter_map(|p| p.metadata.uid.clone()).collect();
+                    // Pods gone while we were not watching: tear them down.
+                    for (uid, w) in workers.iter() {
+                        if !live.contains(uid) {
+                            let _ = w.tx.send(None);
+                        }
+                    }
+                    if !cleaned {
+                        cleaned = true;
+                        let inner2 = inner.clone();
+                        let keep = all.clone();
+                        let _ = tokio::task::spawn_blocking(move || state::cleanup_orphans(&inner2, &keep)).await;
+                    }
+                    for p in all {
+                        Self::dispatch(&inner, &mut workers, p, &wstop_rx);
+                    }
+                }
+                Event::Apply(p) => Self::dispatch(&inner, &mut workers, p, &wstop_rx),
+                Event::Delete(p) => {
+                    if let Some(w) = p.metadata.uid.as_ref().and_then(|u| workers.get(u)) {
+                        let _ = w.tx.send(None);
+                    }
+                }
+            }
+            workers.retain(|_, w| !w.task.is_finished());
+        }
+        // Shutdown.
+        let _ = wstop_tx.send(true);
+        for (_, w) in workers.drain() {
+            let _ = w.task.await;
+        }
+        heartbeat.abort();
+        Ok(())
+    }
+
+    fn dispatch(inner: &Arc<Inner>, workers: &mut HashMap<String, Worker>, p: Pod, stop: &watch::Receiver<bool>) {
+        let Some(uid) = p.metadata.uid.clone() else { return };
+        if let Some(w) = workers.get(&uid) {
+            if !w.task.is_finished() {
+                let _ = w.tx.send(Some(p));
+                return;
+            }
+        }
+        let terminal = matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded") | Some("Failed"));
+        let started_here = inner.pods_root().join(&uid).exists();
+        if terminal && !started_here && p.metadata.deletion_timestamp.is_none() {
+            return;
+        }
+        let (tx, rx) = watch::channel(Some(p));
+        let task = tokio::spawn(pod::worker(inner.clone(), uid.clone(), rx, stop.clone()));
+        workers.insert(uid, Worker { tx, task });
+    }
+}
