@@ -180,6 +180,14 @@ impl Agent {
             let _ = w.task.await;
         }
         heartbeat.abort();
+        if inner.cfg.stop_pods_on_shutdown {
+            // Every container is gone: the node's cgroup budget goes too.
+            let parent = inner.cfg.cgroup_parent.clone();
+            let removed = tokio::task::spawn_blocking(move || wharf_container::cgroups::remove(&parent)).await;
+            if let Ok(Err(e)) = removed {
+                tracing::warn!(node = %inner.cfg.node_name, error = %e, "removing the node cgroup");
+            }
+        }
         Ok(())
     }
 
