@@ -69,8 +69,11 @@ fn an_unschedulable_pod_reports_kubernetes_failed_scheduling_message() {
         d.contains("Warning  FailedScheduling") && d.contains("default-scheduler") && d.contains("0/3 nodes are available")
     });
     // A node with room appears: the pod is retried and placed there.
-    let node = "apiVersion: v1\nkind: Node\nmetadata:\n  name: big\n  labels:\n    kubernetes.io/hostname: big\nstatus:\n  capacity:\n    cpu: \"200\"\n    memory: 64Gi\n    pods: \"110\"\n  allocatable:\n    cpu: \"200\"\n    memory: 64Gi\n    pods: \"110\"\n";
-    w.ok_stdin(&["create", "-f", "-"], node);
+    // A Ready node (with a fresh heartbeat, or node lifecycle taints it unreachable at once).
+    let now = std::process::Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"]).output().expect("date");
+    let now = String::from_utf8_lossy(&now.stdout).trim().to_string();
+    let node = format!("apiVersion: v1\nkind: Node\nmetadata:\n  name: big\n  labels:\n    kubernetes.io/hostname: big\nstatus:\n  capacity:\n    cpu: \"200\"\n    memory: 64Gi\n    pods: \"110\"\n  allocatable:\n    cpu: \"200\"\n    memory: 64Gi\n    pods: \"110\"\n  conditions:\n  - type: Ready\n    status: \"True\"\n    reason: KubeletReady\n    lastHeartbeatTime: \"{now}\"\n    lastTransitionTime: \"{now}\"\n");
+    w.ok_stdin(&["create", "-f", "-"], &node);
     assert_eq!(wait_bound(&w, "huge"), "big");
 }
 
