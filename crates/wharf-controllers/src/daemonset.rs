@@ -26,7 +26,7 @@ use crate::informer::{key_of, Change, Informer};
 use crate::nodelifecycle::tolerates;
 use crate::queue::{Requeue, WorkQueue};
 use crate::replicaset::{pod_from_template, slow_start_batch};
-use crate::util::{self, controller_of, controller_ref, pod_is_available, pod_is_ready};
+use crate::util::{self, controller_key, controller_ref, pod_is_available, pod_is_ready};
 use crate::{ControllersConfig, Result, Shared};
 
 /// The label carrying the hash of the template a daemon pod was made from.
@@ -43,8 +43,7 @@ struct Ctl {
 }
 
 fn ds_key_of(p: &Pod) -> Option<String> {
-    let r = controller_of(&p.metadata)?;
-    (r.kind == "DaemonSet").then(|| format!("{}/{}", p.namespace().unwrap_or_default(), r.name))
+    controller_key(&p.metadata, "DaemonSet", "apps/v1")
 }
 
 /// Registers the controller; the returned starter spawns its workers.

@@ -22,7 +22,7 @@ use serde_json::json;
 use crate::events::Events;
 use crate::informer::{key_of, Change};
 use crate::queue::{Requeue, WorkQueue};
-use crate::util::{self, controller_of, controller_ref};
+use crate::util::{self, controller_key, controller_of, controller_ref};
 use crate::{ControllersConfig, Error, Result, Shared};
 
 /// The revision of a ReplicaSet (and of its Deployment).
@@ -55,9 +55,7 @@ pub struct DeploymentController {
 }
 
 fn deployment_key_of(m: &ObjectMeta) -> Option<String> {
-    let r = controller_of(m)?;
-    (r.kind == "Deployment" && r.api_version == "apps/v1")
-        .then(|| format!("{}/{}", m.namespace.as_deref().unwrap_or_default(), r.name))
+    controller_key(m, "Deployment", "apps/v1")
 }
 
 /// Registers the controller's handlers; the returned starter spawns its workers.

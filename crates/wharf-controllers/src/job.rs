@@ -23,7 +23,7 @@ use crate::expectations::Expectations;
 use crate::informer::{key_of, Change};
 use crate::queue::{Requeue, WorkQueue};
 use crate::replicaset::{pod_from_template, slow_start_batch};
-use crate::util::{self, controller_of, controller_ref, now_time, pod_is_ready};
+use crate::util::{self, controller_key, controller_ref, now_time, pod_is_ready};
 use crate::{ControllersConfig, Error, Result, Shared};
 
 /// The finalizer that keeps a Job's pods until they are counted.
@@ -47,14 +47,7 @@ pub struct JobController {
 }
 
 fn job_key_of(p: &Pod) -> Option<String> {
-    let r = controller_of(&p.metadata)?;
-    (r.kind == "Job" && r.api_version == "batch/v1").then(|| {
-        format!(
-            "{}/{}",
-            p.metadata.namespace.as_deref().unwrap_or_default(),
-            r.name
-        )
-    })
+    controller_key(&p.metadata, "Job", "batch/v1")
 }
 
 /// Registers the controller's handlers; the returned starter spawns its workers.

@@ -22,6 +22,7 @@ use crate::expectations::Expectations;
 use crate::informer::{key_of, split_key, Change};
 use crate::queue::{Requeue, WorkQueue};
 use crate::util::{
+    controller_key,
     self, controller_of, controller_ref, pod_is_active, pod_is_available, pod_is_ready,
     selector_matches,
 };
@@ -39,14 +40,7 @@ pub struct ReplicaSetController {
 type Starter = Box<dyn FnOnce() -> Vec<tokio::task::JoinHandle<()>> + Send>;
 
 fn rs_key_of_pod(p: &Pod) -> Option<String> {
-    let r = controller_of(&p.metadata)?;
-    (r.kind == "ReplicaSet" && r.api_version == "apps/v1").then(|| {
-        format!(
-            "{}/{}",
-            p.metadata.namespace.as_deref().unwrap_or_default(),
-            r.name
-        )
-    })
+    controller_key(&p.metadata, "ReplicaSet", "apps/v1")
 }
 
 /// Registers the controller's handlers; the returned starter spawns its workers once caches synced.

@@ -30,6 +30,13 @@ pub fn controller_of(m: &ObjectMeta) -> Option<&OwnerReference> {
         .find(|r| r.controller == Some(true))
 }
 
+/// The `namespace/name` key of the object's controller when it is a `kind` of `api_version`.
+pub fn controller_key(m: &ObjectMeta, kind: &str, api_version: &str) -> Option<String> {
+    let r = controller_of(m)?;
+    (r.kind == kind && r.api_version == api_version)
+        .then(|| format!("{}/{}", m.namespace.as_deref().unwrap_or_default(), r.name))
+}
+
 /// A controller owner reference (`controller` and `blockOwnerDeletion` true) pointing at `owner`.
 pub fn controller_ref<K: Resource<DynamicType = ()>>(owner: &K) -> OwnerReference {
     OwnerReference {
