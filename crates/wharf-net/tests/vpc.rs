@@ -1,0 +1,230 @@
+//! Root tests: a test VPC with two instances and fake pod sandboxes (plain network namespaces),
+//! proving VPC-native reachability over real sockets, IPAM persistence and complete cleanup.
+//! Each test uses its own tag and a random 10.x.y.0/24 so concurrent runs do not clash.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use wharf_net::{
+    bind_tcp_in, create_netns, is_netns, remove_netns, run_in_netns, Instance, InstanceConfig, Ipv4Cidr, Vpc,
+    VpcConfig,
+};
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+macro_rules! require_root {
+    () => {
+        if !is_root() {
+            eprintln!("skipped: needs root (network namespaces, veth, bridge)");
+            return;
+        }
+    };
+}
+
+/// Everything one test made; removed on drop, also when the test fails.
+struct Fixture {
+    tag: String,
+    dir: tempfile::TempDir,
+    base: [u8; 3],
+    sandboxes: Vec<PathBuf>,
+}
+
+impl Fixture {
+    fn new(salt: u32) -> Fixture {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let r = nanos ^ std::process::id().wrapping_mul(2_654_435_761) ^ salt.wrapping_mul(40_503);
+        let base = [10, 200 + (r % 50) as u8, ((r >> 8) % 256) as u8];
+        Fixture {
+            tag: format!("t{:x}-{salt}", r),
+            dir: tempfile::tempdir().unwrap(),
+            base,
+            sandboxes: Vec::new(),
+        }
+    }
+
+    fn ip(&self, last: u8) -> Ipv4Addr {
+        Ipv4Addr::new(self.base[0], self.base[1], self.base[2], last)
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn vpc(&self) -> Vpc {
+        let cidr = Ipv4Cidr::new(self.ip(0), 24).unwrap();
+        Vpc::create(VpcConfig { tag: self.tag.clone(), cidr, state_dir: self.state_dir() }).unwrap()
+    }
+
+    /// Instance `n` (0 or 1): address .10+n, pods from .64+32n/27.
+    fn instance(&self, vpc: &Vpc, n: u8) -> Instance {
+        vpc.instance(InstanceConfig {
+            name: format!("node-{n}"),
+            address: self.ip(10 + n),
+            pod_cidr: Ipv4Cidr::new(self.ip(64 + 32 * n), 27).unwrap(),
+            zone: n as usize,
+        })
+        .unwrap()
+    }
+
+    fn sandbox(&mut self, name: &str) -> PathBuf {
+        let p = self.dir.path().join("sandboxes").join(name);
+        create_netns(&p).unwrap();
+        self.sandboxes.push(p.clone());
+        p
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        for s in &self.sandboxes {
+            let _ = remove_netns(s);
+        }
+        if let Err(e) = Vpc::cleanup(&self.tag, &self.state_dir()) {
+            eprintln!("cleanup of {}: {e}", self.tag);
+        }
+    }
+}
+
+/// Connects from `from` (a netns, or the test's own namespace) to a listener on `to_ip` inside `to`,
+/// exchanges a message and returns the client address the server saw.
+fn round_trip(from: Option<&Path>, to: &Path, to_ip: Ipv4Addr) -> IpAddr {
+    let listener = bind_tcp_in(to, SocketAddr::new(IpAddr::V4(to_ip), 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, peer) = listener.accept().unwrap();
+        let mut buf = [0u8; 4];
+        s.read_exact(&mut buf).unwrap();
+        s.write_all(&buf).unwrap();
+        peer.ip()
+    });
+    let connect = move || TcpStream::connect_timeout(&addr, Duration::from_secs(5));
+    let mut stream = match from {
+        Some(ns) => run_in_netns(ns, connect).unwrap(),
+        None => connect(),
+    }
+    .unwrap_or_else(|e| panic!("connect {from:?} -> {addr}: {e}"));
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream.write_all(b"ping").unwrap();
+    let mut buf = [0u8; 4];
+    stream.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ping");
+    server.join().unwrap()
+}
+
+fn host_links() -> Vec<String> {
+    std::fs::read_dir("/sys/class/net").unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+}
+
+fn mounts_under(dir: &Path) -> Vec<String> {
+    let d = dir.to_string_lossy().into_owned();
+    std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().filter(|l| l.contains(&d)).map(String::from).collect()
+}
+
+fn v4(ip: IpAddr) -> Ipv4Addr {
+    match ip {
+        IpAddr::V4(v) => v,
+        IpAddr::V6(v) => panic!("expected an IPv4 pod address, got {v}"),
+    }
+}
+
+#[test]
+fn pods_should_reach_pods_instances_and_host_with_their_own_addresses() {
+    require_root!();
+    let mut fx = Fixture::new(1);
+    let vpc = fx.vpc();
+    let a = fx.instance(&vpc, 0);
+    let b = fx.instance(&vpc, 1);
+    let (sa1, sa2, sb1) = (fx.sandbox("a1"), fx.sandbox("a2"), fx.sandbox("b1"));
+    let pa1 = v4(a.pods().attach("uid-a1", &sa1).unwrap());
+    let pa2 = v4(a.pods().attach("uid-a2", &sa2).unwrap());
+    let pb1 = v4(b.pods().attach("uid-b1", &sb1).unwrap());
+    assert!(a.pods().pod_cidr().contains(pa1) && a.pods().pod_cidr().contains(pa2));
+    assert!(b.pods().pod_cidr().contains(pb1));
+    assert_ne!(pa1, pa2);
+
+    // Every hop keeps the client's own address: no NAT, no overlay.
+    assert_eq!(round_trip(Some(&sa1), &sa2, pa2), IpAddr::V4(pa1), "pod -> pod on the same instance");
+    assert_eq!(round_trip(Some(&sa1), &sb1, pb1), IpAddr::V4(pa1), "pod -> pod across instances");
+    assert_eq!(round_trip(Some(&sb1), &sa2, pa2), IpAddr::V4(pb1), "pod -> pod across instances, reverse");
+    assert_eq!(round_trip(Some(&sa1), a.netns_path(), a.address()), IpAddr::V4(pa1), "pod -> own instance");
+    assert_eq!(round_trip(Some(&sa1), b.netns_path(), b.address()), IpAddr::V4(pa1), "pod -> other instance");
+    assert_eq!(round_trip(Some(a.netns_path()), &sa1, pa1), IpAddr::V4(a.address()), "instance -> own pod");
+    assert_eq!(round_trip(Some(b.netns_path()), &sa1, pa1), IpAddr::V4(b.address()), "instance -> other pod");
+    assert_eq!(round_trip(Some(a.netns_path()), b.netns_path(), b.address()), IpAddr::V4(a.address()), "instance -> instance");
+    assert_eq!(round_trip(None, &sb1, pb1), IpAddr::V4(vpc.router()), "host -> pod");
+
+    // The host side of the VPC (control plane, DNS, registry) is reachable from pods at the router.
+    let here = Path::new("/proc/self/ns/net");
+    assert_eq!(round_trip(Some(&sb1), here, vpc.router()), IpAddr::V4(pb1), "pod -> host router address");
+
+    // A detached pod is unreachable and its address is released.
+    a.pods().detach("uid-a2").unwrap();
+    assert_eq!(a.pods().address_of("uid-a2"), None);
+    let gone = run_in_netns(&sa1, move || TcpStream::connect_timeout(&SocketAddr::new(IpAddr::V4(pa2), 9), Duration::from_secs(1))).unwrap();
+    assert!(gone.is_err(), "detached pod still answers");
+    a.pods().detach("uid-a2").unwrap();
+}
+
+#[test]
+fn attach_should_be_idempotent_and_ipam_should_survive_a_restart() {
+    require_root!();
+    let mut fx = Fixture::new(2);
+    let (s1, s2, s3) = (fx.sandbox("p1"), fx.sandbox("p2"), fx.sandbox("p3"));
+    let (ip1, ip2) = {
+        let vpc = fx.vpc();
+        let a = fx.instance(&vpc, 0);
+        let ip1 = a.pods().attach("uid-1", &s1).unwrap();
+        assert_eq!(a.pods().attach("uid-1", &s1).unwrap(), ip1, "second attach of the same uid");
+        let ip2 = a.pods().attach("uid-2", &s2).unwrap();
+        assert_ne!(ip1, ip2);
+        (ip1, ip2)
+    };
+    // "Restart": adopt the VPC and instance from the same tag and state directory.
+    let vpc = fx.vpc();
+    let a = fx.instance(&vpc, 0);
+    assert_eq!(a.pods().address_of("uid-1"), Some(v4(ip1)));
+    assert_eq!(a.pods().attach("uid-2", &s2).unwrap(), ip2);
+    let ip3 = a.pods().attach("uid-3", &s3).unwrap();
+    assert!(ip3 != ip1 && ip3 != ip2, "no double allocation after restart");
+    // The adopted instance still forwards: pod 1 reaches pod 3.
+    assert_eq!(round_trip(Some(&s1), &s3, v4(ip3)), ip1);
+    a.pods().detach("uid-1").unwrap();
+    assert_eq!(a.pods().allocations().len(), 2);
+}
+
+#[test]
+fn destroy_should_leave_no_link_namespace_or_mount_behind() {
+    require_root!();
+    let mut fx = Fixture::new(3);
+    let vpc = fx.vpc();
+    let a = fx.instance(&vpc, 0);
+    let b = fx.instance(&vpc, 1);
+    let s = fx.sandbox("p");
+    a.pods().attach("uid-p", &s).unwrap();
+    let bridge = vpc.bridge_name().to_string();
+    let ports = [a.host_link().to_string(), b.host_link().to_string()];
+    let (ns_a, ns_b) = (a.netns_path().to_path_buf(), b.netns_path().to_path_buf());
+    assert!(host_links().contains(&bridge));
+    assert!(is_netns(&ns_a) && is_netns(&ns_b));
+
+    b.destroy().unwrap();
+    assert!(!host_links().contains(&ports[1]));
+    assert!(!ns_b.exists());
+    vpc.destroy().unwrap();
+
+    let links = host_links();
+    assert!(!links.contains(&bridge), "bridge {bridge} left behind");
+    for p in &ports {
+        assert!(!links.contains(p), "instance link {p} left behind");
+    }
+    assert!(!ns_a.exists());
+    assert!(!fx.state_dir().join("netns").exists());
+    assert!(!fx.state_dir().join("ipam").exists());
+    assert_eq!(mounts_under(&fx.state_dir()), Vec::<String>::new());
+    // Cleaning up twice is fine.
+    Vpc::cleanup(&fx.tag, &fx.state_dir()).unwrap();
+}
