@@ -51,6 +51,16 @@ impl Ipv4Cidr {
         other.prefix >= self.prefix && self.contains(other.network)
     }
 
+    /// Whether the two blocks share any address.
+    pub fn overlaps(&self, other: &Ipv4Cidr) -> bool {
+        self.covers(other) || other.covers(self)
+    }
+
+    /// The block of `prefix` bits that holds `ip` (host bits cleared).
+    pub fn containing(ip: Ipv4Addr, prefix: u8) -> Result<Ipv4Cidr> {
+        Ipv4Cidr::new(Ipv4Addr::from(u32::from(ip) & mask(prefix.min(32))), prefix)
+    }
+
     /// The `n`th address of the block (0 is the network address), if the block has one.
     pub fn nth(&self, n: u64) -> Option<Ipv4Addr> {
         if n >= self.size() {
@@ -141,5 +151,9 @@ mod tests {
         assert!(c.subnet(20, 16).is_err());
         assert_eq!(c.nth(1), Some("172.31.0.1".parse().unwrap()));
         assert_eq!(c.offset_of("172.31.1.2".parse().unwrap()), Some(258));
+        let other = Ipv4Cidr::containing("172.31.5.9".parse().unwrap(), 24).unwrap();
+        assert_eq!(other.to_string(), "172.31.5.0/24");
+        assert!(c.overlaps(&other) && other.overlaps(&c));
+        assert!(!c.overlaps(&"172.30.0.0/16".parse().unwrap()));
     }
 }

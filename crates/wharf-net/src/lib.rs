@@ -15,6 +15,9 @@
 //! Every kernel object name derives from the VPC tag ([`names`]), so VPCs of concurrent runs never
 //! clash, and [`Vpc::cleanup`] finds and removes everything from the tag after a crash.
 
+#![warn(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod cidr;
 mod error;
 pub mod instance;
@@ -30,4 +33,4 @@ pub use error::{Error, Result};
 pub use instance::{Instance, InstanceConfig};
 pub use netns::{bind_tcp_in, create_netns, is_netns, remove_netns, run_in_netns, spawn_in};
 pub use pod::{PodNetwork, POD_GATEWAY};
-pub use vpc::{Vpc, VpcConfig};
+pub use vpc::{plan_instance, Vpc, VpcConfig};

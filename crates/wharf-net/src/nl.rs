@@ -200,6 +200,25 @@ impl Nl {
         }
     }
 
+    /// Every IPv4 address of the namespace as (link index, address, prefix length).
+    pub fn addrs_v4(&mut self) -> Result<Vec<(u32, Ipv4Addr, u8)>> {
+        let mut q = AddressMessage::default();
+        q.header.family = AddressFamily::Inet;
+        let msgs = self.request(RouteNetlinkMessage::GetAddress(q), NLM_F_DUMP, &|| "dump addresses".into())?;
+        Ok(msgs
+            .iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewAddress(a) => a.attributes.iter().find_map(|at| match at {
+                    AddressAttribute::Local(IpAddr::V4(ip)) | AddressAttribute::Address(IpAddr::V4(ip)) => {
+                        Some((a.header.index, *ip, a.header.prefix_len))
+                    }
+                    _ => None,
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// Puts `ip/prefix` on link `index` (replacing an identical address: idempotent).
     pub fn add_addr(&mut self, index: u32, ip: Ipv4Addr, prefix: u8) -> Result<()> {
         let mut m = AddressMessage::default();

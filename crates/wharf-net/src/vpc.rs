@@ -49,13 +49,30 @@ impl Vpc {
         }
         let bridge = names::bridge_name(&config.tag);
         let vpc = Vpc { config, bridge };
+        let mut nl = Nl::open()?;
+        // Another VPC (a concurrent `wharf up`) or a host network on the same block would make
+        // addresses ambiguous: refuse rather than break both.
+        let mine = nl.link(&vpc.bridge)?.map(|l| l.index);
+        for (index, ip, prefix) in nl.addrs_v4()? {
+            if Some(index) == mine || ip.is_loopback() {
+                continue;
+            }
+            if Ipv4Cidr::containing(ip, prefix)?.overlaps(&vpc.config.cidr) {
+                return Err(Error::Cidr {
+                    value: vpc.config.cidr.to_string(),
+                    reason: "overlaps an address already on another host link (another VPC or a host network)",
+                });
+            }
+        }
         for sub in ["netns", "ipam"] {
             let d = vpc.config.state_dir.join(sub);
             std::fs::create_dir_all(&d).map_err(|e| Error::io("create dir", d, e))?;
         }
-        let mut nl = Nl::open()?;
         let index = vpc.ensure_bridge(&mut nl)?;
         nl.add_addr(index, vpc.router(), vpc.config.cidr.prefix())?;
+        // The host never forwards what arrives from the VPC: nothing leaves the machine unless
+        // egress is configured (IPv4 checks forwarding on the ingress interface).
+        crate::netns::write_sysctl(&format!("net/ipv4/conf/{}/forwarding", vpc.bridge), "0")?;
         nl.set_up(index, None)?;
         Ok(vpc)
     }
@@ -111,25 +128,9 @@ impl Vpc {
         Instance::create(self, config)
     }
 
-    /// An AWS-like placement for the `index`th instance: availability zone `index % 3`, whose subnet
-    /// is the zone's `/(prefix+4)` of the VPC (`172.31.0.0/20`, `172.31.16.0/20`, `172.31.32.0/20`
-    /// for the default block); the instance's address is in the subnet's first /24 (from `.10`), and
-    /// its pods get the subnet's `(1 + index / 3)`th /24. Needs a VPC block of /19 or larger.
+    /// An AWS-like placement for the `index`th instance of this VPC; see [`plan_instance`].
     pub fn plan_instance(&self, index: u64, name: &str) -> Result<InstanceConfig> {
-        let cidr = self.config.cidr;
-        let too_small = |reason| Error::Cidr { value: cidr.to_string(), reason };
-        if cidr.prefix() > 19 {
-            return Err(too_small("plan_instance needs a VPC block of /19 or larger"));
-        }
-        let zone = index % AVAILABILITY_ZONES;
-        let slot = index / AVAILABILITY_ZONES;
-        let subnet = cidr.subnet(cidr.prefix() + 4, zone)?;
-        let address = subnet.nth(10 + slot).ok_or_else(|| too_small("no address left for the instance"))?;
-        if slot >= 240 {
-            return Err(too_small("too many instances in one availability zone"));
-        }
-        let pod_cidr = subnet.subnet(24, 1 + slot).map_err(|_| too_small("no /24 left for the instance's pods"))?;
-        Ok(InstanceConfig { name: name.to_string(), address, pod_cidr, zone: zone as usize })
+        plan_instance(self.config.cidr, index, name)
     }
 
     /// Removes everything this VPC made: every instance (namespace, links, IPAM book), any link
@@ -174,5 +175,62 @@ impl Vpc {
             }
         }
         first_err.map_or(Ok(()), Err)
+    }
+}
+
+/// An AWS-like placement for the `index`th instance of a VPC on `cidr`: availability zone
+/// `index % 3`, whose subnet is the zone's `/(prefix+4)` of the VPC (`172.31.0.0/20`,
+/// `172.31.16.0/20`, `172.31.32.0/20` for the default block); the instance's address is in the
+/// subnet's first /24 from `.10` on, and its pods get the subnet's `(1 + index / 3)`th /24.
+/// Needs a VPC block of /19 or larger.
+pub fn plan_instance(cidr: Ipv4Cidr, index: u64, name: &str) -> Result<InstanceConfig> {
+    let too_small = |reason| Error::Cidr { value: cidr.to_string(), reason };
+    if cidr.prefix() > 19 {
+        return Err(too_small("plan_instance needs a VPC block of /19 or larger"));
+    }
+    let zone = index % AVAILABILITY_ZONES;
+    let slot = index / AVAILABILITY_ZONES;
+    let subnet = cidr.subnet(cidr.prefix() + 4, zone)?;
+    if slot >= 240 {
+        return Err(too_small("too many instances in one availability zone"));
+    }
+    let address = subnet.nth(10 + slot).ok_or_else(|| too_small("no address left for the instance"))?;
+    let pod_cidr = subnet.subnet(24, 1 + slot).map_err(|_| too_small("no /24 left for the instance's pods"))?;
+    Ok(InstanceConfig { name: name.to_string(), address, pod_cidr, zone: zone as usize })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_should_spread_instances_over_three_zone_subnets_like_the_default_vpc() {
+        let cidr = VpcConfig::default_cidr();
+        let plan: Vec<InstanceConfig> = (0..4).map(|i| plan_instance(cidr, i, &format!("n{i}")).unwrap()).collect();
+        let show: Vec<(String, String, usize)> =
+            plan.iter().map(|c| (c.address.to_string(), c.pod_cidr.to_string(), c.zone)).collect();
+        assert_eq!(
+            show,
+            vec![
+                ("172.31.0.10".into(), "172.31.1.0/24".into(), 0),
+                ("172.31.16.10".into(), "172.31.17.0/24".into(), 1),
+                ("172.31.32.10".into(), "172.31.33.0/24".into(), 2),
+                ("172.31.0.11".into(), "172.31.2.0/24".into(), 0),
+            ]
+        );
+        // Pod ranges of different instances never overlap, and never hold an instance address.
+        let many: Vec<InstanceConfig> = (0..45).map(|i| plan_instance(cidr, i, "n").unwrap()).collect();
+        for (i, a) in many.iter().enumerate() {
+            for b in &many[i + 1..] {
+                assert!(!a.pod_cidr.overlaps(&b.pod_cidr));
+                assert!(!a.pod_cidr.contains(b.address) && !b.pod_cidr.contains(a.address));
+            }
+        }
+    }
+
+    #[test]
+    fn plan_should_refuse_blocks_too_small_for_the_layout() {
+        assert!(plan_instance("10.1.0.0/20".parse().unwrap(), 0, "n").is_err());
+        assert!(plan_instance("10.1.0.0/19".parse().unwrap(), 0, "n").is_ok());
     }
 }

@@ -2,13 +2,15 @@
 //! proving VPC-native reachability over real sockets, IPAM persistence and complete cleanup.
 //! Each test uses its own tag and a random 10.x.y.0/24 so concurrent runs do not clash.
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use wharf_net::{
-    bind_tcp_in, create_netns, is_netns, remove_netns, run_in_netns, Instance, InstanceConfig, Ipv4Cidr, Vpc,
+    bind_tcp_in, create_netns, is_netns, remove_netns, run_in_netns, spawn_in, Error, Instance, InstanceConfig, Ipv4Cidr, Vpc,
     VpcConfig,
 };
 
@@ -211,6 +213,15 @@ fn destroy_should_leave_no_link_namespace_or_mount_behind() {
     assert!(host_links().contains(&bridge));
     assert!(is_netns(&ns_a) && is_netns(&ns_b));
 
+    // A second VPC on an overlapping block is refused, and leaves nothing behind either.
+    let clash = Vpc::create(VpcConfig {
+        tag: format!("{}-x", fx.tag),
+        cidr: Ipv4Cidr::new(fx.ip(0), 25).unwrap(),
+        state_dir: fx.dir.path().join("clash"),
+    });
+    assert!(matches!(clash, Err(Error::Cidr { .. })), "{clash:?}");
+    assert!(!host_links().contains(&wharf_net::names::bridge_name(&format!("{}-x", fx.tag))));
+
     b.destroy().unwrap();
     assert!(!host_links().contains(&ports[1]));
     assert!(!ns_b.exists());
@@ -227,4 +238,20 @@ fn destroy_should_leave_no_link_namespace_or_mount_behind() {
     assert_eq!(mounts_under(&fx.state_dir()), Vec::<String>::new());
     // Cleaning up twice is fine.
     Vpc::cleanup(&fx.tag, &fx.state_dir()).unwrap();
+}
+
+#[test]
+fn processes_spawned_in_an_instance_should_live_in_its_namespace() {
+    require_root!();
+    let fx = Fixture::new(4);
+    let vpc = fx.vpc();
+    let a = fx.instance(&vpc, 0);
+    let mut cmd = std::process::Command::new("readlink");
+    cmd.arg("/proc/self/ns/net").stdout(std::process::Stdio::piped());
+    let out = spawn_in(a.netns_path(), cmd).unwrap().wait_with_output().unwrap();
+    let seen = String::from_utf8(out.stdout).unwrap();
+    let want = format!("net:[{}]", std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(a.netns_path()).unwrap()));
+    assert_eq!(seen.trim(), want);
+    let host = std::fs::read_link("/proc/self/ns/net").unwrap();
+    assert_ne!(host.to_string_lossy(), want, "the test itself must stay in its own namespace");
 }
