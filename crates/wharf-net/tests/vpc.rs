@@ -126,6 +126,12 @@ fn mounts_under(dir: &Path) -> Vec<String> {
     std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().filter(|l| l.contains(&d)).map(String::from).collect()
 }
 
+/// Interface names in a namespace, from `/proc/thread-self/net/dev` read inside it.
+fn links_in(netns: &Path) -> Vec<String> {
+    let text = run_in_netns(netns, || std::fs::read_to_string("/proc/thread-self/net/dev")).unwrap().unwrap();
+    text.lines().skip(2).filter_map(|l| l.split(':').next()).map(|n| n.trim().to_string()).collect()
+}
+
 fn v4(ip: IpAddr) -> Ipv4Addr {
     match ip {
         IpAddr::V4(v) => v,
@@ -158,13 +164,19 @@ fn pods_should_reach_pods_instances_and_host_with_their_own_addresses() {
     assert_eq!(round_trip(Some(b.netns_path()), &sa1, pa1), IpAddr::V4(b.address()), "instance -> other pod");
     assert_eq!(round_trip(Some(a.netns_path()), b.netns_path(), b.address()), IpAddr::V4(a.address()), "instance -> instance");
     assert_eq!(round_trip(None, &sb1, pb1), IpAddr::V4(vpc.router()), "host -> pod");
+    assert_eq!(round_trip(None, b.netns_path(), b.address()), IpAddr::V4(vpc.router()), "host -> instance");
 
     // The host side of the VPC (control plane, DNS, registry) is reachable from pods at the router.
     let here = Path::new("/proc/self/ns/net");
     assert_eq!(round_trip(Some(&sb1), here, vpc.router()), IpAddr::V4(pb1), "pod -> host router address");
 
-    // A detached pod is unreachable and its address is released.
+    // A detached pod is unreachable, its veth is gone and its address is released.
+    let veth = wharf_net::names::pod_host_link("uid-a2");
+    assert!(links_in(a.netns_path()).contains(&veth));
+    assert!(links_in(&sa2).contains(&"eth0".to_string()));
     a.pods().detach("uid-a2").unwrap();
+    assert!(!links_in(a.netns_path()).contains(&veth));
+    assert_eq!(links_in(&sa2), vec!["lo".to_string()]);
     assert_eq!(a.pods().address_of("uid-a2"), None);
     let gone = run_in_netns(&sa1, move || TcpStream::connect_timeout(&SocketAddr::new(IpAddr::V4(pa2), 9), Duration::from_secs(1))).unwrap();
     assert!(gone.is_err(), "detached pod still answers");
@@ -254,4 +266,57 @@ fn processes_spawned_in_an_instance_should_live_in_its_namespace() {
     assert_eq!(seen.trim(), want);
     let host = std::fs::read_link("/proc/self/ns/net").unwrap();
     assert_ne!(host.to_string_lossy(), want, "the test itself must stay in its own namespace");
+}
+
+#[test]
+fn concurrent_attaches_should_get_distinct_addresses() {
+    require_root!();
+    let mut fx = Fixture::new(5);
+    let vpc = fx.vpc();
+    let a = fx.instance(&vpc, 0);
+    let sandboxes: Vec<PathBuf> = (0..8).map(|i| fx.sandbox(&format!("c{i}"))).collect();
+    let threads: Vec<_> = sandboxes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let (pods, s) = (a.pods().clone(), s.clone());
+            std::thread::spawn(move || pods.attach(&format!("uid-{i}"), &s).unwrap())
+        })
+        .collect();
+    let mut ips: Vec<IpAddr> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), 8);
+    assert_eq!(a.pods().allocations().len(), 8);
+}
+
+/// The node agent's sandboxes are held by a pause process (`/proc/<pid>/ns/net`), not a bind mount.
+#[test]
+fn attach_should_wire_a_process_held_sandbox_and_detach_after_the_process_died() {
+    require_root!();
+    let mut fx = Fixture::new(6);
+    let vpc = fx.vpc();
+    let a = fx.instance(&vpc, 0);
+    let s = fx.sandbox("held");
+    let mut pause = spawn_in(&s, {
+        let mut c = std::process::Command::new("sleep");
+        c.arg("600");
+        c
+    })
+    .unwrap();
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let guard = Kill(&mut pause);
+    remove_netns(&s).unwrap(); // only the process holds the namespace now
+    let ns = PathBuf::from(format!("/proc/{}/ns/net", guard.0.id()));
+    let ip = v4(a.pods().attach("uid-held", &ns).unwrap());
+    assert_eq!(round_trip(None, &ns, ip), IpAddr::V4(vpc.router()));
+    drop(guard); // the pause process dies, and with it the namespace and the pod's veth
+    a.pods().detach("uid-held").unwrap();
+    assert_eq!(a.pods().address_of("uid-held"), None);
 }
