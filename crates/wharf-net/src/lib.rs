@@ -32,5 +32,5 @@ pub use cidr::Ipv4Cidr;
 pub use error::{Error, Result};
 pub use instance::{Instance, InstanceConfig};
 pub use netns::{bind_tcp_in, create_netns, is_netns, remove_netns, run_in_netns, spawn_in};
-pub use pod::{PodNetwork, POD_GATEWAY};
+pub use pod::{PodNetwork, PodNetworking, POD_GATEWAY};
 pub use vpc::{plan_instance, Vpc, VpcConfig};

@@ -30,7 +30,27 @@ pub const POD_GATEWAY: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 1);
 /// The name of the pod's interface inside its sandbox.
 pub const POD_IFNAME: &str = "eth0";
 
-/// One instance's pod network. Clones share the same IPAM book.
+/// What a node agent needs from pod networking (the CNI ADD/DEL pair), as a narrow trait so the
+/// agent's pod logic can be tested with a fake and without root.
+pub trait PodNetworking: Send + Sync + 'static {
+    /// Wires the sandbox whose network namespace file is `sandbox_netns` for pod `pod_uid` and
+    /// returns the pod's IP (idempotent per uid). Blocking: call it off the async runtime.
+    fn attach(&self, pod_uid: &str, sandbox_netns: &Path) -> Result<IpAddr>;
+    /// Unwires pod `pod_uid` and releases its IP (idempotent). Blocking.
+    fn detach(&self, pod_uid: &str) -> Result<()>;
+}
+
+impl PodNetworking for PodNetwork {
+    fn attach(&self, pod_uid: &str, sandbox_netns: &Path) -> Result<IpAddr> {
+        PodNetwork::attach(self, pod_uid, sandbox_netns)
+    }
+    fn detach(&self, pod_uid: &str) -> Result<()> {
+        PodNetwork::detach(self, pod_uid)
+    }
+}
+
+/// One instance's pod network. Clones share the same IPAM book; one process should own an
+/// instance's book at a time (the file is not locked against other processes).
 #[derive(Debug, Clone)]
 pub struct PodNetwork {
     instance: String,
