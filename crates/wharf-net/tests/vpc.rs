@@ -27,6 +27,16 @@ macro_rules! require_root {
     };
 }
 
+fn random(salt: u32) -> u32 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    nanos ^ std::process::id().wrapping_mul(2_654_435_761) ^ salt.wrapping_mul(40_503)
+}
+
+/// A 10.200-249.x.0/24 block: away from 172.31/16 (the default VPC) and 10.100/16 (services).
+fn base_of(r: u32) -> [u8; 3] {
+    [10, 200 + (r % 50) as u8, ((r >> 8) % 256) as u8]
+}
+
 /// Everything one test made; removed on drop, also when the test fails.
 struct Fixture {
     tag: String,
@@ -37,13 +47,11 @@ struct Fixture {
 
 impl Fixture {
     fn new(salt: u32) -> Fixture {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-        let r = nanos ^ std::process::id().wrapping_mul(2_654_435_761) ^ salt.wrapping_mul(40_503);
-        let base = [10, 200 + (r % 50) as u8, ((r >> 8) % 256) as u8];
+        let r = random(salt);
         Fixture {
             tag: format!("t{:x}-{salt}", r),
             dir: tempfile::tempdir().unwrap(),
-            base,
+            base: base_of(r),
             sandboxes: Vec::new(),
         }
     }
@@ -56,9 +64,18 @@ impl Fixture {
         self.dir.path().join("state")
     }
 
-    fn vpc(&self) -> Vpc {
-        let cidr = Ipv4Cidr::new(self.ip(0), 24).unwrap();
-        Vpc::create(VpcConfig { tag: self.tag.clone(), cidr, state_dir: self.state_dir() }).unwrap()
+    /// Creates (or re-adopts) the test VPC; a block that clashes with another VPC on the machine
+    /// (a concurrent test run) is re-rolled before anything else is made.
+    fn vpc(&mut self) -> Vpc {
+        for attempt in 0..20 {
+            let cidr = Ipv4Cidr::new(self.ip(0), 24).unwrap();
+            match Vpc::create(VpcConfig { tag: self.tag.clone(), cidr, state_dir: self.state_dir() }) {
+                Ok(v) => return v,
+                Err(Error::Cidr { .. }) if attempt < 19 => self.base = base_of(random(attempt)),
+                Err(e) => panic!("create vpc {cidr}: {e}"),
+            }
+        }
+        unreachable!()
     }
 
     /// Instance `n` (0 or 1): address .10+n, pods from .64+32n/27.
@@ -255,7 +272,7 @@ fn destroy_should_leave_no_link_namespace_or_mount_behind() {
 #[test]
 fn processes_spawned_in_an_instance_should_live_in_its_namespace() {
     require_root!();
-    let fx = Fixture::new(4);
+    let mut fx = Fixture::new(4);
     let vpc = fx.vpc();
     let a = fx.instance(&vpc, 0);
     let mut cmd = std::process::Command::new("readlink");
