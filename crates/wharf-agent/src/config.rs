@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use wharf_container::{Resources, RuntimeKind, ShimCommand};
@@ -44,6 +45,9 @@ pub struct AgentConfig {
     pub heartbeat: Duration,
     /// Node status update interval.
     pub status_interval: Duration,
+    /// The pod network (CNI role): pods get an address from it. `None`: pods keep a sandbox
+    /// network namespace with loopback only and report no IP.
+    pub network: Option<PodNetworkHandle>,
     /// CRI log rotation: bytes per file and files kept.
     pub log_max_size: u64,
     /// See `log_max_size`.
@@ -74,6 +78,7 @@ impl AgentConfig {
             stop_pods_on_shutdown: false,
             heartbeat: Duration::from_secs(10),
             status_interval: Duration::from_secs(60),
+            network: None,
             log_max_size: 10 << 20,
             log_max_files: 5,
         }
@@ -87,6 +92,16 @@ impl AgentConfig {
             memory_limit: Some(self.memory_bytes as i64),
             ..Resources::default()
         }
+    }
+}
+
+/// The pod network an agent wires its sandboxes into.
+#[derive(Clone)]
+pub struct PodNetworkHandle(pub Arc<dyn wharf_net::PodNetworking>);
+
+impl std::fmt::Debug for PodNetworkHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PodNetworkHandle")
     }
 }
 

@@ -27,7 +27,7 @@ mod state;
 pub mod stats;
 mod volumes;
 
-pub use config::AgentConfig;
+pub use config::{AgentConfig, PodNetworkHandle};
 pub use error::{Error, Result};
 pub use stats::{ContainerStats, PodStats};
 

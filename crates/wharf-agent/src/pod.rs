@@ -62,6 +62,8 @@ struct PodRun {
     uid: String,
     dir: PathBuf,
     sandbox: Option<Sandbox>,
+    /// The pod's address on the pod network, once its sandbox is wired.
+    pod_ip: Option<String>,
     ctrs: BTreeMap<String, Ctr>,
     volumes: Option<BTreeMap<String, PathBuf>>,
     volumes_at: Option<Instant>,
@@ -186,6 +188,7 @@ impl PodRun {
             inner: inner.clone(),
             dir: dir.clone(),
             sandbox: None,
+            pod_ip: None,
             ctrs: BTreeMap::new(),
             volumes: None,
             volumes_at: None,
@@ -203,6 +206,9 @@ impl PodRun {
         run.start_time = st.start_time.clone();
         let sb_dir = inner.sandbox_dir(&uid);
         run.sandbox = blocking(move || Sandbox::adopt(&sb_dir).ok().flatten()).await.flatten();
+        if run.sandbox.is_some() {
+            run.pod_ip = inner.cfg.network.as_ref().and_then(|n| n.0.address_of(&uid)).map(|ip| ip.to_string());
+        }
         for rec in st.containers {
             let mut c = Ctr { rec, ..Ctr::default() };
             if !c.rec.id.is_empty() && c.rec.exit.is_none() {
@@ -286,6 +292,18 @@ impl PodRun {
             .await
             {
                 Some(Ok(sb)) => {
+                    if let Some(net) = self.inner.cfg.network.clone() {
+                        let (uid, netns) = (self.uid.clone(), sb.netns_path());
+                        match blocking(move || net.0.attach(&uid, &netns)).await {
+                            Some(Ok(ip)) => self.pod_ip = Some(ip.to_string()),
+                            Some(Err(e)) => {
+                                tracing::warn!(uid = %self.uid, error = %e, "wiring the pod network");
+                                self.pod_error = Some(("FailedCreatePodSandBox".into(), format!("failed to set up the pod network: {e}")));
+                                return;
+                            }
+                            None => return,
+                        }
+                    }
                     self.sandbox = Some(sb);
                     self.pod_error = None;
                 }
@@ -924,6 +942,10 @@ impl PodRun {
             "qosClass": qos_class(pod),
             "containerStatuses": container_statuses,
         });
+        if let Some(ip) = &self.pod_ip {
+            status["podIP"] = json!(ip);
+            status["podIPs"] = json!([{"ip": ip}]);
+        }
         if !inits.is_empty() {
             status["initContainerStatuses"] = json!(init_statuses);
         }

@@ -115,6 +115,11 @@ pub(crate) fn teardown_dir(inner: &Inner, uid: &str) {
             let _ = std::fs::remove_dir_all(&sb);
         }
     }
+    if let Some(net) = &inner.cfg.network {
+        if let Err(e) = net.0.detach(uid) {
+            tracing::warn!(uid, error = %e, "releasing the pod's network");
+        }
+    }
     let _ = wharf_container::cgroups::remove(&wharf_container::cgroups::pod_path(&inner.cfg.cgroup_parent, uid));
     let still_mounted = std::fs::read_to_string("/proc/self/mountinfo")
         .map(|m| m.contains(&pod_dir.to_string_lossy().into_owned()))
@@ -151,6 +156,13 @@ pub(crate) fn cleanup_orphans(inner: &Inner, pods: &[Pod]) {
             if !live.contains(&uid) {
                 let _ = wharf_container::sandbox::destroy_dir(&e.path());
                 let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    if let Some(net) = &inner.cfg.network {
+        for uid in net.0.holders() {
+            if !live.contains(&uid) {
+                let _ = net.0.detach(&uid);
             }
         }
     }

@@ -38,6 +38,10 @@ pub trait PodNetworking: Send + Sync + 'static {
     fn attach(&self, pod_uid: &str, sandbox_netns: &Path) -> Result<IpAddr>;
     /// Unwires pod `pod_uid` and releases its IP (idempotent). Blocking.
     fn detach(&self, pod_uid: &str) -> Result<()>;
+    /// The address pod `pod_uid` holds, if any (a re-adopted sandbox keeps its wiring).
+    fn address_of(&self, pod_uid: &str) -> Option<IpAddr>;
+    /// The uids holding an address (to release those of pods that are gone).
+    fn holders(&self) -> Vec<String>;
 }
 
 impl PodNetworking for PodNetwork {
@@ -46,6 +50,12 @@ impl PodNetworking for PodNetwork {
     }
     fn detach(&self, pod_uid: &str) -> Result<()> {
         PodNetwork::detach(self, pod_uid)
+    }
+    fn address_of(&self, pod_uid: &str) -> Option<IpAddr> {
+        PodNetwork::address_of(self, pod_uid).map(IpAddr::V4)
+    }
+    fn holders(&self) -> Vec<String> {
+        self.allocations().into_iter().map(|(uid, _)| uid).collect()
     }
 }
 

@@ -1,6 +1,8 @@
 //! The `wharf` binary: parses the command line and wires the subsystems together. Nothing
 //! else in the workspace knows about flags.
 
+mod nodes;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -81,6 +83,10 @@ struct UpArgs {
     /// A registry (`host:port`) the node agents pull from over plain HTTP (repeatable).
     #[arg(long = "insecure-registry")]
     insecure_registries: Vec<String>,
+    /// The VPC block the node instances and their pods get addresses from (as AWS's default VPC;
+    /// one subnet per availability zone). Pick another block to run several `wharf up --nodes`.
+    #[arg(long, default_value = "172.31.0.0/16")]
+    vpc_cidr: wharf_net::Ipv4Cidr,
 }
 
 /// The in-cluster components of one control plane (scheduler, controller manager, simulated
@@ -255,29 +261,15 @@ async fn up(args: UpArgs) -> Result<()> {
         heartbeat: args.simulated_node_heartbeat,
         ..SimConfig::new(args.simulated_nodes)
     });
-    let mut agents = Vec::new();
-    if args.nodes > 0 {
-        let exe = std::env::current_exe().context("locating the wharf binary for shims")?;
-        for i in 0..args.nodes {
-            let name = format!("wharf-node-{i}");
-            let mut cfg = wharf_agent::AgentConfig::new(&name, args.data_dir.join("nodes").join(&name), wharf_container::ShimCommand::new(&exe, &["shim"]));
-            cfg.insecure_registries = args.insecure_registries.clone();
-            cfg.stop_pods_on_shutdown = true;
-            // One cgroup subtree per data directory, so several `wharf up` can share a machine.
-            let tag = {
-                use std::hash::{Hash, Hasher};
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                args.data_dir.hash(&mut h);
-                h.finish() & 0xffff_ffff
-            };
-            cfg.cgroup_parent = format!("/wharf/{name}-{tag:08x}");
-            cfg.labels.insert("topology.kubernetes.io/zone".into(), "local-a".into());
-            cfg.labels.insert("node.kubernetes.io/instance-type".into(), "wharf.local".into());
-            agents.push(cfg);
-        }
-    }
+    let nodes = nodes::LocalNodes::create(nodes::NodesPlan {
+        data_dir: &args.data_dir,
+        count: args.nodes,
+        vpc_cidr: args.vpc_cidr,
+        region: &args.region,
+        insecure_registries: &args.insecure_registries,
+    })?;
     let controllers = ControllersConfig { node_monitor_grace_period: args.node_monitor_grace_period, ..ControllersConfig::default() };
-    let components = Components::start(&cp, controllers, sim, agents);
+    let components = Components::start(&cp, controllers, sim, nodes.agents.clone());
     let kubeconfig = args.data_dir.join("kubeconfig");
     wharf_apiserver::pki::write_secret_file(&kubeconfig, &cp.kubeconfig()).context("writing kubeconfig")?;
     let aws_env = args.data_dir.join("aws.env");
@@ -292,6 +284,7 @@ async fn up(args: UpArgs) -> Result<()> {
     }
     tracing::info!("shutting down");
     components.shutdown().await;
+    nodes.destroy();
     cp.shutdown().await;
     let _ = registry_stop.send(true);
     let _ = maintenance.await;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use common::{eventually, kubectl_with};
 use sha2::Digest as _;
 
-const APPLETS: &[&str] = &["sh", "echo", "sleep", "cat", "dd", "touch", "test", "false", "true", "env", "ls", "trap", "kill"];
+const APPLETS: &[&str] = &["sh", "echo", "sleep", "cat", "dd", "touch", "test", "false", "true", "env", "ls", "trap", "kill", "mkdir", "httpd", "nc", "printf"];
 
 fn sha(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
@@ -147,11 +147,12 @@ struct Node {
     child: Option<Child>,
     dir: PathBuf,
     registry: String,
+    vpc_cidr: String,
 }
 
 impl Node {
     fn start(dir: &Path, registry: &str) -> Node {
-        let mut n = Node { child: None, dir: dir.to_path_buf(), registry: registry.into() };
+        let mut n = Node { child: None, dir: dir.to_path_buf(), registry: registry.into(), vpc_cidr: common::test_vpc_cidr() };
         n.launch();
         n
     }
@@ -160,7 +161,7 @@ impl Node {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
             .args(["up", "--data-dir"])
             .arg(&self.dir)
-            .args(["--listen", "127.0.0.1:0", "--nodes", "1", "--insecure-registry", &self.registry])
+            .args(["--listen", "127.0.0.1:0", "--nodes", "1", "--insecure-registry", &self.registry, "--vpc-cidr", &self.vpc_cidr])
             .env("WHARF_LOG", "warn,wharf_agent=info")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -436,4 +437,72 @@ spec:
     node.kubectl(&["delete", "pod", "survivor", "--wait=true", "--timeout=60s"], None);
     node.stop();
     assert_eq!(node.shim_processes(), 0, "no shim or pause process is left");
+}
+
+#[test]
+fn pods_should_get_vpc_addresses_from_their_node_and_reach_each_other_and_the_host() {
+    let (reg, _tmp, node) = setup();
+    let img = reg.image();
+    node.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: web}}
+spec:
+  containers:
+  - name: httpd
+    image: {img}
+    command: ["sh", "-c", "mkdir -p /www && echo hello-from-web > /www/index.html && exec httpd -f -p 8080 -h /www"]
+"#
+    ));
+    eventually(90, "pod web Running with an IP", || node.get("pod/web", "{.status.phase}") == "Running" && !node.get("pod/web", "{.status.podIP}").is_empty());
+    let ip: std::net::Ipv4Addr = node.get("pod/web", "{.status.podIP}").parse().expect("podIP is an IPv4 address");
+    let host_ip: std::net::Ipv4Addr = node.get("pod/web", "{.status.hostIP}").parse().expect("hostIP is an IPv4 address");
+    let vpc: Vec<u8> = node.vpc_cidr.split(['.', '/']).filter_map(|p| p.parse().ok()).collect();
+    assert_eq!(&ip.octets()[..2], &vpc[..2], "pod IP {ip} comes from the VPC {}", node.vpc_cidr);
+    assert_eq!(&host_ip.octets()[..2], &vpc[..2], "node IP {host_ip} is in the VPC {}", node.vpc_cidr);
+    assert_ne!(ip, host_ip);
+    assert_eq!(node.get("pod/web", "{.status.podIPs[0].ip}"), ip.to_string());
+
+    // The host reaches the pod on its VPC address (the VPC bridge is on-link).
+    let body = {
+        use std::io::{Read, Write};
+        let mut got = String::new();
+        eventually(30, "host reaches the pod's httpd", || {
+            let Ok(mut s) = std::net::TcpStream::connect_timeout(&(ip, 8080).into(), Duration::from_secs(2)) else { return false };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            if s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n").is_err() {
+                return false;
+            }
+            got.clear();
+            s.read_to_string(&mut got).is_ok() && got.contains("hello-from-web")
+        });
+        got
+    };
+    assert!(body.contains("hello-from-web"), "{body}");
+
+    // Another pod reaches it pod-to-pod.
+    node.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: client}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: fetch
+    image: {img}
+    # busybox's wget crashes in a static binary without NSS modules; nc speaks HTTP/1.0 fine.
+    command: ["sh", "-c", "printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc {ip} 8080"]
+"#
+    ));
+    eventually(90, "pod client Succeeded", || node.get("pod/client", "{.status.phase}") == "Succeeded");
+    assert!(node.pod_log("client", "fetch", 0).contains("hello-from-web"), "client log: {}", node.pod_log("client", "fetch", 0));
+    let client_ip = node.get("pod/client", "{.status.podIP}");
+    assert!(!client_ip.is_empty() && client_ip != ip.to_string(), "client has its own address: {client_ip}");
+
+    // Deleting the pod releases its address: the host no longer reaches it.
+    node.kubectl(&["delete", "pod", "web", "--wait=true", "--timeout=60s"], None);
+    eventually(30, "the deleted pod's address is unreachable", || std::net::TcpStream::connect_timeout(&(ip, 8080).into(), Duration::from_millis(500)).is_err());
+    node.kubectl(&["delete", "pod", "client", "--wait=true", "--timeout=60s"], None);
 }

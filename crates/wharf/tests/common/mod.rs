@@ -9,6 +9,14 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// A VPC block for one test's `wharf up --nodes`, distinct from every other test of this process
+/// (VPCs on one machine must not overlap; cargo runs test binaries one at a time).
+pub fn test_vpc_cidr() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("10.{}.0.0/16", 128 + (std::process::id() + n) % 64)
+}
+
 /// A running `wharf up`.
 pub struct Wharf {
     child: Option<Child>,

@@ -1,0 +1,82 @@
+//! The real node agents of `wharf up --nodes N` and their VPC: one bridge on the host for the
+//! VPC, one instance (network namespace with its own VPC address, in an availability zone's
+//! subnet) per agent, pods wired into their instance's pod range.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use wharf_agent::{AgentConfig, PodNetworkHandle};
+use wharf_net::{Ipv4Cidr, Vpc, VpcConfig};
+
+/// Availability-zone suffixes, in the order `wharf_net::plan_instance` assigns zones.
+const ZONE_SUFFIXES: [char; 3] = ['a', 'b', 'c'];
+
+/// The machine's node agents and the network they live in.
+pub struct LocalNodes {
+    /// One configuration per agent, ready for `wharf_agent::run`.
+    pub agents: Vec<AgentConfig>,
+    vpc: Option<Vpc>,
+}
+
+/// What the local nodes need from `wharf up`'s flags.
+pub struct NodesPlan<'a> {
+    pub data_dir: &'a Path,
+    pub count: usize,
+    pub vpc_cidr: Ipv4Cidr,
+    pub region: &'a str,
+    pub insecure_registries: &'a [String],
+}
+
+/// A short tag unique to a data directory, so several `wharf up` on one machine name their
+/// cgroups, bridges and links apart.
+pub fn data_dir_tag(data_dir: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut h);
+    format!("{:08x}", h.finish() & 0xffff_ffff)
+}
+
+impl LocalNodes {
+    /// Creates (or re-adopts after a restart) the VPC and one instance per node, and the agents'
+    /// configurations. Nothing is created when `count` is 0.
+    pub fn create(plan: NodesPlan<'_>) -> Result<LocalNodes> {
+        let mut nodes = LocalNodes { agents: Vec::new(), vpc: None };
+        if plan.count == 0 {
+            return Ok(nodes);
+        }
+        let exe = std::env::current_exe().context("locating the wharf binary for shims")?;
+        let tag = data_dir_tag(plan.data_dir);
+        let vpc = Vpc::create(VpcConfig { tag: tag.clone(), cidr: plan.vpc_cidr, state_dir: plan.data_dir.join("vpc") })
+            .with_context(|| format!("creating the VPC {}", plan.vpc_cidr))?;
+        nodes.vpc = Some(vpc.clone());
+        for i in 0..plan.count {
+            let name = format!("wharf-node-{i}");
+            let instance = vpc
+                .plan_instance(i as u64, &name)
+                .and_then(|c| vpc.instance(c))
+                .with_context(|| format!("creating the instance of {name}"))?;
+            let mut cfg = AgentConfig::new(&name, plan.data_dir.join("nodes").join(&name), wharf_container::ShimCommand::new(&exe, &["shim"]));
+            cfg.insecure_registries = plan.insecure_registries.to_vec();
+            cfg.stop_pods_on_shutdown = true;
+            cfg.cgroup_parent = format!("/wharf/{name}-{tag}");
+            cfg.node_ip = instance.address().to_string();
+            cfg.network = Some(PodNetworkHandle(Arc::new(instance.pods().clone())));
+            let zone = ZONE_SUFFIXES[instance.config().zone % ZONE_SUFFIXES.len()];
+            cfg.labels.insert("topology.kubernetes.io/region".into(), plan.region.to_string());
+            cfg.labels.insert("topology.kubernetes.io/zone".into(), format!("{}{zone}", plan.region));
+            cfg.labels.insert("node.kubernetes.io/instance-type".into(), "wharf.local".into());
+            nodes.agents.push(cfg);
+        }
+        Ok(nodes)
+    }
+
+    /// Removes the VPC with its instances; call after the agents have stopped their pods.
+    pub fn destroy(self) {
+        if let Some(vpc) = self.vpc {
+            if let Err(e) = vpc.destroy() {
+                tracing::warn!(error = %e, "removing the VPC");
+            }
+        }
+    }
+}
