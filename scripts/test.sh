@@ -18,6 +18,8 @@ command -v runc >/dev/null || need_apt+=(runc)
 dpkg -s libseccomp-dev >/dev/null 2>&1 || need_apt+=(libseccomp-dev)
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+# Services (kube-proxy role) are programmed with nftables through the `nft` binary.
+command -v nft >/dev/null || need_apt+=(nftables)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
