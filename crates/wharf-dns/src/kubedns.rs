@@ -53,7 +53,7 @@ pub async fn ensure_kube_dns_service(client: Client, want: &KubeDnsService) -> R
     services
         .patch("kube-dns", &params, &Patch::Apply(svc))
         .await
-        .map_err(|source| Error::Kube { what: "apply service kube-system/kube-dns".into(), source })?;
+        .map_err(|source| Error::Kube { what: "apply service kube-system/kube-dns".into(), source: Box::new(source) })?;
     let family = if want.endpoints.first().is_some_and(|ip| ip.is_ipv6()) { "IPv6" } else { "IPv4" };
     let slices: Api<EndpointSlice> = Api::namespaced(client, "kube-system");
     let slice = json!({
@@ -74,6 +74,6 @@ pub async fn ensure_kube_dns_service(client: Client, want: &KubeDnsService) -> R
     slices
         .patch(SLICE, &params, &Patch::Apply(slice))
         .await
-        .map_err(|source| Error::Kube { what: format!("apply endpointslice kube-system/{SLICE}"), source })?;
+        .map_err(|source| Error::Kube { what: format!("apply endpointslice kube-system/{SLICE}"), source: Box::new(source) })?;
     Ok(())
 }

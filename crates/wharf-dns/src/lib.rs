@@ -40,7 +40,7 @@ pub enum Error {
         what: String,
         /// The cause.
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
 }
 
@@ -96,6 +96,7 @@ pub fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod lib_tests {
     use super::*;
 

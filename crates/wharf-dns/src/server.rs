@@ -26,6 +26,8 @@ use crate::{DnsConfig, Error, Result};
 const TCP_IDLE: Duration = Duration::from_secs(10);
 /// The UDP payload size this server advertises in EDNS (the DNS flag day 2020 value).
 const EDNS_PAYLOAD: u16 = 1232;
+/// UDP questions handled at once; beyond this, new ones are dropped (clients retry).
+const UDP_INFLIGHT: usize = 4096;
 /// Number of watches that must have listed before in-zone questions are answered.
 const WATCHES: usize = 3;
 
@@ -48,10 +50,18 @@ enum Transport {
 /// (and reverse names the cluster does not know) go to `cfg.upstreams`. Until every watch has
 /// listed once, in-zone questions are answered SERVFAIL so clients retry instead of caching a
 /// wrong NXDOMAIN.
-pub async fn run(client: Client, cfg: DnsConfig, sockets: (UdpSocket, TcpListener), stop: impl Future<Output = ()>) -> Result<()> {
+pub async fn run(client: Client, mut cfg: DnsConfig, sockets: (UdpSocket, TcpListener), stop: impl Future<Output = ()>) -> Result<()> {
     let (udp, tcp) = sockets;
     let udp_addr = udp.local_addr().map_err(Error::Socket)?;
     let tcp_addr = tcp.local_addr().map_err(Error::Socket)?;
+    // Forwarding to ourselves would loop every outside question until it timed out.
+    cfg.upstreams.retain(|u| {
+        let own = *u == udp_addr || *u == tcp_addr;
+        if own {
+            tracing::warn!(upstream = %u, "dropping upstream that is this server");
+        }
+        !own
+    });
     let shared = Arc::new(Shared { records: RwLock::new(Records::new(&cfg.zone, cfg.ttl)), cfg, synced: AtomicUsize::new(0) });
     let mut tasks = JoinSet::new();
     tasks.spawn(watch::<Service>(Api::all(client.clone()), shared.clone(), |r, s| r.apply_service(s), |r, s| r.delete_service(&s.namespace().unwrap_or_default(), &s.name_any()), |r, l| r.replace_services(l)));
@@ -123,6 +133,11 @@ async fn serve_udp(sock: Arc<UdpSocket>, shared: Arc<Shared>) {
                 continue;
             }
         };
+        while inflight.try_join_next().is_some() {}
+        if inflight.len() >= UDP_INFLIGHT {
+            tracing::debug!(%peer, "dns busy, dropping udp question");
+            continue;
+        }
         let req = buf[..n].to_vec();
         let (sock, shared) = (sock.clone(), shared.clone());
         inflight.spawn(async move {
@@ -132,7 +147,6 @@ async fn serve_udp(sock: Arc<UdpSocket>, shared: Arc<Shared>) {
                 }
             }
         });
-        while inflight.try_join_next().is_some() {}
     }
 }
 

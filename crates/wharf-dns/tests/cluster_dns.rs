@@ -1,6 +1,7 @@
 //! Cluster DNS against an in-process Wharf API server: records follow Services,
 //! EndpointSlices and Pods written through the API; everything else goes to a fake upstream
 //! resolver on 127.0.0.1. Queries are plain DNS messages over UDP and TCP.
+#![allow(clippy::unwrap_used)]
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -27,6 +28,7 @@ struct Env {
     dns: SocketAddr,
     cp: Option<ControlPlane>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
@@ -36,7 +38,7 @@ impl Drop for Env {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        for t in &self.tasks {
+        for t in self.tasks.iter().chain(self.server.iter()) {
             t.abort();
         }
     }
@@ -69,19 +71,25 @@ impl Env {
         let cfg = DnsConfig { upstreams: vec![upstream], upstream_timeout: Duration::from_millis(500), ..DnsConfig::default() };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let c = client.clone();
-        tasks.push(tokio::spawn(async move {
+        let server = tokio::spawn(async move {
             wharf_dns::run(c, cfg, (udp, tcp), async move {
                 let _ = rx.await;
             })
             .await
             .unwrap();
-        }));
-        Env { client, dns, cp: Some(cp), stop: Some(tx), tasks, _dir: dir }
+        });
+        Env { client, dns, cp: Some(cp), stop: Some(tx), server: Some(server), tasks, _dir: dir }
     }
 
+    /// Stops the server (which must return and release its ports) and the control plane.
     async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(5), server).await.expect("dns server stops when asked").unwrap();
+            UdpSocket::bind(self.dns).await.expect("udp port released");
+            TcpListener::bind(self.dns).await.expect("tcp port released");
         }
         if let Some(cp) = self.cp.take() {
             cp.shutdown().await;
