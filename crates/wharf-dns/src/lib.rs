@@ -15,7 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-pub use kubedns::{ensure_kube_dns_service, KubeDnsService};
+pub use kubedns::{ensure_kube_dns_service, KubeDnsService, DNS_USER};
 pub use server::run;
 
 /// Errors of the DNS server.

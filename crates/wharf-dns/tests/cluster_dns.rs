@@ -18,6 +18,7 @@ use kube::{Api, Client, Config};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use wharf_apiserver::auth::UserInfo;
 use wharf_apiserver::{ControlPlane, ControlPlaneConfig};
 use wharf_dns::DnsConfig;
 use wharf_store::{sqlite::SqliteStore, KvStore, Prefixed};
@@ -376,5 +377,20 @@ async fn kube_dns_service_points_at_the_dns_server_and_converges() {
     assert_eq!(data(&m), vec!["10.100.0.10"]);
     let m = udp_query(env.dns, "_dns._udp.kube-dns.kube-system.svc.cluster.local.", RecordType::SRV).await;
     assert_eq!(data(&m), vec!["0 100 53 kube-dns.kube-system.svc.cluster.local."]);
+
+    // A server calling in-process as DNS_USER is allowed to watch what it needs.
+    let cp = env.cp.as_ref().unwrap();
+    let as_dns = cp.client(UserInfo::new(wharf_dns::DNS_USER, &["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"]));
+    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = udp.local_addr().unwrap();
+    let tcp = TcpListener::bind(addr).await.unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(wharf_dns::run(as_dns, DnsConfig::default(), (udp, tcp), async move {
+        let _ = rx.await;
+    }));
+    let (m, _) = until(addr, "kube-dns.kube-system.svc.cluster.local.", RecordType::A, Duration::from_secs(20), |m| !m.answers().is_empty()).await;
+    assert_eq!(data(&m), vec!["10.100.0.10"]);
+    let _ = tx.send(());
+    server.await.unwrap().unwrap();
     env.shutdown().await;
 }
