@@ -5,7 +5,27 @@
 //! it.
 //!
 //! The caller binds the sockets (on the VPC router address, or inside a namespace) and calls
-//! [`run`]; [`ensure_kube_dns_service`] publishes the conventional Service.
+//! [`run`]; [`ensure_kube_dns_service`] publishes the conventional Service. In `wharf up`:
+//!
+//! ```no_run
+//! # async fn up(cp: &wharf_apiserver::ControlPlane) -> Result<(), Box<dyn std::error::Error>> {
+//! use wharf_apiserver::auth::UserInfo;
+//! // Before any other Service can take 10.100.0.10.
+//! let admin = cp.client(UserInfo::new("kubernetes-admin", &["system:masters"]));
+//! let kube_dns = wharf_dns::KubeDnsService { cluster_ip: "10.100.0.10".parse()?, endpoints: vec!["172.31.0.1".parse()?], port: 53 };
+//! wharf_dns::ensure_kube_dns_service(admin, &kube_dns).await?;
+//! let sockets = (tokio::net::UdpSocket::bind("172.31.0.1:53").await?, tokio::net::TcpListener::bind("172.31.0.1:53").await?);
+//! let groups = ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"];
+//! let client = cp.client(UserInfo::new(wharf_dns::DNS_USER, &groups));
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let dns = tokio::spawn(wharf_dns::run(client, wharf_dns::DnsConfig::from_host()?, sockets, async move {
+//!     let _ = stopped.await;
+//! }));
+//! // On shutdown:
+//! let _ = stop.send(());
+//! dns.await??;
+//! # Ok(()) }
+//! ```
 
 mod kubedns;
 pub mod records;

@@ -205,7 +205,7 @@ impl Records {
         Some(Record::from_rdata(zone, self.ttl, RData::SOA(SOA::new(mname, rname, serial, 7200, 1800, 86400, self.ttl))))
     }
 
-    /// Whether a (lower-case, dot-less) name is in the cluster zone.
+    /// Whether a name is in the cluster zone (case-insensitive).
     pub fn in_zone(&self, qname: &Name) -> bool {
         let n = qname.to_lowercase().to_ascii();
         let n = n.trim_end_matches('.');

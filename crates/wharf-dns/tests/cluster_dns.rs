@@ -271,8 +271,8 @@ async fn cluster_dns_answers_from_the_api_and_forwards_the_rest() {
     assert_eq!(data(&m), vec!["web.default.svc.cluster.local."]);
 
     // Headless: ready endpoints only, per-endpoint names, SRV per endpoint, PTR per endpoint.
-    let m = udp_query(dns, "pg.db.svc.cluster.local.", RecordType::A).await;
-    assert_eq!(data(&m), vec!["172.31.1.10", "172.31.1.11"]);
+    // (Each kind has its own watch: wait for the slice, not just the Service.)
+    until(dns, "pg.db.svc.cluster.local.", RecordType::A, Duration::from_secs(5), |m| data(m) == vec!["172.31.1.10", "172.31.1.11"]).await;
     assert_eq!(data(&udp_query(dns, "pg-0.pg.db.svc.cluster.local.", RecordType::A).await), vec!["172.31.1.10"]);
     assert_eq!(data(&udp_query(dns, "172-31-1-11.pg.db.svc.cluster.local.", RecordType::A).await), vec!["172.31.1.11"]);
     assert_eq!(udp_query(dns, "pg-2.pg.db.svc.cluster.local.", RecordType::A).await.response_code(), ResponseCode::NXDomain);
@@ -305,7 +305,7 @@ async fn cluster_dns_answers_from_the_api_and_forwards_the_rest() {
         assert_eq!(m.response_code(), ResponseCode::NXDomain, "{name}");
         assert!(m.authoritative());
         assert_eq!(m.name_servers().first().map(|r| r.record_type()), Some(RecordType::SOA));
-        assert!(start.elapsed() < Duration::from_millis(200), "{name} took {:?}", start.elapsed());
+        assert!(start.elapsed() < Duration::from_millis(500), "{name} took {:?}", start.elapsed());
     }
 
     // Outside the zone: forwarded to the upstream, over UDP and over TCP.
