@@ -53,6 +53,7 @@ fn relevant(p: &Pod) -> impl PartialEq {
         p.metadata.deletion_timestamp.is_some(),
         util::phase(p).to_string(),
         p.spec.as_ref().and_then(|s| s.node_name.clone()),
+        p.spec.as_ref().map(|s| (s.hostname.clone(), s.subdomain.clone())),
         p.spec.as_ref().map(|s| {
             s.containers
                 .iter()
@@ -163,6 +164,13 @@ fn resolve_port(sp: &ServicePort, pod: &Pod) -> Option<i32> {
                 .map(|p| p.container_port)
         }
     }
+}
+
+/// The endpoint hostname DNS publishes (`<hostname>.<svc>.<ns>.svc`): the pod's `spec.hostname`
+/// when its `spec.subdomain` names this Service (StatefulSet pods and their governing Service).
+fn dns_hostname(p: &Pod, svc: &Service) -> Option<String> {
+    let spec = p.spec.as_ref()?;
+    (spec.subdomain.as_deref() == Some(svc.name_any().as_str())).then(|| spec.hostname.clone()).flatten()
 }
 
 fn target_ref(p: &Pod) -> ObjectReference {
@@ -292,6 +300,7 @@ impl Ctl {
                 }),
                 node_name: p.spec.as_ref().and_then(|s| s.node_name.clone()),
                 target_ref: Some(target_ref(p)),
+                hostname: dns_hostname(p, svc),
                 ..Default::default()
             };
             groups
@@ -427,7 +436,7 @@ impl Ctl {
                 ip,
                 node_name: p.spec.as_ref().and_then(|s| s.node_name.clone()),
                 target_ref: Some(target_ref(p)),
-                hostname: None,
+                hostname: dns_hostname(p, svc),
             };
             let resolved: PortSet = ports
                 .iter()
@@ -514,4 +523,29 @@ impl Ctl {
 
 fn owned_by(s: &EndpointSlice, uid: &str) -> bool {
     s.owner_references().iter().any(|r| r.uid == uid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(hostname: Option<&str>, subdomain: Option<&str>) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web-0", "namespace": "default"},
+            "spec": {"containers": [], "hostname": hostname, "subdomain": subdomain},
+        }))
+        .unwrap()
+    }
+
+    fn service(name: &str) -> Service {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name, "namespace": "default"}})).unwrap()
+    }
+
+    #[test]
+    fn endpoint_hostname_should_be_published_only_for_the_service_the_pod_names_as_subdomain() {
+        assert_eq!(dns_hostname(&pod(Some("web-0"), Some("web")), &service("web")).as_deref(), Some("web-0"));
+        assert_eq!(dns_hostname(&pod(Some("web-0"), Some("web")), &service("other")), None);
+        assert_eq!(dns_hostname(&pod(Some("web-0"), None), &service("web")), None);
+        assert_eq!(dns_hostname(&pod(None, Some("web")), &service("web")), None);
+    }
 }
