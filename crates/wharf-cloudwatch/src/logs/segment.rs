@@ -496,12 +496,15 @@ pub fn read_backward(dir: &Path, segments: &[SegMeta], before: Pos, start: i64, 
     out.into_iter().collect()
 }
 
+/// A stream's data shared between callers.
+pub type SharedStream = Arc<Mutex<StreamData>>;
+
 /// All streams' data under one root directory.
 #[derive(Debug)]
 pub struct SegmentStore {
     root: PathBuf,
     limits: SegmentLimits,
-    open: Mutex<HashMap<(String, String), Arc<Mutex<StreamData>>>>,
+    open: Mutex<HashMap<(String, String), SharedStream>>,
 }
 
 impl SegmentStore {

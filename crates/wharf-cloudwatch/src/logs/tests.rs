@@ -172,18 +172,19 @@ async fn maintenance_applies_retention_and_the_size_cap_by_whole_segments() {
     let e = env();
     let mut cfg = LogsConfig::new(e.dir.join("logs"), "123456789012", "us-east-1");
     cfg.segments = SegmentLimits { max_bytes: 1, max_age_ms: i64::MAX };
-    cfg.max_total_bytes = Some(150);
-    let logs = Logs::open(e.store.clone(), cfg).unwrap();
+    let logs = Logs::open(e.store.clone(), cfg.clone()).unwrap();
     let t = now();
     for i in 0..4 {
-        logs.put_events("g", "s", vec![ev(t - (4 - i) * DAY_MS, &format!("day {i} {}", "x".repeat(40)))]).await.unwrap();
+        logs.put_events("g", "s", vec![ev(t - (4 - i) * DAY_MS + HOUR_MS, &format!("day {i} {}", "x".repeat(40)))]).await.unwrap();
     }
     logs.set_retention("g", Some(3)).await.unwrap();
     let r = logs.maintain().await.unwrap();
     assert!(r.expired_bytes > 0, "{r:?}");
     let left = logs.filter_log_events("g", FilterQuery::default()).await.unwrap();
     assert_eq!(left.events.len(), 3);
-    // 3 segments of ~76 bytes against a cap of 150: the oldest go.
+    // 3 segments of ~71 bytes against a cap of 150: the oldest goes.
+    cfg.max_total_bytes = Some(150);
+    let logs = Logs::open(e.store.clone(), cfg).unwrap();
     let r = logs.maintain().await.unwrap();
     assert!(r.capped_bytes > 0, "{r:?}");
     let left = logs.filter_log_events("g", FilterQuery::default()).await.unwrap();
