@@ -132,11 +132,11 @@ fn group_name(v: &Value) -> Result<String, AwsError> {
 
 /// `arn:aws:logs:R:A:log-group:NAME[:*]` → NAME.
 fn name_from_arn(arn: &str) -> Option<String> {
-    let parts: Vec<&str> = arn.splitn(7, ':').collect();
-    if parts.len() < 7 || parts[0] != "arn" || parts[2] != "logs" {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    if parts.len() < 6 || parts[0] != "arn" || parts[2] != "logs" {
         return None;
     }
-    let rest = parts[6].strip_prefix("log-group:")?;
+    let rest = parts[5].strip_prefix("log-group:")?;
     let name = rest.strip_suffix(":*").unwrap_or(rest);
     (!name.is_empty()).then(|| name.to_string())
 }
@@ -495,5 +495,126 @@ impl Service for LogsService {
             return Err(AwsError::bad_request("SerializationException", "the request body must be a JSON object"));
         }
         self.dispatch(ctx, operation, v).await.map(Output::Json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use wharf_aws::{Caller, ConditionKeys, Credential, Decision, Identity, PrincipalKind};
+    use wharf_store::sqlite::SqliteStore;
+
+    /// Allows the listed actions and records every check.
+    struct Recorder {
+        allow: Vec<&'static str>,
+        seen: Mutex<Vec<(String, String)>>,
+    }
+
+    #[async_trait]
+    impl Identity for Recorder {
+        async fn credential(&self, _: &str) -> Result<Option<Credential>, AwsError> {
+            Ok(None)
+        }
+        async fn authorize(&self, _: &RequestContext, action: &str, resource: &str, _: &ConditionKeys) -> Result<Decision, AwsError> {
+            self.seen.lock().unwrap().push((action.into(), resource.into()));
+            Ok(if self.allow.contains(&action) { Decision::Allow } else { Decision::ImplicitDeny })
+        }
+    }
+
+    fn ctx(id: Arc<Recorder>) -> RequestContext {
+        RequestContext {
+            request_id: "r".into(),
+            caller: Caller {
+                account: "123456789012".into(),
+                arn: "arn:aws:iam::123456789012:user/u".into(),
+                user_id: "AIDA".into(),
+                access_key_id: None,
+                kind: PrincipalKind::User { name: "u".into() },
+            },
+            region: "us-east-1".into(),
+            operation: String::new(),
+            source_ip: None,
+            identity: id,
+            now: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn every_call_is_authorized_on_the_group_or_stream_arn() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store: Arc<dyn wharf_store::KvStore> = Arc::new(SqliteStore::open(&tmp.path().join("store")).unwrap());
+        let logs = Arc::new(Logs::open(store, super::super::LogsConfig::new(tmp.path().join("logs"), "123456789012", "us-east-1")).unwrap());
+        let svc = LogsService::new(logs);
+        let id = Arc::new(Recorder { allow: vec!["logs:CreateLogGroup", "logs:CreateLogStream"], seen: Mutex::new(vec![]) });
+        let c = ctx(id.clone());
+        svc.call(&c, "CreateLogGroup", Input::Json(json!({"logGroupName": "/a/b"}))).await.unwrap();
+        svc.call(&c, "CreateLogStream", Input::Json(json!({"logGroupName": "/a/b", "logStreamName": "s1"}))).await.unwrap();
+        let err = svc
+            .call(&c, "PutLogEvents", Input::Json(json!({"logGroupName": "/a/b", "logStreamName": "s1", "logEvents": [{"timestamp": 1, "message": "m"}]})))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, "AccessDenied");
+        let err = svc.call(&c, "DescribeLogGroups", Input::Json(json!({}))).await.unwrap_err();
+        assert_eq!(err.code, "AccessDenied");
+        assert_eq!(
+            *id.seen.lock().unwrap(),
+            [
+                ("logs:CreateLogGroup", "arn:aws:logs:us-east-1:123456789012:log-group:/a/b:*"),
+                ("logs:CreateLogStream", "arn:aws:logs:us-east-1:123456789012:log-group:/a/b:log-stream:s1"),
+                ("logs:PutLogEvents", "arn:aws:logs:us-east-1:123456789012:log-group:/a/b:log-stream:s1"),
+                ("logs:DescribeLogGroups", "arn:aws:logs:us-east-1:123456789012:log-group:*"),
+            ]
+            .map(|(a, r)| (a.to_string(), r.to_string()))
+        );
+    }
+
+    #[tokio::test]
+    async fn rejected_events_and_tags_take_the_wire_shapes_of_cloudwatch() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store: Arc<dyn wharf_store::KvStore> = Arc::new(SqliteStore::open(&tmp.path().join("store")).unwrap());
+        let logs = Arc::new(Logs::open(store, super::super::LogsConfig::new(tmp.path().join("logs"), "123456789012", "us-east-1")).unwrap());
+        let svc = LogsService::new(logs);
+        let c = ctx(Arc::new(Recorder { allow: OPERATIONS.iter().map(|o| &*Box::leak(format!("logs:{o}").into_boxed_str())).collect(), seen: Mutex::new(vec![]) }));
+        let call = |op: &'static str, v: Value| {
+            let (svc, c) = (svc.clone(), c.clone());
+            async move {
+                match svc.call(&c, op, Input::Json(v)).await {
+                    Ok(Output::Json(v)) => Ok(v),
+                    Ok(_) => panic!("not json"),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        call("CreateLogGroup", json!({"logGroupName": "g", "tags": {"a": "1"}})).await.unwrap();
+        call("CreateLogStream", json!({"logGroupName": "g", "logStreamName": "s"})).await.unwrap();
+        let now = super::super::now_ms();
+        let r = call(
+            "PutLogEvents",
+            json!({"logGroupName": "g", "logStreamName": "s", "sequenceToken": "ignored", "logEvents": [
+                {"timestamp": now - 15 * 86_400_000i64, "message": "old"}, {"timestamp": now, "message": "ok"}, {"timestamp": now + 3 * 3_600_000i64, "message": "new"}]}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r["rejectedLogEventsInfo"], json!({"tooNewLogEventStartIndex": 2, "tooOldLogEventEndIndex": 1}));
+        let arn = "arn:aws:logs:us-east-1:123456789012:log-group:g";
+        call("TagResource", json!({"resourceArn": arn, "tags": {"b": "2"}})).await.unwrap();
+        call("UntagResource", json!({"resourceArn": arn, "tagKeys": ["a"]})).await.unwrap();
+        assert_eq!(call("ListTagsForResource", json!({"resourceArn": format!("{arn}:*")})).await.unwrap(), json!({"tags": {"b": "2"}}));
+        let err = call("PutRetentionPolicy", json!({"logGroupName": "g", "retentionInDays": 2})).await.unwrap_err();
+        assert_eq!(err.code, "InvalidParameterException");
+        let err = call("GetLogEvents", json!({"logGroupName": "g", "logStreamName": "nope"})).await.unwrap_err();
+        assert_eq!(err.code, "ResourceNotFoundException");
+        let err = call("DescribeLogStreams", json!({"logGroupName": "g", "orderBy": "LastEventTime", "logStreamNamePrefix": "s"})).await.unwrap_err();
+        assert_eq!(err.code, "InvalidParameterException");
+        // DescribeLogGroups pages with a token.
+        for i in 0..3 {
+            call("CreateLogGroup", json!({"logGroupName": format!("p{i}")})).await.unwrap();
+        }
+        let a = call("DescribeLogGroups", json!({"logGroupNamePrefix": "p", "limit": 2})).await.unwrap();
+        assert_eq!(a["logGroups"].as_array().unwrap().len(), 2);
+        let b = call("DescribeLogGroups", json!({"logGroupNamePrefix": "p", "limit": 2, "nextToken": a["nextToken"]})).await.unwrap();
+        assert_eq!(b["logGroups"][0]["logGroupName"], "p2");
+        assert!(b.get("nextToken").is_none());
     }
 }

@@ -811,6 +811,11 @@ impl Logs {
 
     /// [`Logs::maintain`] as if it were `now` (ms).
     pub async fn maintain_at(&self, now: i64) -> Result<MaintainReport> {
+        // Directories are listed before the datastore is read: a stream's key is written
+        // before its directory, so every directory listed here whose key is missing below
+        // belongs to a deleted stream (never to one being created meanwhile).
+        let data = self.data.clone();
+        let dirs = blocking(move || Ok(data.stream_dirs())).await?;
         let groups = self.groups("").await?;
         let mut known = std::collections::HashSet::new();
         let mut retention = Vec::new();
@@ -824,7 +829,7 @@ impl Logs {
         let cap = self.cfg.max_total_bytes;
         blocking(move || {
             let mut report = MaintainReport::default();
-            for (gu, su) in data.stream_dirs() {
+            for (gu, su) in dirs {
                 if !known.contains(&(gu.clone(), su.clone())) {
                     data.remove_stream(&gu, &su)?;
                     report.orphans += 1;
