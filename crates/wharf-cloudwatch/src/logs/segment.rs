@@ -332,6 +332,8 @@ impl StreamData {
         if let Some(last) = self.segments.last_mut() {
             *last = next;
         }
+        // Keep no descriptor between appends: a node may hold thousands of streams.
+        self.writer = None;
         Ok(())
     }
 
