@@ -396,6 +396,7 @@ impl LogsService {
                     pattern: opt_str(&v, "filterPattern")?.map(String::from),
                     next_token: opt_str(&v, "nextToken")?.map(String::from),
                     limit: limit(&v, 10_000)?,
+                    scan_budget: None,
                 };
                 let r = logs.filter_log_events(&group, q).await?;
                 let events: Vec<Value> = r

@@ -275,6 +275,21 @@ pub struct FilterQuery {
     pub next_token: Option<String>,
     /// Most events returned (default 10,000).
     pub limit: Option<usize>,
+    /// Most records examined in this call (default [`DEFAULT_SCAN_BUDGET`]).
+    pub scan_budget: Option<usize>,
+}
+
+/// Records one `FilterLogEvents` call examines before it answers with a token.
+pub const DEFAULT_SCAN_BUDGET: usize = 2_000_000;
+
+/// A stream's next candidate in a `FilterLogEvents` merge.
+enum Head {
+    /// A matching event at its position.
+    Event(Pos, Record),
+    /// Nothing more in range.
+    Done,
+    /// The scan budget ran out; resume here.
+    Paused(Pos),
 }
 
 /// One event found by `FilterLogEvents`.
@@ -773,29 +788,55 @@ impl Logs {
                 };
                 cursors.push((s, Cursor::new(dir, segs, from, start, end)));
             }
-            let next_match = |c: &mut Cursor| loop {
+            // Each call examines at most `budget` records (CloudWatch likewise answers a long
+            // search in parts): past it, the call ends with a token to resume from.
+            let budget = q.scan_budget.unwrap_or(DEFAULT_SCAN_BUDGET);
+            let mut scanned = 0usize;
+            let mut next_match = |c: &mut Cursor| loop {
+                if scanned >= budget {
+                    return Head::Paused(c.pos());
+                }
                 match c.next_record() {
-                    Some((p, r)) if pattern.matches(&r.message) => return Some((p, r)),
-                    Some(_) => continue,
-                    None => return None,
+                    Some((p, r)) => {
+                        scanned += 1;
+                        if pattern.matches(&r.message) {
+                            return Head::Event(p, r);
+                        }
+                    }
+                    None => return Head::Done,
                 }
             };
-            let mut heads: Vec<Option<(Pos, Record)>> = cursors.iter_mut().map(|(_, c)| next_match(c)).collect();
+            let mut heads: Vec<Head> = cursors.iter_mut().map(|(_, c)| next_match(c)).collect();
             let mut events = Vec::new();
             let mut bytes = 0;
-            while events.len() < limit && bytes < MAX_RESPONSE_BYTES {
-                let Some(i) = heads.iter().enumerate().filter_map(|(i, h)| h.as_ref().map(|(_, r)| (r.timestamp, i))).min().map(|(_, i)| i) else {
+            while events.len() < limit && bytes < MAX_RESPONSE_BYTES && !heads.iter().any(|h| matches!(h, Head::Paused(_))) {
+                let Some(i) = heads
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, h)| match h {
+                        Head::Event(_, r) => Some((r.timestamp, i)),
+                        _ => None,
+                    })
+                    .min()
+                    .map(|(_, i)| i)
+                else {
                     break;
                 };
-                let Some((p, r)) = heads[i].take() else { break };
+                let Head::Event(p, r) = std::mem::replace(&mut heads[i], Head::Done) else { break };
                 let s = cursors[i].0;
                 let id_num = u64::from_str_radix(&s.uid, 16).unwrap_or(0);
                 bytes += r.message.len() + EVENT_OVERHEAD as usize;
                 events.push(FilteredEvent { stream: s.name.clone(), event_id: format!("{id_num:020}{:016}{:020}", p.seq, p.off), event: out(r) });
                 heads[i] = next_match(&mut cursors[i].1);
             }
-            let pending: BTreeMap<String, (u64, u64)> =
-                heads.iter().enumerate().filter_map(|(i, h)| h.as_ref().map(|(p, _)| (cursors[i].0.uid.clone(), (p.seq, p.off)))).collect();
+            let pending: BTreeMap<String, (u64, u64)> = heads
+                .iter()
+                .enumerate()
+                .filter_map(|(i, h)| match h {
+                    Head::Event(p, _) | Head::Paused(p) => Some((cursors[i].0.uid.clone(), (p.seq, p.off))),
+                    Head::Done => None,
+                })
+                .collect();
             let next_token = (!pending.is_empty())
                 .then(|| serde_json::to_vec(&pending).ok().map(|b| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)))
                 .flatten();

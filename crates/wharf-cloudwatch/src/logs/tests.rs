@@ -261,3 +261,30 @@ async fn maintenance_removes_data_of_streams_that_no_longer_exist() {
     assert!(!orphan.exists());
     assert_eq!(logs.filter_log_events("g", FilterQuery::default()).await.unwrap().events.len(), 1);
 }
+
+#[tokio::test]
+async fn a_long_search_answers_in_parts_with_a_token_and_misses_nothing() {
+    let e = env();
+    let logs = open(&e, SegmentLimits::default());
+    let t = now();
+    let a: Vec<_> = (0..50).map(|i| ev(t + 2 * i, if i % 10 == 0 { "needle a" } else { "hay" })).collect();
+    let b: Vec<_> = (0..50).map(|i| ev(t + 2 * i + 1, if i % 25 == 0 { "needle b" } else { "hay" })).collect();
+    logs.put_events("g", "a", a).await.unwrap();
+    logs.put_events("g", "b", b).await.unwrap();
+    let mut token = None;
+    let mut found = Vec::new();
+    let mut calls = 0;
+    loop {
+        calls += 1;
+        let q = FilterQuery { pattern: Some("needle".into()), next_token: token, scan_budget: Some(7), ..Default::default() };
+        let r = logs.filter_log_events("g", q).await.unwrap();
+        found.extend(r.events.into_iter().map(|e| e.event.timestamp - t));
+        match r.next_token {
+            Some(t) => token = Some(t),
+            None => break,
+        }
+    }
+    assert!(calls > 10, "{calls}");
+    found.sort_unstable();
+    assert_eq!(found, [0, 1, 20, 40, 51, 60, 80]);
+}
