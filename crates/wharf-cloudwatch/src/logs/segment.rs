@@ -168,17 +168,22 @@ fn read_record<R: Read>(r: &mut R, off: u64, limit: u64) -> Option<(Record, u64)
     if len < FIXED as u32 || len > MAX_PAYLOAD || off + HEADER + u64::from(len) > limit {
         return None;
     }
-    let mut payload = vec![0u8; len as usize];
-    r.read_exact(&mut payload).ok()?;
-    if crc32fast::hash(&payload) != crc {
+    let mut fixed = [0u8; FIXED];
+    r.read_exact(&mut fixed).ok()?;
+    let mut msg = vec![0u8; len as usize - FIXED];
+    r.read_exact(&mut msg).ok()?;
+    let mut h = crc32fast::Hasher::new();
+    h.update(&fixed);
+    h.update(&msg);
+    if h.finalize() != crc {
         return None;
     }
     let mut a = [0u8; 8];
-    a.copy_from_slice(&payload[0..8]);
+    a.copy_from_slice(&fixed[0..8]);
     let timestamp = i64::from_le_bytes(a);
-    a.copy_from_slice(&payload[8..16]);
+    a.copy_from_slice(&fixed[8..16]);
     let ingestion = i64::from_le_bytes(a);
-    let message = String::from_utf8(payload.split_off(FIXED)).ok()?;
+    let message = String::from_utf8(msg).ok()?;
     Some((Record { timestamp, ingestion, message }, HEADER + u64::from(len)))
 }
 
