@@ -59,6 +59,9 @@ struct UpArgs {
     /// The AWS account id (12 digits) created on first start; random when not given.
     #[arg(long, env = "WHARF_ACCOUNT_ID")]
     account_id: Option<String>,
+    /// Most bytes of CloudWatch Logs event data kept in DATA/logs; the oldest segments go first.
+    #[arg(long, env = "WHARF_LOGS_MAX_BYTES")]
+    logs_max_bytes: Option<u64>,
     /// Register this many simulated nodes (kwok-style: pods on them run without containers).
     #[arg(long, default_value_t = 0)]
     simulated_nodes: usize,
@@ -241,7 +244,16 @@ async fn up(args: UpArgs) -> Result<()> {
         let _ = registry_stop_rx.wait_for(|s| *s).await;
     }));
     let iam = Arc::new(Iam::open(store.clone(), IamConfig { account_id: args.account_id.clone() }).await.context("opening the IAM account")?);
-    let front_door = Arc::new(wharf_iam::front_door(iam.clone(), &args.region));
+    let logs_config = wharf_cloudwatch::LogsConfig {
+        max_total_bytes: args.logs_max_bytes,
+        ..wharf_cloudwatch::LogsConfig::new(args.data_dir.join("logs"), iam.account_id(), &args.region)
+    };
+    let logs = Arc::new(wharf_cloudwatch::Logs::open(store.clone(), logs_config).context("opening CloudWatch Logs")?);
+    let mut logs_stop = registry_stop.subscribe();
+    let logs_maintenance = tokio::spawn(logs.clone().run_maintenance(std::time::Duration::from_secs(600), async move {
+        let _ = logs_stop.wait_for(|s| *s).await;
+    }));
+    let front_door = Arc::new(wharf_iam::front_door(iam.clone(), &args.region).register(Arc::new(wharf_cloudwatch::LogsService::new(logs))));
     let cluster_store: Arc<dyn KvStore> = Arc::new(Prefixed::new(store, "/clusters/default"));
     let cp = ControlPlane::start(ControlPlaneConfig {
         name: "default".into(),
@@ -288,6 +300,7 @@ async fn up(args: UpArgs) -> Result<()> {
     cp.shutdown().await;
     let _ = registry_stop.send(true);
     let _ = maintenance.await;
+    let _ = logs_maintenance.await;
     Ok(())
 }
 
