@@ -34,6 +34,8 @@ pub struct ImageInfo {
     pub size: u64,
     /// When it was pushed, seconds since the Unix epoch.
     pub pushed_at: u64,
+    /// When it was pushed, milliseconds since the Unix epoch (orders pushes within a second).
+    pub pushed_at_millis: u64,
 }
 
 fn range(prefix: &[u8]) -> RangeRequest {
@@ -94,6 +96,9 @@ impl Registry {
                 tags,
                 size: meta["size"].as_u64().unwrap_or(0) + meta["blobsSize"].as_u64().unwrap_or(0),
                 pushed_at: meta["pushedAt"].as_u64().unwrap_or(0),
+                pushed_at_millis: meta["pushedAtMillis"]
+                    .as_u64()
+                    .unwrap_or_else(|| meta["pushedAt"].as_u64().unwrap_or(0) * 1000),
                 digest,
             });
         }

@@ -1023,6 +1023,10 @@ impl Registry {
             "artifactType": artifact_type,
             "subject": subject,
             "pushedAt": auth::now_secs(),
+            "pushedAtMillis": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
         });
         let mut record = meta.to_string().into_bytes();
         record.push(b'\n');
