@@ -162,6 +162,9 @@ fn tags_in(list: &serde_json::Value) -> Vec<String> {
     t
 }
 
+/// Valid JSON, but a `tagged` rule needs a tag prefix or pattern list.
+const BAD_POLICY: &str = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"tagged","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}"#;
+
 #[test]
 fn ecr_create_login_push_list_pull_delete_and_lifecycle_with_the_aws_cli_and_skopeo() {
     let w = Wharf::start();
@@ -239,7 +242,7 @@ fn ecr_create_login_push_list_pull_delete_and_lifecycle_with_the_aws_cli_and_sko
     assert_eq!(d["imageDetails"][0]["imageDigest"], digest_c.as_str());
     let lp = aws_json(&w, None, &["ecr", "get-lifecycle-policy", "--repository-name", "team/app"]);
     assert_eq!(lp["lifecyclePolicyText"].as_str().map(|t| serde_json::from_str::<serde_json::Value>(t).ok()), Some(serde_json::from_str(policy).ok()));
-    let bad_policy = aws(&w, &["ecr", "put-lifecycle-policy", "--repository-name", "team/app", "--lifecycle-policy-text", r#"{"rules":[]}"#]);
+    let bad_policy = aws(&w, &["ecr", "put-lifecycle-policy", "--repository-name", "team/app", "--lifecycle-policy-text", BAD_POLICY]);
     assert!(stderr(&bad_policy).contains("InvalidParameterException"), "{}", stderr(&bad_policy));
 
     let tags = aws_json(&w, None, &["ecr", "list-tags-for-resource", "--resource-arn", &format!("arn:aws:ecr:us-east-1:{account}:repository/team/app")]);
