@@ -302,3 +302,39 @@ fn an_iam_user_without_ecr_permissions_is_denied_api_calls_and_pulls_until_read_
     let push = sk.push(&bob_auth, &other, &format!("{uri}:v2"));
     assert!(push.status.success(), "push granted by the repository policy failed: {}", stderr(&push));
 }
+
+#[test]
+fn repositories_images_policies_and_login_passwords_survive_a_restart() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut w = Wharf::start_in(tmp.path());
+    let sk = Skopeo::new(&w);
+    aws_json(&w, None, &["ecr", "create-repository", "--repository-name", "keep", "--image-tag-mutability", "IMMUTABLE"]);
+    let policy = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":7},"action":{"type":"expire"}}]}"#;
+    aws_json(&w, None, &["ecr", "put-lifecycle-policy", "--repository-name", "keep", "--lifecycle-policy-text", policy]);
+    let auth = sk.login(&w, None, "admin.json");
+    let layout = sk.path("img");
+    let digest = oci_layout(&layout, b"durable\n");
+    assert!(sk.push(&auth, &layout, &format!("{}/keep:v1", sk.host)).status.success());
+    w.stop();
+
+    let w = Wharf::start_in(tmp.path());
+    let sk2 = Skopeo::new(&w);
+    let repo = aws_json(&w, None, &["ecr", "describe-repositories", "--repository-names", "keep"]);
+    assert_eq!(repo["repositories"][0]["imageTagMutability"], "IMMUTABLE");
+    assert_eq!(repo["repositories"][0]["repositoryUri"], format!("{}/keep", sk2.host));
+    let images = aws_json(&w, None, &["ecr", "describe-images", "--repository-name", "keep"]);
+    assert_eq!(images["imageDetails"][0]["imageDigest"], digest.as_str());
+    aws_json(&w, None, &["ecr", "get-lifecycle-policy", "--repository-name", "keep"]);
+    // The password issued before the restart still logs in and pulls (the auth file names the
+    // old port, so log in again with the same password).
+    let stored: serde_json::Value = serde_json::from_slice(&std::fs::read(sk.path("admin.json")).expect("auth file")).expect("auth json");
+    let entry = stored["auths"].as_object().and_then(|m| m.values().next()).expect("an auth entry");
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(entry["auth"].as_str().expect("auth")).expect("base64");
+    let password = String::from_utf8(decoded).expect("utf8").trim_start_matches("AWS:").to_string();
+    let auth2 = sk2.path("again.json").to_string_lossy().into_owned();
+    let login = sk2.run(&["login", "--cert-dir", &sk2.certs, "--authfile", &auth2, "--username", "AWS", "--password-stdin", &sk2.host], Some(&password));
+    assert!(login.status.success(), "login with the old password failed: {}", stderr(&login));
+    let pull = sk2.pull("again.json", &format!("{}/keep:v1", sk2.host), &sk2.path("pulled"));
+    assert!(pull.status.success(), "pull after restart failed: {}", stderr(&pull));
+}
