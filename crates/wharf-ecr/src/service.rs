@@ -370,8 +370,22 @@ impl Ecr {
             }
         };
         let images = self.registry.images(name).await?;
+        // Manifests an index in this repository lists are part of that image, not images of
+        // their own: expiring them would break the index.
+        let mut children = std::collections::HashSet::new();
+        for i in images.iter().filter(|i| i.media_type.contains("index") || i.media_type.contains("manifest.list")) {
+            if let Some(m) = self.registry.manifest(name, &i.digest).await? {
+                let doc: Value = serde_json::from_slice(&m.bytes).unwrap_or_default();
+                for c in doc["manifests"].as_array().into_iter().flatten() {
+                    if let Some(d) = c["digest"].as_str() {
+                        children.insert(d.to_string());
+                    }
+                }
+            }
+        }
         let candidates: Vec<Candidate> = images
             .iter()
+            .filter(|i| !children.contains(&i.digest))
             .map(|i| Candidate { digest: i.digest.clone(), tags: i.tags.clone(), pushed_at_millis: i.pushed_at_millis })
             .collect();
         let expired = policy.expired(&candidates, now_millis());

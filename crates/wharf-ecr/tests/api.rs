@@ -213,3 +213,44 @@ async fn a_user_without_policies_is_denied_and_a_repository_policy_can_grant_him
     assert_eq!(code(e.call("GetRepositoryPolicy", json!({ "repositoryName": "app" })).await), "RepositoryPolicyNotFoundException");
     assert_eq!(e.call_as(carol, "ListImages", json!({ "repositoryName": "app" })).await.unwrap_err().code, "AccessDenied");
 }
+
+#[tokio::test]
+async fn lifecycle_policies_expire_images_but_not_the_manifests_an_index_lists() {
+    let e = env().await;
+    e.call("CreateRepository", json!({ "repositoryName": "multi" })).await.unwrap();
+    let amd = e.manifest("multi", b"amd64").await;
+    let arm = e.manifest("multi", b"arm64").await;
+    let desc = |m: &str| json!({ "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": format!("sha256:{}", hex::encode(Sha256::digest(m.as_bytes()))), "size": m.len() });
+    for m in [&amd, &arm] {
+        e.call("PutImage", json!({ "repositoryName": "multi", "imageManifest": m })).await.unwrap();
+    }
+    let index = json!({ "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [desc(&amd), desc(&arm)] }).to_string();
+    e.call("PutImage", json!({ "repositoryName": "multi", "imageManifest": index, "imageTag": "v1" })).await.unwrap();
+    let stray = e.manifest("multi", b"stray").await;
+    e.call("PutImage", json!({ "repositoryName": "multi", "imageManifest": stray })).await.unwrap();
+    // Expire every untagged image at once.
+    let policy = json!({ "rules": [{ "rulePriority": 1, "selection": { "tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 1 }, "action": { "type": "expire" } }] });
+    let untagged_before = e.call("ListImages", json!({ "repositoryName": "multi", "filter": { "tagStatus": "UNTAGGED" } })).await.unwrap();
+    assert_eq!(untagged_before["imageIds"].as_array().unwrap().len(), 3);
+    let strays = [desc(&stray)["digest"].clone()];
+    e.call("PutLifecyclePolicy", json!({ "repositoryName": "multi", "lifecyclePolicyText": policy.to_string() })).await.unwrap();
+    // The stray is the newest untagged image and the only one the rule considers (the index's
+    // children are not candidates), so nothing is expired yet.
+    let after = e.call("ListImages", json!({ "repositoryName": "multi" })).await.unwrap();
+    assert_eq!(after["imageIds"].as_array().unwrap().len(), 4, "{after}");
+    let newer = e.manifest("multi", b"newer stray").await;
+    e.call("PutImage", json!({ "repositoryName": "multi", "imageManifest": newer })).await.unwrap();
+    let expired = e.ecr.apply_lifecycle("multi").await.unwrap();
+    // Of the two strays the first pushed goes (if the push had not applied it already).
+    let listed = e.call("ListImages", json!({ "repositoryName": "multi" })).await.unwrap();
+    assert_eq!(listed["imageIds"].as_array().unwrap().len(), 4, "{listed}");
+    assert!(!listed["imageIds"].as_array().unwrap().iter().any(|i| i["imageDigest"] == strays[0]), "{listed}");
+    assert!(expired.len() <= 1);
+    let got = e.call("BatchGetImage", json!({ "repositoryName": "multi", "imageIds": [{ "imageTag": "v1" }] })).await.unwrap();
+    assert_eq!(got["images"].as_array().unwrap().len(), 1);
+    for m in [&amd, &arm] {
+        let id = desc(m)["digest"].clone();
+        let r = e.call("BatchGetImage", json!({ "repositoryName": "multi", "imageIds": [{ "imageDigest": id }] })).await.unwrap();
+        assert_eq!(r["images"].as_array().unwrap().len(), 1, "an index child was expired");
+    }
+}
