@@ -1,10 +1,23 @@
 //! Calls for the AWS side (ECR's `DescribeRepositories`, `DescribeImages`, `BatchDeleteImage`,
 //! `DeleteRepository`): thin reads and writes over the same keys the `/v2/` API uses.
 
+use bytes::Bytes;
+use http_body_util::Full;
 use wharf_store::{prefix_end, Op, RangeRequest, TxnRequest};
 
 use crate::error::{RegistryError, Result};
-use crate::{catalog_key, repo_key, settings_key, split_manifest, valid_name, Registry, PREFIX};
+use crate::{catalog_key, repo_key, settings_key, split_manifest, valid_digest, valid_name, Registry, PREFIX};
+
+/// A stored manifest, as ECR's `BatchGetImage` returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredManifest {
+    /// The manifest digest.
+    pub digest: String,
+    /// The manifest media type.
+    pub media_type: String,
+    /// The manifest bytes, exactly as pushed.
+    pub bytes: Bytes,
+}
 
 /// A manifest stored in a repository, as ECR's `DescribeImages` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +34,8 @@ pub struct ImageInfo {
     pub size: u64,
     /// When it was pushed, seconds since the Unix epoch.
     pub pushed_at: u64,
+    /// When it was pushed, milliseconds since the Unix epoch (orders pushes within a second).
+    pub pushed_at_millis: u64,
 }
 
 fn range(prefix: &[u8]) -> RangeRequest {
@@ -81,6 +96,9 @@ impl Registry {
                 tags,
                 size: meta["size"].as_u64().unwrap_or(0) + meta["blobsSize"].as_u64().unwrap_or(0),
                 pushed_at: meta["pushedAt"].as_u64().unwrap_or(0),
+                pushed_at_millis: meta["pushedAtMillis"]
+                    .as_u64()
+                    .unwrap_or_else(|| meta["pushedAt"].as_u64().unwrap_or(0) * 1000),
                 digest,
             });
         }
@@ -116,5 +134,71 @@ impl Registry {
         ];
         self.store.txn(TxnRequest { compare: vec![], success: ops, failure: vec![] }).await?;
         Ok(true)
+    }
+
+    /// Stores a manifest as `PUT /v2/<name>/manifests/<tag or digest>` would (same checks:
+    /// referenced blobs must exist, immutable tags stay put); returns its digest. Refusals
+    /// come back as [`RegistryError::Refused`] with the Distribution Spec code
+    /// (`MANIFEST_INVALID`, `MANIFEST_BLOB_UNKNOWN`, `TAG_INVALID`, `DIGEST_INVALID`, ...).
+    pub async fn put_manifest_bytes(
+        &self,
+        name: &str,
+        reference: &str,
+        media_type: Option<&str>,
+        manifest: Bytes,
+    ) -> Result<String> {
+        check(name)?;
+        let len = manifest.len();
+        let r = self.put_manifest(name, reference, media_type.map(String::from), Some(len), Full::new(manifest)).await;
+        match r {
+            Ok(resp) => resp
+                .headers()
+                .get("Docker-Content-Digest")
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)
+                .ok_or_else(|| RegistryError::Task("manifest put answered without a digest".into())),
+            Err(e) => Err(RegistryError::Refused { code: e.code, message: e.message }),
+        }
+    }
+
+    /// The manifest a tag or digest names in `name`, if any.
+    pub async fn manifest(&self, name: &str, reference: &str) -> Result<Option<StoredManifest>> {
+        check(name)?;
+        let digest = match self.resolve(name, reference).await {
+            Ok(d) => d,
+            Err(e) if e.code == "MANIFEST_UNKNOWN" || e.code == "MANIFEST_INVALID" => return Ok(None),
+            Err(e) => return Err(RegistryError::Refused { code: e.code, message: e.message }),
+        };
+        let Some(kv) = self.store.get(repo_key(name, "_manifests", &digest)).await? else { return Ok(None) };
+        let (meta, data) = split_manifest(&kv.value).map_err(|e| RegistryError::Corrupt {
+            key: String::from_utf8_lossy(&kv.key).into_owned(),
+            reason: e.message,
+        })?;
+        Ok(Some(StoredManifest {
+            media_type: meta["mediaType"].as_str().unwrap_or_default().to_string(),
+            bytes: Bytes::copy_from_slice(data),
+            digest,
+        }))
+    }
+
+    /// The size of blob `digest` if it is linked into `name` and present on disk.
+    pub async fn blob_size(&self, name: &str, digest: &str) -> Result<Option<u64>> {
+        check(name)?;
+        if !valid_digest(digest) || self.store.get(repo_key(name, "_blobs", digest)).await?.is_none() {
+            return Ok(None);
+        }
+        self.blobs.size(digest).await.map_err(|e| RegistryError::Refused { code: e.code, message: e.message })
+    }
+
+    /// Whether the tags of `name` are immutable.
+    pub async fn is_immutable(&self, name: &str) -> Result<bool> {
+        check(name)?;
+        self.immutable(name).await.map_err(|e| RegistryError::Refused { code: e.code, message: e.message })
+    }
+
+    /// A receiver of the repository name of every manifest pushed from now on (through
+    /// `/v2/` or [`Registry::put_manifest_bytes`]); a slow receiver misses names (`Lagged`).
+    pub fn subscribe_pushes(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.pushes.subscribe()
     }
 }

@@ -83,7 +83,7 @@ use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 use wharf_store::{prefix_end, Compare, KvStore, Op, RangeRequest, TxnRequest};
 
-pub use admin::ImageInfo;
+pub use admin::{ImageInfo, StoredManifest};
 pub use auth::{Actions, AuthError, Authorizer, Claims, Grant, Identity, LocalAuthorizer, Resource};
 pub use error::{RegistryError, Result};
 pub use gc::GcReport;
@@ -194,6 +194,8 @@ pub struct Registry {
     uploads: Mutex<HashMap<String, Upload>>,
     /// Shared by operations that make a blob reachable; exclusive while GC deletes one.
     gc_lock: tokio::sync::RwLock<()>,
+    /// Announces the repository of every manifest pushed ([`Registry::subscribe_pushes`]).
+    pushes: tokio::sync::broadcast::Sender<String>,
 }
 
 /// What a `/v2/...` path addresses.
@@ -343,6 +345,7 @@ impl Registry {
             signer,
             uploads: Mutex::new(HashMap::new()),
             gc_lock: tokio::sync::RwLock::new(()),
+            pushes: tokio::sync::broadcast::channel(256).0,
         })
     }
 
@@ -673,7 +676,17 @@ impl Registry {
             return Err(ApiError::digest_invalid("malformed digest").detail(json!({ "digest": digest })));
         }
         if self.store.get(repo_key(name, "_blobs", digest)).await?.is_none() {
-            return Err(ApiError::blob_unknown(digest));
+            // A manifest is content-addressed too: fetching it as a blob by its digest works.
+            let Some(record) = self.store.get(repo_key(name, "_manifests", digest)).await? else {
+                return Err(ApiError::blob_unknown(digest));
+            };
+            let (_, data) = split_manifest(&record.value)?;
+            let b = Response::builder()
+                .header("Docker-Content-Digest", digest)
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .header(header::ETAG, format!("\"{digest}\""))
+                .header(header::CONTENT_LENGTH, data.len().to_string());
+            return Ok(finish(b, if head { Bytes::new() } else { Bytes::copy_from_slice(data) }));
         }
         let Some(size) = self.blobs.size(digest).await? else { return Err(ApiError::blob_unknown(digest)) };
         let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).and_then(|r| parse_range(r, size));
@@ -1010,6 +1023,10 @@ impl Registry {
             "artifactType": artifact_type,
             "subject": subject,
             "pushedAt": auth::now_secs(),
+            "pushedAtMillis": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
         });
         let mut record = meta.to_string().into_bytes();
         record.push(b'\n');
@@ -1043,6 +1060,8 @@ impl Registry {
             // Only an immutable tag has a compare: someone else pushed it meanwhile.
             return Err(Self::tag_exists(name, tag.as_deref().unwrap_or_default()));
         }
+        // Nobody listening is fine.
+        let _ = self.pushes.send(name.to_string());
         let mut b = Response::builder()
             .status(StatusCode::CREATED)
             .header(header::LOCATION, format!("/v2/{name}/manifests/{digest}"))

@@ -860,3 +860,26 @@ async fn maintain_should_expire_uploads_and_collect_garbage_until_shut_down() {
     stop.send(()).unwrap();
     tokio::time::timeout(std::time::Duration::from_secs(5), task).await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_manifest_should_be_fetchable_as_a_blob_by_its_digest() {
+    let s = start().await;
+    let config = br#"{"architecture":"amd64","os":"linux"}"#;
+    let layer = b"layer bytes";
+    push_blob(s.addr, "team/app", config).await;
+    push_blob(s.addr, "team/app", layer).await;
+    let manifest = json!({ "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": descriptor(CONFIG, config), "layers": [descriptor(LAYER, layer)] });
+    let r = push_manifest(s.addr, "team/app", "v1", &manifest).await;
+    assert_eq!(r.status, 201);
+    let digest = r.header("docker-content-digest").unwrap().to_string();
+    let head = request(s.addr, "HEAD", &format!("/v2/team/app/blobs/{digest}"), &[], b"").await;
+    assert_eq!(head.status, 200);
+    let get = request(s.addr, "GET", &format!("/v2/team/app/blobs/{digest}"), &[], b"").await;
+    assert_eq!(get.status, 200);
+    assert_eq!(sha256(&get.body), digest);
+    assert_eq!(head.header("content-length"), Some(get.body.len().to_string().as_str()));
+    // Not in another repository.
+    let other = request(s.addr, "GET", &format!("/v2/team/other/blobs/{digest}"), &[], b"").await;
+    assert_eq!(other.error_code(), "BLOB_UNKNOWN");
+}

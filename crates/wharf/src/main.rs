@@ -237,13 +237,16 @@ async fn up(args: UpArgs) -> Result<()> {
     let store: Arc<dyn KvStore> = Arc::new(SqliteStore::open(&args.data_dir.join("store")).context("opening the datastore")?);
     let registry_dir = args.data_dir.join("registry");
     std::fs::create_dir_all(&registry_dir).with_context(|| format!("creating {}", registry_dir.display()))?;
-    let authorizer = Arc::new(LocalAuthorizer::new(store.clone(), registry_token(&registry_dir)?));
-    let registry = Arc::new(Registry::open(RegistryConfig::new(&registry_dir), store.clone(), authorizer).await.context("opening the registry")?);
+    let iam = Arc::new(Iam::open(store.clone(), IamConfig { account_id: args.account_id.clone() }).await.context("opening the IAM account")?);
+    // Registry access: ECR tokens judged by IAM, the local admin token still accepted.
+    let local = LocalAuthorizer::new(store.clone(), registry_token(&registry_dir)?);
+    let authorizer = Arc::new(wharf_ecr::RegistryAuthorizer::new(store.clone(), iam.clone(), &args.region, local));
+    let registry = Arc::new(Registry::open(RegistryConfig::new(&registry_dir), store.clone(), authorizer.clone()).await.context("opening the registry")?);
     let (registry_stop, mut registry_stop_rx) = watch::channel(false);
+    let mut ecr_stop_rx = registry_stop_rx.clone();
     let maintenance = tokio::spawn(registry.clone().maintain(Some(std::time::Duration::from_secs(3600)), async move {
         let _ = registry_stop_rx.wait_for(|s| *s).await;
     }));
-    let iam = Arc::new(Iam::open(store.clone(), IamConfig { account_id: args.account_id.clone() }).await.context("opening the IAM account")?);
     let logs_config = wharf_cloudwatch::LogsConfig {
         max_total_bytes: args.logs_max_bytes,
         ..wharf_cloudwatch::LogsConfig::new(args.data_dir.join("logs"), iam.account_id(), &args.region)
@@ -253,7 +256,15 @@ async fn up(args: UpArgs) -> Result<()> {
     let logs_maintenance = tokio::spawn(logs.clone().run_maintenance(std::time::Duration::from_secs(600), async move {
         let _ = logs_stop.wait_for(|s| *s).await;
     }));
-    let front_door = Arc::new(wharf_iam::front_door(iam.clone(), &args.region).register(Arc::new(wharf_cloudwatch::LogsService::new(logs))));
+    let ecr = Arc::new(wharf_ecr::Ecr::new(registry.clone(), authorizer, store.clone()));
+    let ecr_lifecycle = tokio::spawn(ecr.clone().run_lifecycle(std::time::Duration::from_secs(3600), async move {
+        let _ = ecr_stop_rx.wait_for(|s| *s).await;
+    }));
+    let front_door = Arc::new(
+        wharf_iam::front_door(iam.clone(), &args.region)
+            .register(ecr.clone())
+            .register(Arc::new(wharf_cloudwatch::LogsService::new(logs))),
+    );
     let cluster_store: Arc<dyn KvStore> = Arc::new(Prefixed::new(store, "/clusters/default"));
     let cp = ControlPlane::start(ControlPlaneConfig {
         name: "default".into(),
@@ -266,6 +277,7 @@ async fn up(args: UpArgs) -> Result<()> {
     })
     .await
     .context("starting the control plane of cluster default")?;
+    ecr.set_registry_endpoint(&cp.endpoint());
     let sim = (args.simulated_nodes > 0).then(|| SimConfig {
         cpu: args.simulated_node_cpu.clone(),
         memory: args.simulated_node_memory.clone(),
@@ -301,6 +313,7 @@ async fn up(args: UpArgs) -> Result<()> {
     let _ = registry_stop.send(true);
     let _ = maintenance.await;
     let _ = logs_maintenance.await;
+    let _ = ecr_lifecycle.await;
     Ok(())
 }
 
