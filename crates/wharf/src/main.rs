@@ -159,6 +159,11 @@ fn default_data_dir() -> PathBuf {
     }
 }
 
+/// The cluster DNS Service's address: the 10th of the service range (EKS: `10.100.0.10`).
+fn cluster_dns_ip((net, _): ([u8; 4], u8)) -> std::net::Ipv4Addr {
+    std::net::Ipv4Addr::from(u32::from_be_bytes(net) + 10)
+}
+
 fn parse_cidr(s: &str) -> Result<([u8; 4], u8)> {
     let (ip, bits) = s.split_once('/').context("CIDR must look like 10.100.0.0/16")?;
     let ip: std::net::Ipv4Addr = ip.parse().with_context(|| format!("invalid address in {s}"))?;
@@ -292,6 +297,10 @@ async fn up(args: UpArgs) -> Result<()> {
         region: &args.region,
         insecure_registries: &args.insecure_registries,
     })?;
+    let service_cidr = parse_cidr(&args.service_cidr)?;
+    let dns_ip = cluster_dns_ip(service_cidr);
+    let (dns_stop, dns_stop_rx) = watch::channel(false);
+    let dns = nodes.start_dns(&cp, dns_ip, dns_stop_rx).await?;
     let controllers = ControllersConfig { node_monitor_grace_period: args.node_monitor_grace_period, ..ControllersConfig::default() };
     let components = Components::start(&cp, controllers, sim, nodes.agents.clone());
     let kubeconfig = args.data_dir.join("kubeconfig");
@@ -308,6 +317,10 @@ async fn up(args: UpArgs) -> Result<()> {
     }
     tracing::info!("shutting down");
     components.shutdown().await;
+    let _ = dns_stop.send(true);
+    if let Some(dns) = dns {
+        let _ = dns.await;
+    }
     nodes.destroy();
     cp.shutdown().await;
     let _ = registry_stop.send(true);

@@ -71,6 +71,38 @@ impl LocalNodes {
         Ok(nodes)
     }
 
+    /// The VPC router address (on the host), where cluster services for pods listen.
+    pub fn router(&self) -> Option<std::net::Ipv4Addr> {
+        self.vpc.as_ref().map(|v| v.router())
+    }
+
+    /// Starts cluster DNS for the pods: a server on the VPC router address (port 53, UDP and
+    /// TCP) answering from the cluster's Services, EndpointSlices and Pods and forwarding the rest
+    /// to the host's resolvers, behind the selector-less Service `kube-system/kube-dns` at
+    /// `dns_ip`. Nothing to do without a VPC.
+    pub async fn start_dns(&self, cp: &wharf_apiserver::ControlPlane, dns_ip: std::net::Ipv4Addr, stop: tokio::sync::watch::Receiver<bool>) -> Result<Option<tokio::task::JoinHandle<()>>> {
+        use wharf_apiserver::auth::UserInfo;
+        let Some(router) = self.router() else { return Ok(None) };
+        let admin = cp.client(UserInfo::new("kubernetes-admin", &["system:masters"]));
+        let service = wharf_dns::KubeDnsService { cluster_ip: dns_ip.into(), endpoints: vec![router.into()], port: 53 };
+        wharf_dns::ensure_kube_dns_service(admin, &service).await.context("creating the kube-dns Service")?;
+        let addr = std::net::SocketAddr::from((router, 53));
+        let udp = tokio::net::UdpSocket::bind(addr).await.with_context(|| format!("binding cluster DNS on udp {addr}"))?;
+        let tcp = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding cluster DNS on tcp {addr}"))?;
+        let cfg = wharf_dns::DnsConfig::from_host().context("reading the host's resolvers")?;
+        let client = cp.client(UserInfo::new(wharf_dns::DNS_USER, &["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"]));
+        Ok(Some(tokio::spawn(async move {
+            let mut stop = stop;
+            if let Err(e) = wharf_dns::run(client, cfg, (udp, tcp), async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+            {
+                tracing::error!(error = %e, "cluster DNS failed");
+            }
+        })))
+    }
+
     /// Removes the VPC with its instances; call after the agents have stopped their pods.
     pub fn destroy(self) {
         if let Some(vpc) = self.vpc {
