@@ -18,7 +18,7 @@ pub mod render;
 #[cfg(feature = "controller")]
 mod controller;
 #[cfg(feature = "controller")]
-pub use controller::{endpoints_from_slice, run, run_lb, service_from_k8s, LbConfig, ProxyConfig};
+pub use controller::{endpoints_from_slice, lb_assignments, run, run_lb, service_from_k8s, LbConfig, ProxyConfig};
 
 pub use model::{Endpoint, Protocol, Service, ServiceKey, ServicePort};
 pub use proxier::{Proxier, SyncStats};
@@ -61,16 +61,6 @@ pub enum Error {
     /// The namespace helper thread panicked.
     #[error("nft namespace thread panicked")]
     Thread,
-    /// A Kubernetes API call failed.
-    #[cfg(feature = "controller")]
-    #[error("kubernetes api call {what}")]
-    Kube {
-        /// What was being done.
-        what: String,
-        /// Cause.
-        #[source]
-        source: kube::Error,
-    },
 }
 
 /// Result with [`Error`].
