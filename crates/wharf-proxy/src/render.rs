@@ -4,8 +4,9 @@
 //! - verdict maps keyed by `ip daddr . meta l4proto . th dport` (`service-ips`) and
 //!   `meta l4proto . th dport` (`service-nodeports`, for destinations in the `nodeport-ips` set), so
 //!   the cost of finding a Service does not grow with the number of Services;
-//! - per Service port a chain choosing an endpoint chain with `numgen random mod N`, per endpoint a
-//!   chain that marks hairpin traffic for masquerade and DNATs;
+//! - per Service port a chain choosing an endpoint chain with `numgen random mod k` (a cascade of
+//!   one rule per endpoint, see `render_port`), per endpoint a chain that marks hairpin traffic for
+//!   masquerade and DNATs;
 //! - `no-endpoint-services` / `no-endpoint-nodeports` maps consulted by filter chains on new
 //!   connections: a Service without endpoints is rejected (ICMP port unreachable), a Service with
 //!   endpoints but none usable under a `Local` traffic policy is dropped;
@@ -184,8 +185,14 @@ fn render_port(cfg: &RenderConfig, svc: &Service, sp: &ServicePort, endpoints: &
             0 => rules.push("drop".into()),
             1 => rules.push(format!("goto {}", names[0])),
             n => {
-                let arms: Vec<String> = names.iter().enumerate().map(|(i, name)| format!("{i} : goto {name}")).collect();
-                rules.push(format!("numgen random mod {n} vmap {{ {} }}", arms.join(", ")));
+                // Endpoint i is taken with probability 1/(n-i) among those left: uniform overall.
+                // An anonymous `numgen ... vmap { }` per Service would say it in one rule, but the
+                // kernel finds a free name for each anonymous set by walking every set of the
+                // table: loading 10,000 Services took 77 s that way against 7.5 s with this cascade.
+                for (i, name) in names.iter().enumerate().take(n - 1) {
+                    rules.push(format!("numgen random mod {} 0 goto {name}", n - i));
+                }
+                rules.push(format!("goto {}", names[n - 1]));
             }
         }
         rules

@@ -99,7 +99,7 @@ fn full_ruleset_with_every_service_shape_is_accepted_by_nft() {
     let c = cfg();
     let frags: Vec<Fragment> = everything().iter().map(|(s, e)| render_service(&c, s, e)).collect();
     let script = full_script(&c, frags.iter());
-    assert!(script.contains("numgen random mod 3 vmap"), "{script}");
+    assert!(script.contains("numgen random mod 3 0 goto sep-"), "{script}");
     nft_check(&script);
 }
 
@@ -173,7 +173,7 @@ fn external_traffic_policy_local_sends_node_port_traffic_to_local_endpoints_only
     assert!(!ext.iter().any(|r| r == "jump mark-for-masquerade"));
     // Cluster IP still balances over every endpoint.
     let cluster = f.chains.get(f.elements.get(&(SERVICE_IPS, "10.100.0.1 . tcp . 80".into())).unwrap().trim_start_matches("goto ")).unwrap();
-    assert!(cluster.last().unwrap().starts_with("numgen random mod 2"));
+    assert!(cluster[cluster.len() - 2].starts_with("numgen random mod 2 0 goto sep-"), "{cluster:?}");
 }
 
 #[test]
@@ -276,4 +276,20 @@ fn failed_apply_makes_the_next_sync_a_full_one() {
 #[test]
 fn table_names_are_safe_for_any_tag() {
     assert_eq!(crate::table_name("t1.x/y"), "wharf-t1_x_y");
+}
+
+#[test]
+fn endpoints_are_chosen_by_a_uniform_numgen_cascade() {
+    let eps: Vec<Endpoint> = (1..=4).map(|i| ep(&format!("172.31.1.{i}"), "node-a")).collect();
+    let f = render_service(&cfg(), &svc("four", "10.100.0.1"), &eps);
+    let chain = f.chains.iter().find(|(n, _)| n.starts_with("svc-")).unwrap().1;
+    let picks: Vec<&str> = chain.iter().filter(|r| r.contains("goto sep-")).map(String::as_str).collect();
+    assert_eq!(picks.len(), 4);
+    for (i, r) in picks.iter().take(3).enumerate() {
+        assert!(r.starts_with(&format!("numgen random mod {} 0 goto sep-", 4 - i)), "{r}");
+    }
+    assert!(picks[3].starts_with("goto sep-"));
+    // Every endpoint chain is reachable exactly once.
+    let targets: std::collections::BTreeSet<&str> = picks.iter().map(|r| r.rsplit("goto ").next().unwrap()).collect();
+    assert_eq!(targets.len(), 4);
 }
