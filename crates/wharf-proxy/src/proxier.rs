@@ -4,10 +4,11 @@
 //! changed Services' chains, sets and map elements.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use crate::model::{Endpoint, Service, ServiceKey};
-use crate::render::{diff_script, full_script, render_service, Fragment, RenderConfig};
+use crate::render::{diff_script, full_script, hairpin_script, render_service, Fragment, RenderConfig};
 use crate::Result;
 
 /// What one sync did.
@@ -33,6 +34,8 @@ pub struct Proxier {
     /// Service → EndpointSlice name → endpoints.
     slices: BTreeMap<ServiceKey, BTreeMap<String, Vec<Endpoint>>>,
     applied: BTreeMap<ServiceKey, Fragment>,
+    /// How many applied fragments DNAT to each endpoint address (its hairpin element exists while > 0).
+    hairpin_refs: BTreeMap<Ipv4Addr, usize>,
     /// Whether `applied` reflects the kernel (false before the first sync and after a failure).
     in_sync: bool,
     dirty: BTreeSet<ServiceKey>,
@@ -41,7 +44,7 @@ pub struct Proxier {
 impl Proxier {
     /// An empty state; the first sync writes the table.
     pub fn new(cfg: RenderConfig) -> Self {
-        Self { cfg, services: BTreeMap::new(), slices: BTreeMap::new(), applied: BTreeMap::new(), in_sync: false, dirty: BTreeSet::new() }
+        Self { cfg, services: BTreeMap::new(), slices: BTreeMap::new(), applied: BTreeMap::new(), hairpin_refs: BTreeMap::new(), in_sync: false, dirty: BTreeSet::new() }
     }
 
     /// The render configuration.
@@ -150,6 +153,10 @@ impl Proxier {
             let t1 = Instant::now();
             apply(&script)?;
             let stats = SyncStats { full: true, services: next.len(), lines: script.lines().count(), render, apply: t1.elapsed() };
+            self.hairpin_refs.clear();
+            for ip in next.values().flat_map(|f| f.hairpin.iter()) {
+                *self.hairpin_refs.entry(*ip).or_default() += 1;
+            }
             self.applied = next;
             self.in_sync = true;
             self.dirty.clear();
@@ -157,7 +164,27 @@ impl Proxier {
         }
         let dirty = std::mem::take(&mut self.dirty);
         let rendered: Vec<(ServiceKey, Option<Fragment>)> = dirty.iter().map(|k| (k.clone(), self.render(k))).collect();
-        let script = diff_script(&self.cfg.table, rendered.iter().map(|(k, f)| (self.applied.get(k), f.as_ref())));
+        let mut script = diff_script(&self.cfg.table, rendered.iter().map(|(k, f)| (self.applied.get(k), f.as_ref())));
+        let mut delta: BTreeMap<Ipv4Addr, i64> = BTreeMap::new();
+        for (k, f) in &rendered {
+            for ip in self.applied.get(k).iter().flat_map(|o| o.hairpin.iter()) {
+                *delta.entry(*ip).or_default() -= 1;
+            }
+            for ip in f.iter().flat_map(|n| n.hairpin.iter()) {
+                *delta.entry(*ip).or_default() += 1;
+            }
+        }
+        let (mut add, mut del) = (Vec::new(), Vec::new());
+        for (ip, d) in &delta {
+            let before = self.hairpin_refs.get(ip).copied().unwrap_or(0) as i64;
+            let after = before + d;
+            if before == 0 && after > 0 {
+                add.push(*ip);
+            } else if before > 0 && after <= 0 {
+                del.push(*ip);
+            }
+        }
+        script.push_str(&hairpin_script(&self.cfg.table, &add, &del));
         let render = t0.elapsed();
         let t1 = Instant::now();
         if !script.is_empty() {
@@ -167,6 +194,14 @@ impl Proxier {
             }
         }
         let stats = SyncStats { full: false, services: rendered.len(), lines: script.lines().count(), render, apply: t1.elapsed() };
+        for (ip, d) in delta {
+            let n = self.hairpin_refs.get(&ip).copied().unwrap_or(0) as i64 + d;
+            if n > 0 {
+                self.hairpin_refs.insert(ip, n as usize);
+            } else {
+                self.hairpin_refs.remove(&ip);
+            }
+        }
         for (k, f) in rendered {
             match f {
                 Some(f) => self.applied.insert(k, f),

@@ -34,6 +34,9 @@ pub const NO_ENDPOINT_SERVICES: &str = "no-endpoint-services";
 pub const NO_ENDPOINT_NODEPORTS: &str = "no-endpoint-nodeports";
 /// Set: the node addresses that accept node ports.
 pub const NODEPORT_IPS: &str = "nodeport-ips";
+/// Set: `ipv4_addr . ipv4_addr` with `a . a` for every endpoint address: a DNATed packet whose
+/// source is its destination is hairpin traffic and is masqueraded.
+pub const HAIRPIN_IPS: &str = "hairpin-ips";
 
 /// What the renderer needs to know about the node and the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,13 +70,9 @@ pub struct Fragment {
     pub sets: BTreeMap<String, String>,
     /// (map, key) → verdict.
     pub elements: BTreeMap<(&'static str, String), String>,
-}
-
-impl Fragment {
-    /// Number of endpoint (DNAT) chains, for statistics.
-    pub fn endpoint_chains(&self) -> usize {
-        self.chains.keys().filter(|c| c.starts_with("sep-")).count()
-    }
+    /// Endpoint addresses this Service DNATs to (elements `a . a` of [`HAIRPIN_IPS`], shared
+    /// between Services and counted by the caller).
+    pub hairpin: BTreeSet<Ipv4Addr>,
 }
 
 fn short_hash(s: &str) -> String {
@@ -153,46 +152,46 @@ fn render_port(cfg: &RenderConfig, svc: &Service, sp: &ServicePort, endpoints: &
             in_use.extend(local.iter().copied());
         }
     }
-    // One chain per endpoint in use.
-    let mut sep_names: BTreeMap<Ipv4Addr, (String, Option<String>)> = BTreeMap::new();
+    // No chain per endpoint: `nft` 1.0.6 dumps every chain of the table before each transaction,
+    // so 50,000 endpoint chains made a one-endpoint change cost over a second. An endpoint is one
+    // rule that DNATs (a terminal statement), optionally recording ClientIP affinity; hairpin
+    // traffic is caught after DNAT by the `hairpin-ips` set (`addr . addr` per endpoint).
+    let mut dnat: BTreeMap<Ipv4Addr, (String, Option<String>)> = BTreeMap::new();
     for e in in_use {
-        if sep_names.contains_key(&e.ip) {
+        if dnat.contains_key(&e.ip) {
             continue;
         }
         let tp = port_of(e);
-        let tail = format!("{base}__{}/{tp}", e.ip);
-        let name = format!("sep-{}-{tail}", short_hash(&tail));
-        let mut rules = vec![format!("ip saddr {} jump mark-for-masquerade", e.ip)];
         let aff = svc.affinity_timeout.map(|t| {
-            let set = format!("aff-{}", short_hash(&format!("{tail}/{t}")));
+            let set = format!("aff-{}", short_hash(&format!("{base}__{}/{tp}/{t}", e.ip)));
             f.sets.insert(set.clone(), format!("type ipv4_addr ; flags dynamic,timeout ; timeout {t}s ;"));
-            rules.push(format!("update @{set} {{ ip saddr }}"));
             set
         });
-        rules.push(format!("meta l4proto {proto} dnat to {}:{tp}", e.ip));
-        f.chains.insert(name.clone(), rules);
-        sep_names.insert(e.ip, (name, aff));
+        let update = aff.as_ref().map(|s| format!("update @{s} {{ ip saddr }} ")).unwrap_or_default();
+        f.hairpin.insert(e.ip);
+        dnat.insert(e.ip, (format!("{update}meta l4proto {proto} dnat to {}:{tp}", e.ip), aff));
     }
     let lb_rules = |eps: &[&Endpoint]| -> Vec<String> {
         let mut rules = Vec::new();
         for e in eps {
-            if let Some((name, Some(set))) = sep_names.get(&e.ip) {
-                rules.push(format!("ip saddr @{set} goto {name}"));
+            if let Some((action, Some(set))) = dnat.get(&e.ip) {
+                rules.push(format!("ip saddr @{set} {action}"));
             }
         }
-        let names: Vec<&str> = eps.iter().filter_map(|e| sep_names.get(&e.ip).map(|(n, _)| n.as_str())).collect();
-        match names.len() {
-            0 => rules.push("drop".into()),
-            1 => rules.push(format!("goto {}", names[0])),
-            n => {
-                // Endpoint i is taken with probability 1/(n-i) among those left: uniform overall.
-                // An anonymous `numgen ... vmap { }` per Service would say it in one rule, but the
-                // kernel finds a free name for each anonymous set by walking every set of the
-                // table: loading 10,000 Services took 77 s that way against 7.5 s with this cascade.
-                for (i, name) in names.iter().enumerate().take(n - 1) {
-                    rules.push(format!("numgen random mod {} 0 goto {name}", n - i));
-                }
-                rules.push(format!("goto {}", names[n - 1]));
+        let actions: Vec<&str> = eps.iter().filter_map(|e| dnat.get(&e.ip).map(|(a, _)| a.as_str())).collect();
+        let n = actions.len();
+        if n == 0 {
+            rules.push("drop".into());
+        }
+        // Endpoint i is taken with probability 1/(n-i) among those left: uniform overall.
+        // An anonymous `numgen ... vmap { }` per Service would say it in one rule, but the
+        // kernel finds a free name for each anonymous set by walking every set of the table:
+        // loading 10,000 Services took 77 s that way against 7.5 s with this cascade.
+        for (i, action) in actions.iter().enumerate() {
+            if i + 1 < n {
+                rules.push(format!("numgen random mod {} 0 {action}", n - i));
+            } else {
+                rules.push((*action).to_string());
             }
         }
         rules
@@ -266,6 +265,7 @@ pub fn base_script(cfg: &RenderConfig) -> String {
         let _ = writeln!(s, "add map ip {t} {map} {{ type inet_proto . inet_service : verdict ; }}");
     }
     let _ = writeln!(s, "add set ip {t} {NODEPORT_IPS} {{ type ipv4_addr ; }}");
+    let _ = writeln!(s, "add set ip {t} {HAIRPIN_IPS} {{ type ipv4_addr . ipv4_addr ; }}");
     if !cfg.node_ips.is_empty() {
         let ips: Vec<String> = cfg.node_ips.iter().map(|i| i.to_string()).collect();
         let _ = writeln!(s, "add element ip {t} {NODEPORT_IPS} {{ {} }}", ips.join(", "));
@@ -304,7 +304,11 @@ pub fn base_script(cfg: &RenderConfig) -> String {
         ("nat-prerouting", Some("type nat hook prerouting priority -100 ;"), vec!["jump services".into()]),
         // nft 1.0.6 does not accept `dstnat` on the output hook: numeric priority.
         ("nat-output", Some("type nat hook output priority -100 ;"), vec!["jump services".into()]),
-        ("nat-postrouting", Some("type nat hook postrouting priority 100 ;"), vec!["jump masquerading".into()]),
+        (
+            "nat-postrouting",
+            Some("type nat hook postrouting priority 100 ;"),
+            vec![format!("ct status dnat ip saddr . ip daddr @{HAIRPIN_IPS} masquerade fully-random"), "jump masquerading".into()],
+        ),
     ];
     for (name, hook, _) in &chains {
         match hook {
@@ -421,9 +425,24 @@ pub fn diff_script<'a>(table: &str, changes: impl IntoIterator<Item = (Option<&'
 
 /// A complete ruleset: the base table and every fragment, replacing any previous table of the
 /// same name atomically.
-pub fn full_script<'a>(cfg: &RenderConfig, fragments: impl IntoIterator<Item = &'a Fragment>) -> String {
+pub fn full_script<'a>(cfg: &RenderConfig, fragments: impl IntoIterator<Item = &'a Fragment> + Clone) -> String {
     let mut s = base_script(cfg);
-    s.push_str(&diff_script(&cfg.table, fragments.into_iter().map(|f| (None, Some(f)))));
+    s.push_str(&diff_script(&cfg.table, fragments.clone().into_iter().map(|f| (None, Some(f)))));
+    let hairpin: BTreeSet<Ipv4Addr> = fragments.into_iter().flat_map(|f| f.hairpin.iter().copied()).collect();
+    let hairpin: Vec<Ipv4Addr> = hairpin.into_iter().collect();
+    s.push_str(&hairpin_script(&cfg.table, &hairpin, &[]));
+    s
+}
+
+/// Adds and removes `a . a` elements of [`HAIRPIN_IPS`].
+pub fn hairpin_script(table: &str, add: &[Ipv4Addr], del: &[Ipv4Addr]) -> String {
+    let mut s = String::new();
+    for (verb, ips) in [("delete", del), ("add", add)] {
+        for chunk in ips.chunks(ELEMENT_BATCH) {
+            let elems: Vec<String> = chunk.iter().map(|ip| format!("{ip} . {ip}")).collect();
+            let _ = writeln!(s, "{verb} element ip {table} {HAIRPIN_IPS} {{ {} }}", elems.join(", "));
+        }
+    }
     s
 }
 

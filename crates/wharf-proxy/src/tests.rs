@@ -99,7 +99,7 @@ fn full_ruleset_with_every_service_shape_is_accepted_by_nft() {
     let c = cfg();
     let frags: Vec<Fragment> = everything().iter().map(|(s, e)| render_service(&c, s, e)).collect();
     let script = full_script(&c, frags.iter());
-    assert!(script.contains("numgen random mod 3 0 goto sep-"), "{script}");
+    assert!(script.contains("numgen random mod 3 0 meta l4proto tcp dnat to 172.31.1.2:8080"), "{script}");
     nft_check(&script);
 }
 
@@ -168,12 +168,12 @@ fn external_traffic_policy_local_sends_node_port_traffic_to_local_endpoints_only
     let verdict = f.elements.get(&(SERVICE_NODEPORTS, "tcp . 30002".into())).unwrap();
     let ext = f.chains.get(verdict.trim_start_matches("goto ")).unwrap();
     let last = ext.last().unwrap();
-    assert!(last.starts_with("goto sep-") && last.contains("172.31.1.2"), "{ext:?}");
+    assert_eq!(last, "meta l4proto tcp dnat to 172.31.1.2:8080", "{ext:?}");
     // External traffic is not masqueraded (source IP preserved) except from the node itself.
     assert!(!ext.iter().any(|r| r == "jump mark-for-masquerade"));
     // Cluster IP still balances over every endpoint.
     let cluster = f.chains.get(f.elements.get(&(SERVICE_IPS, "10.100.0.1 . tcp . 80".into())).unwrap().trim_start_matches("goto ")).unwrap();
-    assert!(cluster[cluster.len() - 2].starts_with("numgen random mod 2 0 goto sep-"), "{cluster:?}");
+    assert!(cluster[cluster.len() - 2].starts_with("numgen random mod 2 0 meta l4proto tcp dnat to"), "{cluster:?}");
 }
 
 #[test]
@@ -196,17 +196,19 @@ fn client_ip_affinity_pins_clients_with_a_timed_dynamic_set() {
     let f = render_service(&cfg(), &s, &[ep("172.31.1.2", "node-a"), ep("172.31.1.3", "node-a")]);
     assert_eq!(f.sets.len(), 2);
     assert!(f.sets.values().all(|d| d.contains("flags dynamic,timeout") && d.contains("timeout 600s")));
-    let seps: Vec<&Vec<String>> = f.chains.iter().filter(|(n, _)| n.starts_with("sep-")).map(|(_, r)| r).collect();
-    assert!(seps.iter().all(|r| r.iter().any(|x| x.starts_with("update @aff-") && x.ends_with("{ ip saddr }"))));
     let svc_chain = f.chains.iter().find(|(n, _)| n.starts_with("svc-")).unwrap().1;
+    // Known clients go back to their endpoint first; every DNAT refreshes the client's entry.
     assert_eq!(svc_chain.iter().filter(|r| r.starts_with("ip saddr @aff-")).count(), 2);
+    assert!(svc_chain.iter().filter(|r| r.contains("dnat to")).all(|r| r.contains("update @aff-") && r.contains("{ ip saddr }")));
 }
 
 #[test]
 fn hairpin_traffic_from_the_endpoint_itself_is_masqueraded() {
     let f = render_service(&cfg(), &svc("hp", "10.100.0.1"), &[ep("172.31.1.2", "node-a")]);
-    let sep = f.chains.iter().find(|(n, _)| n.starts_with("sep-")).unwrap().1;
-    assert_eq!(sep[0], "ip saddr 172.31.1.2 jump mark-for-masquerade");
+    assert_eq!(f.hairpin.iter().copied().collect::<Vec<_>>(), vec![ip("172.31.1.2")]);
+    let full = full_script(&cfg(), [&f]);
+    assert!(full.contains("add element ip wharf-unit hairpin-ips { 172.31.1.2 . 172.31.1.2 }"), "{full}");
+    assert!(full.contains("add rule ip wharf-unit nat-postrouting ct status dnat ip saddr . ip daddr @hairpin-ips masquerade"), "{full}");
 }
 
 fn sync_collect(p: &mut Proxier) -> String {
@@ -232,8 +234,9 @@ fn endpoint_change_is_a_transaction_touching_only_that_service() {
     p.upsert_slice(ServiceKey::new("default", "s7"), "a", vec![ep("172.31.2.7", "node-a"), ep("172.31.3.7", "node-b")]);
     let delta = sync_collect(&mut p);
     assert!(!delta.contains("table ip wharf-unit\n"), "{delta}");
-    assert!(delta.lines().all(|l| l.contains("default/s7/")), "{delta}");
-    assert!(delta.contains("add chain ip wharf-unit sep-"));
+    assert!(delta.lines().all(|l| l.contains("default/s7/") || l.contains("hairpin-ips")), "{delta}");
+    assert!(delta.contains("dnat to 172.31.3.7:8080"), "{delta}");
+    assert!(delta.contains("add element ip wharf-unit hairpin-ips { 172.31.3.7 . 172.31.3.7 }"), "{delta}");
     nft_check(&format!("{full}{delta}"));
     // Nothing changed: nothing to apply.
     p.upsert_slice(ServiceKey::new("default", "s7"), "a", vec![ep("172.31.2.7", "node-a"), ep("172.31.3.7", "node-b")]);
@@ -283,13 +286,31 @@ fn endpoints_are_chosen_by_a_uniform_numgen_cascade() {
     let eps: Vec<Endpoint> = (1..=4).map(|i| ep(&format!("172.31.1.{i}"), "node-a")).collect();
     let f = render_service(&cfg(), &svc("four", "10.100.0.1"), &eps);
     let chain = f.chains.iter().find(|(n, _)| n.starts_with("svc-")).unwrap().1;
-    let picks: Vec<&str> = chain.iter().filter(|r| r.contains("goto sep-")).map(String::as_str).collect();
+    let picks: Vec<&str> = chain.iter().filter(|r| r.contains("dnat to")).map(String::as_str).collect();
     assert_eq!(picks.len(), 4);
     for (i, r) in picks.iter().take(3).enumerate() {
-        assert!(r.starts_with(&format!("numgen random mod {} 0 goto sep-", 4 - i)), "{r}");
+        assert!(r.starts_with(&format!("numgen random mod {} 0 meta l4proto tcp dnat to", 4 - i)), "{r}");
     }
-    assert!(picks[3].starts_with("goto sep-"));
-    // Every endpoint chain is reachable exactly once.
-    let targets: std::collections::BTreeSet<&str> = picks.iter().map(|r| r.rsplit("goto ").next().unwrap()).collect();
+    assert!(picks[3].starts_with("meta l4proto tcp dnat to"));
+    // Every endpoint is reachable exactly once.
+    let targets: std::collections::BTreeSet<&str> = picks.iter().map(|r| r.rsplit("dnat to ").next().unwrap()).collect();
     assert_eq!(targets.len(), 4);
+}
+
+#[test]
+fn hairpin_elements_are_shared_between_services_and_removed_with_the_last_user() {
+    let mut p = Proxier::new(cfg());
+    for n in ["a", "b"] {
+        p.upsert_service(svc(n, if n == "a" { "10.100.0.1" } else { "10.100.0.2" }));
+        p.upsert_slice(ServiceKey::new("default", n), "s", vec![ep("172.31.5.5", "node-a")]);
+    }
+    let full = sync_collect(&mut p);
+    assert_eq!(full.matches("172.31.5.5 . 172.31.5.5").count(), 1, "{full}");
+    p.remove_slice(&ServiceKey::new("default", "a"), "s");
+    let d1 = sync_collect(&mut p);
+    assert!(!d1.contains("hairpin-ips"), "still used by b: {d1}");
+    p.remove_slice(&ServiceKey::new("default", "b"), "s");
+    let d2 = sync_collect(&mut p);
+    assert!(d2.contains("delete element ip wharf-unit hairpin-ips { 172.31.5.5 . 172.31.5.5 }"), "{d2}");
+    nft_check(&format!("{full}{d1}{d2}"));
 }

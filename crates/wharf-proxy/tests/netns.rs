@@ -110,12 +110,14 @@ fn cluster_ip_and_node_port_reach_the_endpoint_and_refuse_without_it() {
     }
     // Service VIPs are routed like any off-node address (a node has a default route).
     ip(&["-n", &node, "route", "add", "default", "via", "10.250.0.2"]);
+    ip(&["-n", &epns, "route", "add", "default", "via", "10.250.0.1"]);
     let st = Command::new("ip").args(["netns", "exec", &node, "sysctl", "-qw", "net.ipv4.ip_forward=1"]).status().unwrap();
     assert!(st.success());
 
     let _server = serve(&ep_path, "10.250.0.2:8080".parse().unwrap());
     let mut cfg = RenderConfig::new(wharf_proxy::table_name(&tag), "this-node", vec![Ipv4Addr::new(10, 250, 0, 1)]);
-    cfg.cluster_cidr = Some((Ipv4Addr::new(10, 251, 0, 0), 16));
+    // The "pod network" holds both addresses: only hairpin and node-port traffic is masqueraded.
+    cfg.cluster_cidr = Some((Ipv4Addr::new(10, 250, 0, 0), 16));
     let table = cfg.table.clone();
     let mut p = Proxier::new(cfg);
     let key = ServiceKey::new("default", "web");
@@ -140,6 +142,9 @@ fn cluster_ip_and_node_port_reach_the_endpoint_and_refuse_without_it() {
     // NodePort from another machine (the endpoint's namespace): DNATed back out and masqueraded,
     // so the endpoint sees the node's address, not its own.
     assert_eq!(dial(&ep_path, nodeport), Ok("hello 10.250.0.1".into()));
+    // Hairpin: the endpoint reaches itself through the cluster IP (masqueraded to the node,
+    // otherwise it would receive a packet from its own address and drop it).
+    assert_eq!(dial(&ep_path, vip), Ok("hello 10.250.0.1".into()));
 
     // The endpoint becomes unready: an incremental sync, and both addresses refuse.
     p.upsert_slice(key.clone(), "web-1", vec![endpoint(false)]);
