@@ -36,6 +36,11 @@ pub struct Proxier {
     applied: BTreeMap<ServiceKey, Fragment>,
     /// How many applied fragments DNAT to each endpoint address (its hairpin element exists while > 0).
     hairpin_refs: BTreeMap<Ipv4Addr, usize>,
+    /// Which Service holds each map element (address/port): the first one wins, as two elements
+    /// with one key cannot coexist and would fail the whole transaction.
+    owners: BTreeMap<(&'static str, String), ServiceKey>,
+    /// Services that lost an element to another one; re-rendered when an element is released.
+    conflicted: BTreeSet<ServiceKey>,
     /// Whether `applied` reflects the kernel (false before the first sync and after a failure).
     in_sync: bool,
     dirty: BTreeSet<ServiceKey>,
@@ -44,7 +49,7 @@ pub struct Proxier {
 impl Proxier {
     /// An empty state; the first sync writes the table.
     pub fn new(cfg: RenderConfig) -> Self {
-        Self { cfg, services: BTreeMap::new(), slices: BTreeMap::new(), applied: BTreeMap::new(), hairpin_refs: BTreeMap::new(), in_sync: false, dirty: BTreeSet::new() }
+        Self { cfg, services: BTreeMap::new(), slices: BTreeMap::new(), applied: BTreeMap::new(), hairpin_refs: BTreeMap::new(), owners: BTreeMap::new(), conflicted: BTreeSet::new(), in_sync: false, dirty: BTreeSet::new() }
     }
 
     /// The render configuration.
@@ -137,15 +142,45 @@ impl Proxier {
         (f != Fragment::default()).then_some(f)
     }
 
+    /// Drops from `f` the map elements another Service holds and takes the rest.
+    fn claim(&mut self, key: &ServiceKey, f: &mut Fragment) {
+        let owners = &mut self.owners;
+        let mut lost = false;
+        f.elements.retain(|e, _| match owners.get(e) {
+            Some(o) if o != key => {
+                lost = true;
+                false
+            }
+            _ => {
+                owners.insert(e.clone(), key.clone());
+                true
+            }
+        });
+        if lost {
+            self.conflicted.insert(key.clone());
+        } else {
+            self.conflicted.remove(key);
+        }
+    }
+
+    /// Services whose address/port is held by another Service (their element is left out).
+    pub fn conflicted(&self) -> impl Iterator<Item = &ServiceKey> {
+        self.conflicted.iter()
+    }
+
     /// Brings the rules up to date through `apply` (which receives an `nft -f` script). On error
     /// the next sync is a full one.
     pub fn sync(&mut self, apply: &mut dyn FnMut(&str) -> Result<()>) -> Result<SyncStats> {
         let t0 = Instant::now();
         if !self.in_sync {
             let mut next = BTreeMap::new();
-            for key in self.services.keys() {
-                if let Some(f) = self.render(key) {
-                    next.insert(key.clone(), f);
+            self.owners.clear();
+            self.conflicted.clear();
+            let keys: Vec<ServiceKey> = self.services.keys().cloned().collect();
+            for key in keys {
+                if let Some(mut f) = self.render(&key) {
+                    self.claim(&key, &mut f);
+                    next.insert(key, f);
                 }
             }
             let script = full_script(&self.cfg, next.values());
@@ -163,7 +198,32 @@ impl Proxier {
             return Ok(stats);
         }
         let dirty = std::mem::take(&mut self.dirty);
-        let rendered: Vec<(ServiceKey, Option<Fragment>)> = dirty.iter().map(|k| (k.clone(), self.render(k))).collect();
+        let mut rendered: Vec<(ServiceKey, Option<Fragment>)> = Vec::with_capacity(dirty.len());
+        for k in &dirty {
+            let mut f = self.render(k);
+            match f.as_mut() {
+                Some(f) => self.claim(k, f),
+                None => {
+                    self.conflicted.remove(k);
+                }
+            }
+            rendered.push((k.clone(), f));
+        }
+        // Elements a changed Service no longer renders are released.
+        let mut released = false;
+        for (k, f) in &rendered {
+            for e in self.applied.get(k).iter().flat_map(|o| o.elements.keys()) {
+                let still = f.as_ref().is_some_and(|f| f.elements.contains_key(e));
+                if !still && self.owners.get(e) == Some(k) {
+                    self.owners.remove(e);
+                    released = true;
+                }
+            }
+        }
+        if released {
+            let waiting: Vec<ServiceKey> = self.conflicted.iter().filter(|c| !dirty.contains(*c)).cloned().collect();
+            self.dirty.extend(waiting);
+        }
         let mut script = diff_script(&self.cfg.table, rendered.iter().map(|(k, f)| (self.applied.get(k), f.as_ref())));
         let mut delta: BTreeMap<Ipv4Addr, i64> = BTreeMap::new();
         for (k, f) in &rendered {

@@ -314,3 +314,28 @@ fn hairpin_elements_are_shared_between_services_and_removed_with_the_last_user()
     assert!(d2.contains("delete element ip wharf-unit hairpin-ips { 172.31.5.5 . 172.31.5.5 }"), "{d2}");
     nft_check(&format!("{full}{d1}{d2}"));
 }
+
+#[test]
+fn two_services_on_one_address_and_port_do_not_break_the_table_and_the_second_takes_over() {
+    let mut p = Proxier::new(cfg());
+    for n in ["first", "second"] {
+        let mut s = svc(n, if n == "first" { "10.100.0.1" } else { "10.100.0.2" });
+        s.external_ips = vec![ip("172.31.0.10")];
+        p.upsert_service(s);
+        p.upsert_slice(ServiceKey::new("default", n), "s", vec![ep("172.31.6.1", "node-a")]);
+    }
+    let full = sync_collect(&mut p);
+    assert_eq!(full.matches("172.31.0.10 . tcp . 80 :").count(), 1, "{full}");
+    assert!(full.contains("default/first/"));
+    assert_eq!(p.conflicted().cloned().collect::<Vec<_>>(), vec![ServiceKey::new("default", "second")]);
+    nft_check(&full);
+    // The holder goes away: the waiting Service gets the address on the following sync.
+    p.remove_service(&ServiceKey::new("default", "first"));
+    let d1 = sync_collect(&mut p);
+    assert!(p.pending());
+    let d2 = sync_collect(&mut p);
+    assert!(d2.contains("add element ip wharf-unit service-ips { 172.31.0.10 . tcp . 80 : goto ext-"), "{d2}");
+    assert!(d2.contains("default/second/"), "{d2}");
+    assert_eq!(p.conflicted().count(), 0);
+    nft_check(&format!("{full}{d1}{d2}"));
+}
