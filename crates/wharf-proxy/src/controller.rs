@@ -21,7 +21,6 @@ use crate::proxier::Proxier;
 use crate::render::{delete_script, RenderConfig};
 use crate::{nft, table_name, Error, Result};
 
-
 /// Configuration of one node's proxy.
 #[derive(Debug, Clone)]
 pub struct ProxyConfig {
@@ -43,7 +42,11 @@ pub struct ProxyConfig {
 
 impl ProxyConfig {
     /// A configuration with a full resync every 5 minutes and 20 ms batching.
-    pub fn new(node_name: impl Into<String>, node_ips: Vec<Ipv4Addr>, tag: impl Into<String>) -> Self {
+    pub fn new(
+        node_name: impl Into<String>,
+        node_ips: Vec<Ipv4Addr>,
+        tag: impl Into<String>,
+    ) -> Self {
         Self {
             node_name: node_name.into(),
             node_ips,
@@ -57,7 +60,11 @@ impl ProxyConfig {
 
     /// The render configuration this proxy uses.
     pub fn render_config(&self) -> RenderConfig {
-        let mut c = RenderConfig::new(table_name(&self.tag), self.node_name.clone(), self.node_ips.clone());
+        let mut c = RenderConfig::new(
+            table_name(&self.tag),
+            self.node_name.clone(),
+            self.node_ips.clone(),
+        );
         c.cluster_cidr = self.cluster_cidr;
         c
     }
@@ -75,13 +82,30 @@ pub fn service_from_k8s(svc: &K8sService) -> Option<Service> {
     let external_ports = ty == "NodePort" || ty == "LoadBalancer";
     let mut cluster_ips: Vec<Ipv4Addr> = Vec::new();
     if ty != "ExternalName" {
-        let ips = spec.cluster_ips.clone().unwrap_or_else(|| spec.cluster_ip.clone().into_iter().collect());
+        let ips = spec
+            .cluster_ips
+            .clone()
+            .unwrap_or_else(|| spec.cluster_ip.clone().into_iter().collect());
         cluster_ips = ips.iter().filter_map(|s| parse_v4(s)).collect();
     }
-    let mut external_ips: Vec<Ipv4Addr> = spec.external_ips.iter().flatten().filter_map(|s| parse_v4(s)).collect();
+    let mut external_ips: Vec<Ipv4Addr> = spec
+        .external_ips
+        .iter()
+        .flatten()
+        .filter_map(|s| parse_v4(s))
+        .collect();
     if ty == "LoadBalancer" {
-        let ingress = svc.status.as_ref().and_then(|s| s.load_balancer.as_ref()).and_then(|l| l.ingress.as_ref());
-        external_ips.extend(ingress.into_iter().flatten().filter_map(|i| i.ip.as_deref().and_then(parse_v4)));
+        let ingress = svc
+            .status
+            .as_ref()
+            .and_then(|s| s.load_balancer.as_ref())
+            .and_then(|l| l.ingress.as_ref());
+        external_ips.extend(
+            ingress
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i.ip.as_deref().and_then(parse_v4)),
+        );
     }
     external_ips.sort();
     external_ips.dedup();
@@ -94,7 +118,13 @@ pub fn service_from_k8s(svc: &K8sService) -> Option<Service> {
                 name: p.name.clone().unwrap_or_default(),
                 protocol: Protocol::from_k8s(p.protocol.as_deref())?,
                 port: u16::try_from(p.port).ok()?,
-                node_port: if external_ports { p.node_port.and_then(|n| u16::try_from(n).ok()).filter(|n| *n != 0) } else { None },
+                node_port: if external_ports {
+                    p.node_port
+                        .and_then(|n| u16::try_from(n).ok())
+                        .filter(|n| *n != 0)
+                } else {
+                    None
+                },
             })
         })
         .collect();
@@ -129,7 +159,13 @@ pub fn endpoints_from_slice(slice: &EndpointSlice) -> Option<(ServiceKey, String
         .ports
         .iter()
         .flatten()
-        .filter_map(|p| Some((p.name.clone().unwrap_or_default(), Protocol::from_k8s(p.protocol.as_deref())?, u16::try_from(p.port?).ok()?)))
+        .filter_map(|p| {
+            Some((
+                p.name.clone().unwrap_or_default(),
+                Protocol::from_k8s(p.protocol.as_deref())?,
+                u16::try_from(p.port?).ok()?,
+            ))
+        })
         .collect();
     let mut eps = Vec::new();
     for e in &slice.endpoints {
@@ -153,12 +189,20 @@ pub fn endpoints_from_slice(slice: &EndpointSlice) -> Option<(ServiceKey, String
 
 /// Watches Services and EndpointSlices and keeps the node's table `wharf-<tag>` in sync (within
 /// `min_sync` plus the `nft` time of a change) until `stop` turns true; then deletes the table.
-pub async fn run(client: kube::Client, cfg: ProxyConfig, mut stop: watch::Receiver<bool>) -> Result<()> {
+pub async fn run(
+    client: kube::Client,
+    cfg: ProxyConfig,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()> {
     let table = table_name(&cfg.tag);
     let netns = cfg.netns.clone();
     let mut proxier = Some(Proxier::new(cfg.render_config()));
-    let mut services = watcher(Api::<K8sService>::all(client.clone())).default_backoff().boxed();
-    let mut slices = watcher(Api::<EndpointSlice>::all(client)).default_backoff().boxed();
+    let mut services = watcher(Api::<K8sService>::all(client.clone()))
+        .default_backoff()
+        .boxed();
+    let mut slices = watcher(Api::<EndpointSlice>::all(client))
+        .default_backoff()
+        .boxed();
     let mut svc_init: Vec<Service> = Vec::new();
     let mut slice_init: Vec<(ServiceKey, String, Vec<Endpoint>)> = Vec::new();
     // No rules before both initial lists are in: a Service without its endpoints would reject.
@@ -167,10 +211,13 @@ pub async fn run(client: kube::Client, cfg: ProxyConfig, mut stop: watch::Receiv
     let mut next_full = Instant::now() + cfg.full_resync;
     let mut sync_at: Option<Instant> = None;
     loop {
-        let deadline = sync_at.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600)).min(next_full);
+        let deadline = sync_at
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
+            .min(next_full);
         tokio::select! {
-            _ = stop.changed() => {
-                if *stop.borrow() { break; }
+            // A dropped sender counts as stop (otherwise `changed` would return at once forever).
+            r = stop.changed() => {
+                if r.is_err() || *stop.borrow() { break; }
             }
             ev = services.next() => {
                 let Some(ev) = ev else { break };
@@ -220,13 +267,19 @@ pub async fn run(client: kube::Client, cfg: ProxyConfig, mut stop: watch::Receiv
                 }
             }
         }
-        if sync_at.is_none() && proxier.as_ref().is_some_and(|p| p.pending()) && svc_listed && slices_listed {
+        if sync_at.is_none()
+            && proxier.as_ref().is_some_and(|p| p.pending())
+            && svc_listed
+            && slices_listed
+        {
             sync_at = Some(Instant::now() + cfg.min_sync);
         }
     }
     let ns = netns.clone();
     let script = delete_script(&table);
-    tokio::task::spawn_blocking(move || nft::apply(ns.as_deref(), &script)).await.map_err(|_| Error::Thread)?
+    tokio::task::spawn_blocking(move || nft::apply(ns.as_deref(), &script))
+        .await
+        .map_err(|_| Error::Thread)?
 }
 
 fn watcher<K>(api: Api<K>) -> impl futures::Stream<Item = Result<Event<K>, watcher::Error>>
@@ -249,9 +302,17 @@ fn ready_node_ips(nodes: &BTreeMap<String, Node>) -> Vec<Ipv4Addr> {
     let mut ips: Vec<Ipv4Addr> = nodes
         .values()
         .filter(|n| {
-            n.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+            n.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
         })
-        .flat_map(|n| n.status.as_ref().and_then(|s| s.addresses.clone()).unwrap_or_default())
+        .flat_map(|n| {
+            n.status
+                .as_ref()
+                .and_then(|s| s.addresses.clone())
+                .unwrap_or_default()
+        })
         .filter(|a| a.type_ == "InternalIP")
         .filter_map(|a| parse_v4(&a.address))
         .collect();
@@ -264,23 +325,44 @@ fn ready_node_ips(nodes: &BTreeMap<String, Node>) -> Vec<Ipv4Addr> {
 /// servicelb does), so the Service port answers on each node address. A (protocol, port) already
 /// claimed by an older LoadBalancer Service leaves the newer one pending (no ingress), as servicelb
 /// leaves it without a node to run on.
-pub fn lb_assignments(services: &[K8sService], nodes: &BTreeMap<String, Node>, class: Option<&str>) -> BTreeMap<ServiceKey, Vec<Ipv4Addr>> {
+pub fn lb_assignments(
+    services: &[K8sService],
+    nodes: &BTreeMap<String, Node>,
+    class: Option<&str>,
+) -> BTreeMap<ServiceKey, Vec<Ipv4Addr>> {
     let ips = ready_node_ips(nodes);
     let mut lbs: Vec<&K8sService> = services
         .iter()
-        .filter(|s| s.spec.as_ref().is_some_and(|sp| sp.type_.as_deref() == Some("LoadBalancer") && sp.load_balancer_class.as_deref() == class))
+        .filter(|s| {
+            s.spec.as_ref().is_some_and(|sp| {
+                sp.type_.as_deref() == Some("LoadBalancer")
+                    && sp.load_balancer_class.as_deref() == class
+            })
+        })
         .collect();
     lbs.sort_by(|a, b| {
-        (a.metadata.creation_timestamp.as_ref().map(|t| t.0), a.namespace(), a.name_any()).cmp(&(
-            b.metadata.creation_timestamp.as_ref().map(|t| t.0),
-            b.namespace(),
-            b.name_any(),
-        ))
+        (
+            a.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            a.namespace(),
+            a.name_any(),
+        )
+            .cmp(&(
+                b.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                b.namespace(),
+                b.name_any(),
+            ))
     });
     let mut claimed: BTreeSet<(String, i32)> = BTreeSet::new();
     let mut out = BTreeMap::new();
     for s in lbs {
-        let Some(key) = s.metadata.namespace.clone().map(|ns| ServiceKey::new(ns, s.name_any())) else { continue };
+        let Some(key) = s
+            .metadata
+            .namespace
+            .clone()
+            .map(|ns| ServiceKey::new(ns, s.name_any()))
+        else {
+            continue;
+        };
         let ports: Vec<(String, i32)> = s
             .spec
             .iter()
@@ -302,15 +384,27 @@ fn current_ingress(s: &K8sService) -> Vec<Ipv4Addr> {
         .as_ref()
         .and_then(|st| st.load_balancer.as_ref())
         .and_then(|l| l.ingress.as_ref())
-        .map(|i| i.iter().filter_map(|x| x.ip.as_deref().and_then(parse_v4)).collect())
+        .map(|i| {
+            i.iter()
+                .filter_map(|x| x.ip.as_deref().and_then(parse_v4))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// Publishes `status.loadBalancer.ingress` for type=LoadBalancer Services (see [`lb_assignments`])
 /// until `stop` turns true.
-pub async fn run_lb(client: kube::Client, cfg: LbConfig, mut stop: watch::Receiver<bool>) -> Result<()> {
-    let mut services_w = watcher(Api::<K8sService>::all(client.clone())).default_backoff().boxed();
-    let mut nodes_w = watcher(Api::<Node>::all(client.clone())).default_backoff().boxed();
+pub async fn run_lb(
+    client: kube::Client,
+    cfg: LbConfig,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()> {
+    let mut services_w = watcher(Api::<K8sService>::all(client.clone()))
+        .default_backoff()
+        .boxed();
+    let mut nodes_w = watcher(Api::<Node>::all(client.clone()))
+        .default_backoff()
+        .boxed();
     let mut services: BTreeMap<ServiceKey, K8sService> = BTreeMap::new();
     let mut nodes: BTreeMap<String, Node> = BTreeMap::new();
     let mut svc_init = BTreeMap::new();
@@ -321,7 +415,7 @@ pub async fn run_lb(client: kube::Client, cfg: LbConfig, mut stop: watch::Receiv
     loop {
         let deadline = due.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
-            _ = stop.changed() => if *stop.borrow() { return Ok(()) },
+            r = stop.changed() => if r.is_err() || *stop.borrow() { return Ok(()) },
             ev = services_w.next() => {
                 let Some(ev) = ev else { return Ok(()) };
                 changed = true;

@@ -9,6 +9,20 @@
 //! - [`nft`]: running `nft -f -` inside a network namespace;
 //! - `run` / `run_lb` (feature `controller`): watch Services and EndpointSlices and keep a node's
 //!   table in sync; publish `status.loadBalancer.ingress` for type=LoadBalancer Services.
+//!
+//! LoadBalancer addresses follow k3s's servicelb: the allocator publishes the InternalIP of every
+//! Ready node, and each node's proxy serves `<node IP>:<service port>` like the cluster IP
+//! (external traffic: masqueraded under `externalTrafficPolicy: Cluster`, local endpoints only
+//! under `Local`). Node IPs are on the VPC bridge, so the host reaches them with no address pool to
+//! configure. A (protocol, port) already used by an older LoadBalancer Service leaves the newer
+//! one pending, as servicelb does. Only Services without `spec.loadBalancerClass` are handled
+//! unless `LbConfig` names a class.
+//!
+//! Differences from kube-proxy, each measured (see BENCHMARKS.md, "Service proxy"): no chain per
+//! endpoint (hairpin is caught after DNAT by a `saddr . daddr` set) and a `numgen` cascade
+//! instead of anonymous verdict maps, because `nft` 1.0.6 and the kernel make both costly at
+//! 10,000 Services. A periodic full resync rewrites the table atomically, which clears ClientIP
+//! affinity entries.
 
 pub mod model;
 pub mod nft;
@@ -18,7 +32,9 @@ pub mod render;
 #[cfg(feature = "controller")]
 mod controller;
 #[cfg(feature = "controller")]
-pub use controller::{endpoints_from_slice, lb_assignments, run, run_lb, service_from_k8s, LbConfig, ProxyConfig};
+pub use controller::{
+    endpoints_from_slice, lb_assignments, run, run_lb, service_from_k8s, LbConfig, ProxyConfig,
+};
 
 pub use model::{Endpoint, Protocol, Service, ServiceKey, ServicePort};
 pub use proxier::{Proxier, SyncStats};
@@ -69,9 +85,19 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// The table name for an instance tag: `wharf-<tag>` with anything outside `[A-Za-z0-9_-]`
 /// replaced by `_`.
 pub fn table_name(tag: &str) -> String {
-    let clean: String = tag.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    let clean: String = tag
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     format!("wharf-{clean}")
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;

@@ -17,7 +17,10 @@ pub struct ServiceKey {
 impl ServiceKey {
     /// Builds a key.
     pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
-        Self { namespace: namespace.into(), name: name.into() }
+        Self {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
     }
 }
 
@@ -114,6 +117,9 @@ impl Endpoint {
     /// The target port of this endpoint for a Service port, matched by name and protocol as
     /// kube-proxy does.
     pub fn port_for(&self, sp: &ServicePort) -> Option<u16> {
-        self.ports.iter().find(|(n, p, _)| *n == sp.name && *p == sp.protocol).map(|(_, _, port)| *port)
+        self.ports
+            .iter()
+            .find(|(n, p, _)| *n == sp.name && *p == sp.protocol)
+            .map(|(_, _, port)| *port)
     }
 }

@@ -16,14 +16,18 @@ pub fn run(netns: Option<&Path>, args: &[&str], stdin: &str) -> Result<String> {
     let Some(path) = netns else {
         return run_here(args, stdin);
     };
-    let file = std::fs::File::open(path).map_err(|source| Error::Netns { path: path.to_path_buf(), source })?;
+    let file = std::fs::File::open(path).map_err(|source| Error::Netns {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let path: PathBuf = path.to_path_buf();
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let stdin = stdin.to_string();
     let h = std::thread::Builder::new()
         .name("nft-netns".into())
         .spawn(move || {
-            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|source| Error::Setns { path, source })?;
+            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|source| Error::Setns { path, source })?;
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             run_here(&args, &stdin)
         })
@@ -48,7 +52,10 @@ fn run_here(args: &[&str], stdin: &str) -> Result<String> {
         let stderr = String::from_utf8_lossy(&out.stderr);
         // nft echoes the failing line: keep the message bounded.
         let stderr: String = stderr.chars().take(4000).collect();
-        return Err(Error::Nft { status: out.status.to_string(), stderr });
+        return Err(Error::Nft {
+            status: out.status.to_string(),
+            stderr,
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

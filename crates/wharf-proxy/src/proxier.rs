@@ -8,7 +8,9 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use crate::model::{Endpoint, Service, ServiceKey};
-use crate::render::{diff_script, full_script, hairpin_script, render_service, Fragment, RenderConfig};
+use crate::render::{
+    diff_script, full_script, hairpin_script, render_service, Fragment, RenderConfig,
+};
 use crate::Result;
 
 /// What one sync did.
@@ -49,7 +51,17 @@ pub struct Proxier {
 impl Proxier {
     /// An empty state; the first sync writes the table.
     pub fn new(cfg: RenderConfig) -> Self {
-        Self { cfg, services: BTreeMap::new(), slices: BTreeMap::new(), applied: BTreeMap::new(), hairpin_refs: BTreeMap::new(), owners: BTreeMap::new(), conflicted: BTreeSet::new(), in_sync: false, dirty: BTreeSet::new() }
+        Self {
+            cfg,
+            services: BTreeMap::new(),
+            slices: BTreeMap::new(),
+            applied: BTreeMap::new(),
+            hairpin_refs: BTreeMap::new(),
+            owners: BTreeMap::new(),
+            conflicted: BTreeSet::new(),
+            in_sync: false,
+            dirty: BTreeSet::new(),
+        }
     }
 
     /// The render configuration.
@@ -96,7 +108,12 @@ impl Proxier {
     /// Replaces every Service (after a watch restart); only the ones that differ become dirty.
     pub fn replace_services(&mut self, all: Vec<Service>) {
         let keep: BTreeSet<ServiceKey> = all.iter().map(|s| s.key.clone()).collect();
-        let gone: Vec<ServiceKey> = self.services.keys().filter(|k| !keep.contains(*k)).cloned().collect();
+        let gone: Vec<ServiceKey> = self
+            .services
+            .keys()
+            .filter(|k| !keep.contains(*k))
+            .cloned()
+            .collect();
         for k in gone {
             self.remove_service(&k);
         }
@@ -107,7 +124,8 @@ impl Proxier {
 
     /// Replaces every EndpointSlice (after a watch restart): (service, slice name, endpoints).
     pub fn replace_slices(&mut self, all: Vec<(ServiceKey, String, Vec<Endpoint>)>) {
-        let keep: BTreeSet<(ServiceKey, String)> = all.iter().map(|(k, n, _)| (k.clone(), n.clone())).collect();
+        let keep: BTreeSet<(ServiceKey, String)> =
+            all.iter().map(|(k, n, _)| (k.clone(), n.clone())).collect();
         let gone: Vec<(ServiceKey, String)> = self
             .slices
             .iter()
@@ -133,7 +151,10 @@ impl Proxier {
     }
 
     fn endpoints_of(&self, key: &ServiceKey) -> Vec<Endpoint> {
-        self.slices.get(key).map(|m| m.values().flatten().cloned().collect()).unwrap_or_default()
+        self.slices
+            .get(key)
+            .map(|m| m.values().flatten().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn render(&self, key: &ServiceKey) -> Option<Fragment> {
@@ -187,7 +208,13 @@ impl Proxier {
             let render = t0.elapsed();
             let t1 = Instant::now();
             apply(&script)?;
-            let stats = SyncStats { full: true, services: next.len(), lines: script.lines().count(), render, apply: t1.elapsed() };
+            let stats = SyncStats {
+                full: true,
+                services: next.len(),
+                lines: script.lines().count(),
+                render,
+                apply: t1.elapsed(),
+            };
             self.hairpin_refs.clear();
             for ip in next.values().flat_map(|f| f.hairpin.iter()) {
                 *self.hairpin_refs.entry(*ip).or_default() += 1;
@@ -221,10 +248,20 @@ impl Proxier {
             }
         }
         if released {
-            let waiting: Vec<ServiceKey> = self.conflicted.iter().filter(|c| !dirty.contains(*c)).cloned().collect();
+            let waiting: Vec<ServiceKey> = self
+                .conflicted
+                .iter()
+                .filter(|c| !dirty.contains(*c))
+                .cloned()
+                .collect();
             self.dirty.extend(waiting);
         }
-        let mut script = diff_script(&self.cfg.table, rendered.iter().map(|(k, f)| (self.applied.get(k), f.as_ref())));
+        let mut script = diff_script(
+            &self.cfg.table,
+            rendered
+                .iter()
+                .map(|(k, f)| (self.applied.get(k), f.as_ref())),
+        );
         let mut delta: BTreeMap<Ipv4Addr, i64> = BTreeMap::new();
         for (k, f) in &rendered {
             for ip in self.applied.get(k).iter().flat_map(|o| o.hairpin.iter()) {
@@ -253,7 +290,13 @@ impl Proxier {
                 return Err(e);
             }
         }
-        let stats = SyncStats { full: false, services: rendered.len(), lines: script.lines().count(), render, apply: t1.elapsed() };
+        let stats = SyncStats {
+            full: false,
+            services: rendered.len(),
+            lines: script.lines().count(),
+            render,
+            apply: t1.elapsed(),
+        };
         for (ip, d) in delta {
             let n = self.hairpin_refs.get(&ip).copied().unwrap_or(0) as i64 + d;
             if n > 0 {

@@ -56,8 +56,18 @@ pub struct RenderConfig {
 
 impl RenderConfig {
     /// A configuration with kube-proxy's mark bit and no cluster CIDR.
-    pub fn new(table: impl Into<String>, node_name: impl Into<String>, node_ips: Vec<Ipv4Addr>) -> Self {
-        Self { table: table.into(), node_name: node_name.into(), node_ips, cluster_cidr: None, masquerade_mark: 0x4000 }
+    pub fn new(
+        table: impl Into<String>,
+        node_name: impl Into<String>,
+        node_ips: Vec<Ipv4Addr>,
+    ) -> Self {
+        Self {
+            table: table.into(),
+            node_name: node_name.into(),
+            node_ips,
+            cluster_cidr: None,
+            masquerade_mark: 0x4000,
+        }
     }
 }
 
@@ -77,10 +87,12 @@ pub struct Fragment {
 
 fn short_hash(s: &str) -> String {
     let d = Sha256::digest(s.as_bytes());
-    d.iter().take(4).fold(String::with_capacity(8), |mut out, b| {
-        let _ = write!(out, "{b:02X}");
-        out
-    })
+    d.iter()
+        .take(4)
+        .fold(String::with_capacity(8), |mut out, b| {
+            let _ = write!(out, "{b:02X}");
+            out
+        })
 }
 
 fn cidr(c: (Ipv4Addr, u8)) -> String {
@@ -90,11 +102,18 @@ fn cidr(c: (Ipv4Addr, u8)) -> String {
 /// The endpoints kube-proxy would use out of `eps`: the ready ones, or if there are none, the ones
 /// that are serving while terminating (graceful termination fallback).
 fn usable<'a>(eps: &[&'a Endpoint]) -> Vec<&'a Endpoint> {
-    let ready: Vec<&Endpoint> = eps.iter().copied().filter(|e| e.ready && !e.terminating).collect();
+    let ready: Vec<&Endpoint> = eps
+        .iter()
+        .copied()
+        .filter(|e| e.ready && !e.terminating)
+        .collect();
     if !ready.is_empty() {
         return ready;
     }
-    eps.iter().copied().filter(|e| e.serving && e.terminating).collect()
+    eps.iter()
+        .copied()
+        .filter(|e| e.serving && e.terminating)
+        .collect()
 }
 
 /// Renders one Service. Headless Services (no cluster IP) and ports without a usable protocol
@@ -110,10 +129,23 @@ pub fn render_service(cfg: &RenderConfig, svc: &Service, endpoints: &[Endpoint])
     f
 }
 
-fn render_port(cfg: &RenderConfig, svc: &Service, sp: &ServicePort, endpoints: &[Endpoint], f: &mut Fragment) {
+fn render_port(
+    cfg: &RenderConfig,
+    svc: &Service,
+    sp: &ServicePort,
+    endpoints: &[Endpoint],
+    f: &mut Fragment,
+) {
     let proto = sp.protocol.nft();
-    let port_id = if sp.name.is_empty() { sp.port.to_string() } else { sp.name.clone() };
-    let base = format!("{}/{}/{}/{}", svc.key.namespace, svc.key.name, proto, port_id);
+    let port_id = if sp.name.is_empty() {
+        sp.port.to_string()
+    } else {
+        sp.name.clone()
+    };
+    let base = format!(
+        "{}/{}/{}/{}",
+        svc.key.namespace, svc.key.name, proto, port_id
+    );
     let h = short_hash(&base);
 
     // Endpoints serving this port, one per address.
@@ -125,18 +157,37 @@ fn render_port(cfg: &RenderConfig, svc: &Service, sp: &ServicePort, endpoints: &
         .collect();
     let all: Vec<&Endpoint> = candidates.iter().map(|(e, _)| *e).collect();
     let cluster = usable(&all);
-    let local_all: Vec<&Endpoint> = all.iter().copied().filter(|e| e.node_name.as_deref() == Some(cfg.node_name.as_str())).collect();
+    let local_all: Vec<&Endpoint> = all
+        .iter()
+        .copied()
+        .filter(|e| e.node_name.as_deref() == Some(cfg.node_name.as_str()))
+        .collect();
     let local = usable(&local_all);
-    let port_of = |e: &Endpoint| candidates.iter().find(|(c, _)| c.ip == e.ip).map(|(_, p)| *p).unwrap_or(0);
+    let port_of = |e: &Endpoint| {
+        candidates
+            .iter()
+            .find(|(c, _)| c.ip == e.ip)
+            .map(|(_, p)| *p)
+            .unwrap_or(0)
+    };
 
     let externals: Vec<Ipv4Addr> = svc.external_ips.clone();
     if cluster.is_empty() {
         // kube-proxy: a Service with no endpoints rejects new connections.
         for ip in svc.cluster_ips.iter().chain(externals.iter()) {
-            f.elements.insert((NO_ENDPOINT_SERVICES, format!("{ip} . {proto} . {}", sp.port)), "goto reject-chain".into());
+            f.elements.insert(
+                (
+                    NO_ENDPOINT_SERVICES,
+                    format!("{ip} . {proto} . {}", sp.port),
+                ),
+                "goto reject-chain".into(),
+            );
         }
         if let Some(np) = sp.node_port {
-            f.elements.insert((NO_ENDPOINT_NODEPORTS, format!("{proto} . {np}")), "goto reject-chain".into());
+            f.elements.insert(
+                (NO_ENDPOINT_NODEPORTS, format!("{proto} . {np}")),
+                "goto reject-chain".into(),
+            );
         }
         return;
     }
@@ -164,12 +215,24 @@ fn render_port(cfg: &RenderConfig, svc: &Service, sp: &ServicePort, endpoints: &
         let tp = port_of(e);
         let aff = svc.affinity_timeout.map(|t| {
             let set = format!("aff-{}", short_hash(&format!("{base}__{}/{tp}/{t}", e.ip)));
-            f.sets.insert(set.clone(), format!("type ipv4_addr ; flags dynamic,timeout ; timeout {t}s ;"));
+            f.sets.insert(
+                set.clone(),
+                format!("type ipv4_addr ; flags dynamic,timeout ; timeout {t}s ;"),
+            );
             set
         });
-        let update = aff.as_ref().map(|s| format!("update @{s} {{ ip saddr }} ")).unwrap_or_default();
+        let update = aff
+            .as_ref()
+            .map(|s| format!("update @{s} {{ ip saddr }} "))
+            .unwrap_or_default();
         f.hairpin.insert(e.ip);
-        dnat.insert(e.ip, (format!("{update}meta l4proto {proto} dnat to {}:{tp}", e.ip), aff));
+        dnat.insert(
+            e.ip,
+            (
+                format!("{update}meta l4proto {proto} dnat to {}:{tp}", e.ip),
+                aff,
+            ),
+        );
     }
     let lb_rules = |eps: &[&Endpoint]| -> Vec<String> {
         let mut rules = Vec::new();
@@ -178,7 +241,10 @@ fn render_port(cfg: &RenderConfig, svc: &Service, sp: &ServicePort, endpoints: &
                 rules.push(format!("ip saddr @{set} {action}"));
             }
         }
-        let actions: Vec<&str> = eps.iter().filter_map(|e| dnat.get(&e.ip).map(|(a, _)| a.as_str())).collect();
+        let actions: Vec<&str> = eps
+            .iter()
+            .filter_map(|e| dnat.get(&e.ip).map(|(a, _)| a.as_str()))
+            .collect();
         let n = actions.len();
         if n == 0 {
             rules.push("drop".into());
@@ -201,19 +267,31 @@ fn render_port(cfg: &RenderConfig, svc: &Service, sp: &ServicePort, endpoints: &
     let svc_chain = format!("svc-{h}-{base}");
     if internal.is_empty() {
         for ip in &svc.cluster_ips {
-            f.elements.insert((NO_ENDPOINT_SERVICES, format!("{ip} . {proto} . {}", sp.port)), "drop".into());
+            f.elements.insert(
+                (
+                    NO_ENDPOINT_SERVICES,
+                    format!("{ip} . {proto} . {}", sp.port),
+                ),
+                "drop".into(),
+            );
         }
     } else {
         let mut rules = Vec::new();
         if let Some(c) = cfg.cluster_cidr {
             for ip in &svc.cluster_ips {
-                rules.push(format!("ip daddr {ip} ip saddr != {} jump mark-for-masquerade", cidr(c)));
+                rules.push(format!(
+                    "ip daddr {ip} ip saddr != {} jump mark-for-masquerade",
+                    cidr(c)
+                ));
             }
         }
         rules.extend(lb_rules(internal));
         f.chains.insert(svc_chain.clone(), rules);
         for ip in &svc.cluster_ips {
-            f.elements.insert((SERVICE_IPS, format!("{ip} . {proto} . {}", sp.port)), format!("goto {svc_chain}"));
+            f.elements.insert(
+                (SERVICE_IPS, format!("{ip} . {proto} . {}", sp.port)),
+                format!("goto {svc_chain}"),
+            );
         }
     }
 
@@ -244,10 +322,16 @@ fn render_port(cfg: &RenderConfig, svc: &Service, sp: &ServicePort, endpoints: &
     }
     f.chains.insert(ext_chain.clone(), rules);
     for ip in &externals {
-        f.elements.insert((SERVICE_IPS, format!("{ip} . {proto} . {}", sp.port)), format!("goto {ext_chain}"));
+        f.elements.insert(
+            (SERVICE_IPS, format!("{ip} . {proto} . {}", sp.port)),
+            format!("goto {ext_chain}"),
+        );
     }
     if let Some(np) = sp.node_port {
-        f.elements.insert((SERVICE_NODEPORTS, format!("{proto} . {np}")), format!("goto {ext_chain}"));
+        f.elements.insert(
+            (SERVICE_NODEPORTS, format!("{proto} . {np}")),
+            format!("goto {ext_chain}"),
+        );
     }
 }
 
@@ -259,16 +343,29 @@ pub fn base_script(cfg: &RenderConfig) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "add table ip {t}\ndelete table ip {t}\nadd table ip {t}");
     for map in [SERVICE_IPS, NO_ENDPOINT_SERVICES] {
-        let _ = writeln!(s, "add map ip {t} {map} {{ type ipv4_addr . inet_proto . inet_service : verdict ; }}");
+        let _ = writeln!(
+            s,
+            "add map ip {t} {map} {{ type ipv4_addr . inet_proto . inet_service : verdict ; }}"
+        );
     }
     for map in [SERVICE_NODEPORTS, NO_ENDPOINT_NODEPORTS] {
-        let _ = writeln!(s, "add map ip {t} {map} {{ type inet_proto . inet_service : verdict ; }}");
+        let _ = writeln!(
+            s,
+            "add map ip {t} {map} {{ type inet_proto . inet_service : verdict ; }}"
+        );
     }
     let _ = writeln!(s, "add set ip {t} {NODEPORT_IPS} {{ type ipv4_addr ; }}");
-    let _ = writeln!(s, "add set ip {t} {HAIRPIN_IPS} {{ type ipv4_addr . ipv4_addr ; }}");
+    let _ = writeln!(
+        s,
+        "add set ip {t} {HAIRPIN_IPS} {{ type ipv4_addr . ipv4_addr ; }}"
+    );
     if !cfg.node_ips.is_empty() {
         let ips: Vec<String> = cfg.node_ips.iter().map(|i| i.to_string()).collect();
-        let _ = writeln!(s, "add element ip {t} {NODEPORT_IPS} {{ {} }}", ips.join(", "));
+        let _ = writeln!(
+            s,
+            "add element ip {t} {NODEPORT_IPS} {{ {} }}",
+            ips.join(", ")
+        );
     }
     let chains: [(&str, Option<&str>, Vec<String>); 11] = [
         ("reject-chain", None, vec!["reject".into()]),
@@ -333,7 +430,10 @@ const ELEMENT_BATCH: usize = 2000;
 
 /// A transaction turning the rules of `old` into `new`, for any number of Services at once.
 /// Nothing outside the changed chains, sets and map elements is touched.
-pub fn diff_script<'a>(table: &str, changes: impl IntoIterator<Item = (Option<&'a Fragment>, Option<&'a Fragment>)>) -> String {
+pub fn diff_script<'a>(
+    table: &str,
+    changes: impl IntoIterator<Item = (Option<&'a Fragment>, Option<&'a Fragment>)>,
+) -> String {
     let empty = Fragment::default();
     let mut add_chains = Vec::new();
     let mut add_sets = Vec::new();
@@ -368,7 +468,10 @@ pub fn diff_script<'a>(table: &str, changes: impl IntoIterator<Item = (Option<&'
         }
         for ((map, key), verdict) in &new.elements {
             if old.elements.get(&(*map, key.clone())) != Some(verdict) {
-                add_elems.entry(*map).or_default().push(format!("{key} : {verdict}"));
+                add_elems
+                    .entry(*map)
+                    .or_default()
+                    .push(format!("{key} : {verdict}"));
             }
         }
         for name in old.chains.keys() {
@@ -425,10 +528,19 @@ pub fn diff_script<'a>(table: &str, changes: impl IntoIterator<Item = (Option<&'
 
 /// A complete ruleset: the base table and every fragment, replacing any previous table of the
 /// same name atomically.
-pub fn full_script<'a>(cfg: &RenderConfig, fragments: impl IntoIterator<Item = &'a Fragment> + Clone) -> String {
+pub fn full_script<'a>(
+    cfg: &RenderConfig,
+    fragments: impl IntoIterator<Item = &'a Fragment> + Clone,
+) -> String {
     let mut s = base_script(cfg);
-    s.push_str(&diff_script(&cfg.table, fragments.clone().into_iter().map(|f| (None, Some(f)))));
-    let hairpin: BTreeSet<Ipv4Addr> = fragments.into_iter().flat_map(|f| f.hairpin.iter().copied()).collect();
+    s.push_str(&diff_script(
+        &cfg.table,
+        fragments.clone().into_iter().map(|f| (None, Some(f))),
+    ));
+    let hairpin: BTreeSet<Ipv4Addr> = fragments
+        .into_iter()
+        .flat_map(|f| f.hairpin.iter().copied())
+        .collect();
     let hairpin: Vec<Ipv4Addr> = hairpin.into_iter().collect();
     s.push_str(&hairpin_script(&cfg.table, &hairpin, &[]));
     s
@@ -440,7 +552,11 @@ pub fn hairpin_script(table: &str, add: &[Ipv4Addr], del: &[Ipv4Addr]) -> String
     for (verb, ips) in [("delete", del), ("add", add)] {
         for chunk in ips.chunks(ELEMENT_BATCH) {
             let elems: Vec<String> = chunk.iter().map(|ip| format!("{ip} . {ip}")).collect();
-            let _ = writeln!(s, "{verb} element ip {table} {HAIRPIN_IPS} {{ {} }}", elems.join(", "));
+            let _ = writeln!(
+                s,
+                "{verb} element ip {table} {HAIRPIN_IPS} {{ {} }}",
+                elems.join(", ")
+            );
         }
     }
     s

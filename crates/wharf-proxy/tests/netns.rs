@@ -2,6 +2,8 @@
 //! "endpoint", 10.250.0.0/24, private to this test), a TCP server in the endpoint namespace, the
 //! proxy's table in the node namespace. Needs root (skips otherwise), `ip` and `nft`.
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -10,7 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use wharf_proxy::{nft, render, Endpoint, Protocol, Proxier, RenderConfig, Service, ServiceKey, ServicePort};
+use wharf_proxy::{
+    nft, render, Endpoint, Protocol, Proxier, RenderConfig, Service, ServiceKey, ServicePort,
+};
 
 fn ip(args: &[&str]) {
     let st = Command::new("ip").args(args).status().unwrap();
@@ -67,7 +71,8 @@ fn serve(ns: &Path, addr: SocketAddr) -> Server {
 /// Connects from `ns` and returns the server's greeting, or the connect error kind.
 fn dial(ns: &Path, to: SocketAddr) -> Result<String, std::io::ErrorKind> {
     in_netns(ns, move || {
-        let mut c = TcpStream::connect_timeout(&to, Duration::from_secs(3)).map_err(|e| e.kind())?;
+        let mut c =
+            TcpStream::connect_timeout(&to, Duration::from_secs(3)).map_err(|e| e.kind())?;
         c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
         let mut s = String::new();
         c.read_to_string(&mut s).map_err(|e| e.kind())?;
@@ -101,7 +106,10 @@ fn cluster_ip_and_node_port_reach_the_endpoint_and_refuse_without_it() {
     }
     let node_path = PathBuf::from(format!("/run/netns/{node}"));
     let ep_path = PathBuf::from(format!("/run/netns/{epns}"));
-    ip(&["-n", &node, "link", "add", "veth-n", "type", "veth", "peer", "name", "veth-e", "netns", &epns]);
+    ip(&[
+        "-n", &node, "link", "add", "veth-n", "type", "veth", "peer", "name", "veth-e", "netns",
+        &epns,
+    ]);
     ip(&["-n", &node, "addr", "add", "10.250.0.1/24", "dev", "veth-n"]);
     ip(&["-n", &epns, "addr", "add", "10.250.0.2/24", "dev", "veth-e"]);
     for (ns, dev) in [(&node, "veth-n"), (&epns, "veth-e")] {
@@ -111,11 +119,25 @@ fn cluster_ip_and_node_port_reach_the_endpoint_and_refuse_without_it() {
     // Service VIPs are routed like any off-node address (a node has a default route).
     ip(&["-n", &node, "route", "add", "default", "via", "10.250.0.2"]);
     ip(&["-n", &epns, "route", "add", "default", "via", "10.250.0.1"]);
-    let st = Command::new("ip").args(["netns", "exec", &node, "sysctl", "-qw", "net.ipv4.ip_forward=1"]).status().unwrap();
+    let st = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &node,
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=1",
+        ])
+        .status()
+        .unwrap();
     assert!(st.success());
 
     let _server = serve(&ep_path, "10.250.0.2:8080".parse().unwrap());
-    let mut cfg = RenderConfig::new(wharf_proxy::table_name(&tag), "this-node", vec![Ipv4Addr::new(10, 250, 0, 1)]);
+    let mut cfg = RenderConfig::new(
+        wharf_proxy::table_name(&tag),
+        "this-node",
+        vec![Ipv4Addr::new(10, 250, 0, 1)],
+    );
     // The "pod network" holds both addresses: only hairpin and node-port traffic is masqueraded.
     cfg.cluster_cidr = Some((Ipv4Addr::new(10, 250, 0, 0), 16));
     let table = cfg.table.clone();
@@ -125,7 +147,12 @@ fn cluster_ip_and_node_port_reach_the_endpoint_and_refuse_without_it() {
         key: key.clone(),
         cluster_ips: vec![Ipv4Addr::new(10, 100, 0, 50)],
         external_ips: vec![],
-        ports: vec![ServicePort { name: "http".into(), protocol: Protocol::Tcp, port: 80, node_port: Some(30080) }],
+        ports: vec![ServicePort {
+            name: "http".into(),
+            protocol: Protocol::Tcp,
+            port: 80,
+            node_port: Some(30080),
+        }],
         affinity_timeout: None,
         external_local: false,
         internal_local: false,
@@ -150,8 +177,14 @@ fn cluster_ip_and_node_port_reach_the_endpoint_and_refuse_without_it() {
     p.upsert_slice(key.clone(), "web-1", vec![endpoint(false)]);
     let st = p.sync(&mut apply).unwrap();
     assert!(!st.full && st.services == 1);
-    assert_eq!(dial(&node_path, vip), Err(std::io::ErrorKind::ConnectionRefused));
-    assert_eq!(dial(&ep_path, nodeport), Err(std::io::ErrorKind::ConnectionRefused));
+    assert_eq!(
+        dial(&node_path, vip),
+        Err(std::io::ErrorKind::ConnectionRefused)
+    );
+    assert_eq!(
+        dial(&ep_path, nodeport),
+        Err(std::io::ErrorKind::ConnectionRefused)
+    );
 
     // Ready again: traffic flows again.
     p.upsert_slice(key.clone(), "web-1", vec![endpoint(true)]);
@@ -163,6 +196,13 @@ fn cluster_ip_and_node_port_reach_the_endpoint_and_refuse_without_it() {
     let tables = nft::run(Some(&node_path), &["list", "tables"], "").unwrap();
     assert_eq!(tables.trim(), "", "tables left behind: {tables}");
     drop(guard);
-    let list = String::from_utf8(Command::new("ip").args(["netns", "list"]).output().unwrap().stdout).unwrap();
+    let list = String::from_utf8(
+        Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
     assert!(!list.contains(&tag), "namespaces left behind: {list}");
 }

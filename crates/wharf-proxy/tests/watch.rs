@@ -2,6 +2,8 @@
 //! EndpointSlice changes within a second, LoadBalancer Services get the Ready nodes' addresses, and
 //! stopping removes the table. Needs root (skips otherwise), `ip` and `nft`.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
@@ -48,7 +50,11 @@ async fn node_table_follows_services_and_endpoints_and_load_balancers_get_node_a
         return;
     }
     let tag = format!("wpxw{}", std::process::id());
-    assert!(Command::new("ip").args(["netns", "add", &tag]).status().unwrap().success());
+    assert!(Command::new("ip")
+        .args(["netns", "add", &tag])
+        .status()
+        .unwrap()
+        .success());
     let guard = Netns(tag.clone());
     let ns = PathBuf::from(format!("/run/netns/{tag}"));
 
@@ -67,12 +73,21 @@ async fn node_table_follows_services_and_endpoints_and_load_balancers_get_node_a
     let client = cp.client(UserInfo::new("admin", &["system:masters"]));
 
     let nodes: Api<Node> = Api::all(client.clone());
-    nodes.create(&PostParams::default(), &serde_json::from_value(serde_json::json!({"metadata": {"name": "n1"}})).unwrap()).await.unwrap();
+    nodes
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({"metadata": {"name": "n1"}})).unwrap(),
+        )
+        .await
+        .unwrap();
     let status = serde_json::json!({"status": {
         "conditions": [{"type": "Ready", "status": "True"}],
         "addresses": [{"type": "InternalIP", "address": "10.250.1.1"}]
     }});
-    nodes.patch_status("n1", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+    nodes
+        .patch_status("n1", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
     let services: Api<Service> = Api::namespaced(client.clone(), "default");
     let svc: Service = serde_json::from_value(serde_json::json!({
         "metadata": {"name": "web"},
@@ -82,41 +97,75 @@ async fn node_table_follows_services_and_endpoints_and_load_balancers_get_node_a
     let svc = services.create(&PostParams::default(), &svc).await.unwrap();
     let cluster_ip = svc.spec.unwrap().cluster_ip.unwrap();
     let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), "default");
-    slices.create(&PostParams::default(), &slice(true)).await.unwrap();
+    slices
+        .create(&PostParams::default(), &slice(true))
+        .await
+        .unwrap();
 
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let mut cfg = ProxyConfig::new("n1", vec!["10.250.1.1".parse().unwrap()], &tag);
     cfg.netns = Some(ns.clone());
     let proxy = tokio::spawn(wharf_proxy::run(client.clone(), cfg, stop.clone()));
-    let lb = tokio::spawn(wharf_proxy::run_lb(client.clone(), LbConfig::default(), stop));
+    let lb = tokio::spawn(wharf_proxy::run_lb(
+        client.clone(),
+        LbConfig::default(),
+        stop,
+    ));
     let table = wharf_proxy::table_name(&tag);
-    let map = |name: &str| nft::run(Some(&ns), &["list", "map", "ip", &table, name], "").unwrap_or_default();
+    let map = |name: &str| {
+        nft::run(Some(&ns), &["list", "map", "ip", &table, name], "").unwrap_or_default()
+    };
 
     let vip_elem = format!("{cluster_ip} . tcp . 80 : goto svc-");
-    eventually("the cluster IP in service-ips", Duration::from_secs(10), || map("service-ips").contains(&vip_elem)).await;
+    eventually(
+        "the cluster IP in service-ips",
+        Duration::from_secs(10),
+        || map("service-ips").contains(&vip_elem),
+    )
+    .await;
     // The allocator publishes the Ready node's address; the proxy then serves it like the cluster IP.
-    eventually("load-balancer ingress", Duration::from_secs(10), || map("service-ips").contains("10.250.1.1 . tcp . 80 : goto ext-")).await;
+    eventually("load-balancer ingress", Duration::from_secs(10), || {
+        map("service-ips").contains("10.250.1.1 . tcp . 80 : goto ext-")
+    })
+    .await;
     let got = services.get_status("web").await.unwrap();
     let ingress = got.status.unwrap().load_balancer.unwrap().ingress.unwrap();
     assert_eq!(ingress.len(), 1);
     assert_eq!(ingress[0].ip.as_deref(), Some("10.250.1.1"));
 
     // The only endpoint turns unready: the cluster IP rejects within a second.
-    slices.replace("web-abc", &PostParams::default(), &{
-        let mut s = slice(false);
-        s.metadata.resource_version = slices.get("web-abc").await.unwrap().metadata.resource_version;
-        s
-    })
-    .await
-    .unwrap();
+    slices
+        .replace("web-abc", &PostParams::default(), &{
+            let mut s = slice(false);
+            s.metadata.resource_version = slices
+                .get("web-abc")
+                .await
+                .unwrap()
+                .metadata
+                .resource_version;
+            s
+        })
+        .await
+        .unwrap();
     let reject = format!("{cluster_ip} . tcp . 80 : goto reject-chain");
-    let took = eventually("reject for the unready endpoint", Duration::from_secs(5), || map("no-endpoint-services").contains(&reject)).await;
-    assert!(took < Duration::from_secs(1), "rules followed the endpoint change after {took:?}");
+    let took = eventually(
+        "reject for the unready endpoint",
+        Duration::from_secs(5),
+        || map("no-endpoint-services").contains(&reject),
+    )
+    .await;
+    assert!(
+        took < Duration::from_secs(1),
+        "rules followed the endpoint change after {took:?}"
+    );
     assert!(!map("service-ips").contains(&vip_elem));
 
     // Deleting the Service removes its elements.
     services.delete("web", &Default::default()).await.unwrap();
-    eventually("service removal", Duration::from_secs(5), || !map("no-endpoint-services").contains(&cluster_ip)).await;
+    eventually("service removal", Duration::from_secs(5), || {
+        !map("no-endpoint-services").contains(&cluster_ip)
+    })
+    .await;
 
     stop_tx.send(true).unwrap();
     proxy.await.unwrap().unwrap();

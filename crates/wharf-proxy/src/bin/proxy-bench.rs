@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use wharf_proxy::{nft, Endpoint, Protocol, Proxier, RenderConfig, Service, ServiceKey, ServicePort};
+use wharf_proxy::{
+    nft, Endpoint, Protocol, Proxier, RenderConfig, Service, ServiceKey, ServicePort,
+};
 
 /// Deletes the benchmark's network namespace however the benchmark ends.
 struct Netns(String);
@@ -28,7 +30,10 @@ fn ip(args: &[&str]) -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> Result<T, Box<dyn std::error::Error>> {
+fn in_netns<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Box<dyn std::error::Error>> {
     let file = std::fs::File::open(format!("/run/netns/{ns}"))?;
     let h = std::thread::spawn(move || {
         nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).map(|_| f())
@@ -37,7 +42,11 @@ fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static)
 }
 
 /// Connection setup times (connect() returning) from `ns` to `to`, sorted.
-fn connect_times(ns: &str, to: std::net::SocketAddr, n: usize) -> Result<Vec<Duration>, Box<dyn std::error::Error>> {
+fn connect_times(
+    ns: &str,
+    to: std::net::SocketAddr,
+    n: usize,
+) -> Result<Vec<Duration>, Box<dyn std::error::Error>> {
     let times = in_netns(ns, move || {
         let mut v = Vec::with_capacity(n);
         for _ in 0..n {
@@ -54,7 +63,13 @@ fn connect_times(ns: &str, to: std::net::SocketAddr, n: usize) -> Result<Vec<Dur
 
 fn summary(t: &[Duration]) -> String {
     let q = |f: f64| t[((t.len() as f64 * f) as usize).min(t.len() - 1)];
-    format!("p50 {:.1?}, p90 {:.1?}, p99 {:.1?} ({} connections)", q(0.5), q(0.9), q(0.99), t.len())
+    format!(
+        "p50 {:.1?}, p90 {:.1?}, p99 {:.1?} ({} connections)",
+        q(0.5),
+        q(0.9),
+        q(0.99),
+        t.len()
+    )
 }
 
 fn addr(base: u32, i: u32) -> Ipv4Addr {
@@ -64,7 +79,10 @@ fn addr(base: u32, i: u32) -> Ipv4Addr {
 fn endpoints(svc: u32, per: u32, generation: u32) -> Vec<Endpoint> {
     (0..per)
         .map(|j| Endpoint {
-            ip: addr(u32::from(Ipv4Addr::new(172, 16, 0, 0)), svc * per + j + generation * 1_000_000),
+            ip: addr(
+                u32::from(Ipv4Addr::new(172, 16, 0, 0)),
+                svc * per + j + generation * 1_000_000,
+            ),
             node_name: Some(format!("node-{}", j % 3)),
             ready: true,
             serving: true,
@@ -76,10 +94,18 @@ fn endpoints(svc: u32, per: u32, generation: u32) -> Vec<Endpoint> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let services: u32 = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(10_000);
+    let services: u32 = args
+        .get(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(10_000);
     let per: u32 = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(5);
     let name = format!("wharf-proxy-bench-{}", std::process::id());
-    if !Command::new("ip").args(["netns", "add", &name]).status()?.success() {
+    if !Command::new("ip")
+        .args(["netns", "add", &name])
+        .status()?
+        .success()
+    {
         return Err("ip netns add failed (root needed)".into());
     }
     let ns = Netns(name);
@@ -93,7 +119,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             key: key.clone(),
             cluster_ips: vec![addr(u32::from(Ipv4Addr::new(10, 100, 0, 0)), i + 1)],
             external_ips: vec![],
-            ports: vec![ServicePort { name: "http".into(), protocol: Protocol::Tcp, port: 80, node_port: (i % 10 == 0).then(|| 30000 + (i / 10) as u16 % 2768) }],
+            ports: vec![ServicePort {
+                name: "http".into(),
+                protocol: Protocol::Tcp,
+                port: 80,
+                node_port: (i % 10 == 0).then(|| 30000 + (i / 10) as u16 % 2768),
+            }],
             affinity_timeout: None,
             external_local: false,
             internal_local: false,
@@ -128,16 +159,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     times.sort();
     println!("one endpoint change: median {:.2?}", times[times.len() / 2]);
-    let listing = nft::run(Some(&path), &["list", "map", "ip", "wharf-bench", "service-ips"], "")?;
-    println!("service-ips elements: {}", listing.matches(" : goto ").count());
+    let listing = nft::run(
+        Some(&path),
+        &["list", "map", "ip", "wharf-bench", "service-ips"],
+        "",
+    )?;
+    println!(
+        "service-ips elements: {}",
+        listing.matches(" : goto ").count()
+    );
 
     // Connection setup latency with the table loaded: a real endpoint in a second namespace.
     let ep_name = format!("{}-ep", ns.0);
     ip(&["netns", "add", &ep_name])?;
     let ep_ns = Netns(ep_name);
-    ip(&["-n", &ns.0, "link", "add", "veth-n", "type", "veth", "peer", "name", "veth-e", "netns", &ep_ns.0])?;
+    ip(&[
+        "-n", &ns.0, "link", "add", "veth-n", "type", "veth", "peer", "name", "veth-e", "netns",
+        &ep_ns.0,
+    ])?;
     ip(&["-n", &ns.0, "addr", "add", "10.250.0.1/24", "dev", "veth-n"])?;
-    ip(&["-n", &ep_ns.0, "addr", "add", "10.250.0.2/24", "dev", "veth-e"])?;
+    ip(&[
+        "-n",
+        &ep_ns.0,
+        "addr",
+        "add",
+        "10.250.0.2/24",
+        "dev",
+        "veth-e",
+    ])?;
     for (n, dev) in [(&ns.0, "veth-n"), (&ep_ns.0, "veth-e")] {
         ip(&["-n", n, "link", "set", "lo", "up"])?;
         ip(&["-n", n, "link", "set", dev, "up"])?;
@@ -155,7 +204,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         key: key.clone(),
         cluster_ips: vec![Ipv4Addr::new(10, 101, 0, 1)],
         external_ips: vec![],
-        ports: vec![ServicePort { name: "http".into(), protocol: Protocol::Tcp, port: 80, node_port: None }],
+        ports: vec![ServicePort {
+            name: "http".into(),
+            protocol: Protocol::Tcp,
+            port: 80,
+            node_port: None,
+        }],
         affinity_timeout: None,
         external_local: false,
         internal_local: false,
