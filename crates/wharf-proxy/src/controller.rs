@@ -466,3 +466,137 @@ pub async fn run_lb(
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn svc(v: serde_json::Value) -> K8sService {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn node_ports_and_external_policy_apply_only_to_node_port_and_load_balancer_services() {
+        let spec = |ty: &str| {
+            svc(
+                json!({"metadata": {"name": "s", "namespace": "ns"}, "spec": {"type": ty, "clusterIP": "10.100.0.5",
+                "externalTrafficPolicy": "Local", "ports": [{"port": 80, "nodePort": 30001}]}}),
+            )
+        };
+        let c = service_from_k8s(&spec("ClusterIP")).unwrap();
+        assert_eq!(c.ports[0].node_port, None);
+        assert!(!c.external_local);
+        let n = service_from_k8s(&spec("NodePort")).unwrap();
+        assert_eq!(n.ports[0].node_port, Some(30001));
+        assert!(n.external_local);
+        assert_eq!(n.ports[0].protocol, Protocol::Tcp);
+        assert_eq!(n.cluster_ips, vec![Ipv4Addr::new(10, 100, 0, 5)]);
+    }
+
+    #[test]
+    fn headless_and_external_name_services_have_no_cluster_ip() {
+        let h = svc(
+            json!({"metadata": {"name": "h", "namespace": "ns"}, "spec": {"clusterIP": "None", "clusterIPs": ["None"], "ports": [{"port": 80}]}}),
+        );
+        assert!(service_from_k8s(&h).unwrap().cluster_ips.is_empty());
+        let e = svc(
+            json!({"metadata": {"name": "e", "namespace": "ns"}, "spec": {"type": "ExternalName", "externalName": "example.com", "clusterIP": "10.100.0.9"}}),
+        );
+        assert!(service_from_k8s(&e).unwrap().cluster_ips.is_empty());
+    }
+
+    #[test]
+    fn load_balancer_ingress_and_external_ips_become_external_addresses_and_affinity_defaults_to_three_hours(
+    ) {
+        let s = svc(json!({"metadata": {"name": "lb", "namespace": "ns"},
+            "spec": {"type": "LoadBalancer", "clusterIP": "10.100.0.7", "externalIPs": ["192.0.2.1"], "sessionAffinity": "ClientIP", "ports": [{"port": 443, "protocol": "TCP"}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "172.31.0.20"}, {"hostname": "lb.example"}]}}}));
+        let m = service_from_k8s(&s).unwrap();
+        assert_eq!(
+            m.external_ips,
+            vec![Ipv4Addr::new(172, 31, 0, 20), Ipv4Addr::new(192, 0, 2, 1)]
+        );
+        assert_eq!(m.affinity_timeout, Some(10800));
+    }
+
+    #[test]
+    fn slice_conditions_default_as_the_api_documents_and_foreign_slices_are_ignored() {
+        let sl: EndpointSlice = serde_json::from_value(json!({
+            "metadata": {"name": "s-1", "namespace": "ns", "labels": {"kubernetes.io/service-name": "web"}},
+            "addressType": "IPv4",
+            "endpoints": [
+                {"addresses": ["172.31.1.1"], "nodeName": "a"},
+                {"addresses": ["172.31.1.2"], "conditions": {"ready": false, "serving": true, "terminating": true}}
+            ],
+            "ports": [{"name": "http", "port": 8080}]
+        }))
+        .unwrap();
+        let (key, name, eps) = endpoints_from_slice(&sl).unwrap();
+        assert_eq!(key, ServiceKey::new("ns", "web"));
+        assert_eq!(name, "s-1");
+        assert!(eps[0].ready && eps[0].serving && !eps[0].terminating);
+        assert_eq!(eps[0].node_name.as_deref(), Some("a"));
+        assert!(!eps[1].ready && eps[1].serving && eps[1].terminating);
+        assert_eq!(
+            eps[0].ports,
+            vec![("http".to_string(), Protocol::Tcp, 8080)]
+        );
+        let mut v6 = sl.clone();
+        v6.address_type = "IPv6".into();
+        assert!(endpoints_from_slice(&v6).is_none());
+        let mut orphan = sl;
+        orphan.metadata.labels = None;
+        assert!(endpoints_from_slice(&orphan).is_none());
+    }
+
+    fn node(name: &str, ip: &str, ready: &str) -> Node {
+        serde_json::from_value(json!({"metadata": {"name": name}, "status": {
+            "conditions": [{"type": "Ready", "status": ready}],
+            "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}]}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn load_balancers_get_ready_node_addresses_and_a_taken_port_leaves_the_newer_pending() {
+        let nodes: BTreeMap<String, Node> = [
+            node("a", "172.31.0.11", "True"),
+            node("b", "172.31.16.11", "True"),
+            node("c", "172.31.32.11", "False"),
+        ]
+        .into_iter()
+        .map(|n| (n.name_any(), n))
+        .collect();
+        let lb = |name: &str, created: &str, port: i32, class: Option<&str>| {
+            svc(
+                json!({"metadata": {"name": name, "namespace": "ns", "creationTimestamp": created},
+                "spec": {"type": "LoadBalancer", "loadBalancerClass": class, "ports": [{"port": port}]}}),
+            )
+        };
+        let services = vec![
+            lb("newer", "2026-01-02T00:00:00Z", 80, None),
+            lb("older", "2026-01-01T00:00:00Z", 80, None),
+            lb("other-port", "2026-01-03T00:00:00Z", 8080, None),
+            lb(
+                "foreign",
+                "2026-01-01T00:00:00Z",
+                9090,
+                Some("example.com/lb"),
+            ),
+            svc(
+                json!({"metadata": {"name": "plain", "namespace": "ns"}, "spec": {"ports": [{"port": 81}]}}),
+            ),
+        ];
+        let got = lb_assignments(&services, &nodes, None);
+        let ready = vec![
+            Ipv4Addr::new(172, 31, 0, 11),
+            Ipv4Addr::new(172, 31, 16, 11),
+        ];
+        assert_eq!(got.get(&ServiceKey::new("ns", "older")), Some(&ready));
+        assert_eq!(got.get(&ServiceKey::new("ns", "newer")), Some(&Vec::new()));
+        assert_eq!(got.get(&ServiceKey::new("ns", "other-port")), Some(&ready));
+        assert!(!got.contains_key(&ServiceKey::new("ns", "foreign")));
+        assert!(!got.contains_key(&ServiceKey::new("ns", "plain")));
+    }
+}
