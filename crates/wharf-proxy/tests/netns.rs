@@ -49,8 +49,9 @@ impl Drop for Server {
     }
 }
 
-/// A TCP server in `ns` on `addr` that answers every connection with the peer's address.
-fn serve(ns: &Path, addr: SocketAddr) -> Server {
+/// A TCP server in `ns` on `addr` that answers every connection with `reply`, or by default with
+/// the peer's address.
+fn serve(ns: &Path, addr: SocketAddr, reply: Option<&'static str>) -> Server {
     let stop = Arc::new(AtomicBool::new(false));
     let listener = in_netns(ns, move || TcpListener::bind(addr).unwrap());
     listener.set_nonblocking(true).unwrap();
@@ -59,7 +60,10 @@ fn serve(ns: &Path, addr: SocketAddr) -> Server {
         while !s.load(Ordering::SeqCst) {
             match listener.accept() {
                 Ok((mut c, peer)) => {
-                    let _ = c.write_all(format!("hello {}\n", peer.ip()).as_bytes());
+                    let msg = reply
+                        .map(str::to_string)
+                        .unwrap_or_else(|| format!("hello {}", peer.ip()));
+                    let _ = c.write_all(format!("{msg}\n").as_bytes());
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(10)),
             }
@@ -91,13 +95,9 @@ fn endpoint(ready: bool) -> Endpoint {
     }
 }
 
-#[test]
-fn cluster_ip_and_node_port_reach_the_endpoint_and_refuse_without_it() {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("skipping: needs root");
-        return;
-    }
-    let tag = format!("wpx{}", std::process::id());
+/// The "node" and "endpoint" namespaces of a test: veth pair, 10.250.0.1 (node) and 10.250.0.2
+/// (endpoint), default routes through each other, forwarding on in the node.
+fn namespaces(tag: &str) -> (Namespaces, PathBuf, PathBuf) {
     let (node, epns) = (format!("{tag}-node"), format!("{tag}-ep"));
     let mut guard = Namespaces(Vec::new());
     for n in [&node, &epns] {
@@ -131,8 +131,18 @@ fn cluster_ip_and_node_port_reach_the_endpoint_and_refuse_without_it() {
         .status()
         .unwrap();
     assert!(st.success());
+    (guard, node_path, ep_path)
+}
 
-    let _server = serve(&ep_path, "10.250.0.2:8080".parse().unwrap());
+#[test]
+fn cluster_ip_and_node_port_reach_the_endpoint_and_refuse_without_it() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipping: needs root");
+        return;
+    }
+    let tag = format!("wpx{}", std::process::id());
+    let (guard, node_path, ep_path) = namespaces(&tag);
+    let _server = serve(&ep_path, "10.250.0.2:8080".parse().unwrap(), None);
     let mut cfg = RenderConfig::new(
         wharf_proxy::table_name(&tag),
         "this-node",
@@ -205,4 +215,82 @@ fn cluster_ip_and_node_port_reach_the_endpoint_and_refuse_without_it() {
     )
     .unwrap();
     assert!(!list.contains(&tag), "namespaces left behind: {list}");
+}
+
+fn web(affinity: Option<u32>) -> Service {
+    Service {
+        key: ServiceKey::new("default", "sticky"),
+        cluster_ips: vec![Ipv4Addr::new(10, 100, 0, 60)],
+        external_ips: vec![],
+        ports: vec![ServicePort {
+            name: "http".into(),
+            protocol: Protocol::Tcp,
+            port: 80,
+            node_port: None,
+        }],
+        affinity_timeout: affinity,
+        external_local: false,
+        internal_local: false,
+    }
+}
+
+#[test]
+fn client_ip_affinity_keeps_a_client_on_one_endpoint_and_without_it_both_serve() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipping: needs root");
+        return;
+    }
+    let tag = format!("wpxa{}", std::process::id());
+    let (guard, node_path, ep_path) = namespaces(&tag);
+    // Two endpoints with their own addresses (10.250.0.2 and a second address on the same
+    // interface), each answering with its name.
+    ip(&[
+        "-n",
+        &format!("{tag}-ep"),
+        "addr",
+        "add",
+        "10.250.0.3/24",
+        "dev",
+        "veth-e",
+    ]);
+    let _a = serve(&ep_path, "10.250.0.2:8081".parse().unwrap(), Some("a"));
+    let _b = serve(&ep_path, "10.250.0.3:8082".parse().unwrap(), Some("b"));
+    let ep = |port: u16, ip: [u8; 4]| Endpoint {
+        ip: Ipv4Addr::from(ip),
+        ports: vec![("http".into(), Protocol::Tcp, port)],
+        ..endpoint(true)
+    };
+    let table = wharf_proxy::table_name(&tag);
+    let mut p = Proxier::new(RenderConfig::new(
+        table.clone(),
+        "this-node",
+        vec![Ipv4Addr::new(10, 250, 0, 1)],
+    ));
+    let np = node_path.clone();
+    let mut apply = move |s: &str| nft::apply(Some(&np), s);
+    let vip: SocketAddr = "10.100.0.60:80".parse().unwrap();
+    let answers = |n: usize| -> std::collections::BTreeSet<String> {
+        (0..n).map(|_| dial(&node_path, vip).unwrap()).collect()
+    };
+
+    p.upsert_service(web(None));
+    p.upsert_slice(
+        ServiceKey::new("default", "sticky"),
+        "s",
+        vec![ep(8081, [10, 250, 0, 2]), ep(8082, [10, 250, 0, 3])],
+    );
+    p.sync(&mut apply).unwrap();
+    // Without affinity, 40 connections reach both endpoints (all on one: probability 2^-39).
+    assert_eq!(answers(40).len(), 2);
+
+    p.upsert_service(web(Some(60)));
+    p.sync(&mut apply).unwrap();
+    assert_eq!(
+        answers(40).len(),
+        1,
+        "ClientIP affinity sends one client to one endpoint"
+    );
+
+    nft::apply(Some(&node_path), &render::delete_script(&table)).unwrap();
+    drop(guard);
 }
