@@ -25,6 +25,7 @@ use std::sync::Arc;
 use wharf_aws::AwsError;
 use wharf_store::{Compare, KvStore, Op, StoreError, TxnRequest};
 
+pub use api::OPERATIONS;
 pub use cidr::Cidr;
 pub use model::{InternetGateway, RegionState, RouteTable, SecurityGroup, SgRule, Subnet, Tag, Vpc};
 

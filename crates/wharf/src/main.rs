@@ -57,6 +57,9 @@ struct UpArgs {
     /// The AWS account id (12 digits) created on first start; random when not given.
     #[arg(long, env = "WHARF_ACCOUNT_ID")]
     account_id: Option<String>,
+    /// The default VPC's CIDR (default subnets: its first three blocks four bits longer).
+    #[arg(long, env = "WHARF_VPC_CIDR", default_value = "172.31.0.0/16")]
+    vpc_cidr: String,
     /// Register this many simulated nodes (kwok-style: pods on them run without containers).
     #[arg(long, default_value_t = 0)]
     simulated_nodes: usize,
@@ -235,7 +238,10 @@ async fn up(args: UpArgs) -> Result<()> {
         let _ = registry_stop_rx.wait_for(|s| *s).await;
     }));
     let iam = Arc::new(Iam::open(store.clone(), IamConfig { account_id: args.account_id.clone() }).await.context("opening the IAM account")?);
-    let front_door = Arc::new(wharf_iam::front_door(iam.clone(), &args.region));
+    let vpc_cidr = args.vpc_cidr.parse().map_err(|e| anyhow::anyhow!("--vpc-cidr: {e}"))?;
+    let ec2 = Arc::new(wharf_ec2::Ec2::new(store.clone(), wharf_ec2::Ec2Config { default_vpc_cidr: vpc_cidr }).context("configuring EC2")?);
+    ec2.ensure_region(iam.account_id(), &args.region).await.context("creating the default VPC")?;
+    let front_door = Arc::new(wharf_iam::front_door(iam.clone(), &args.region).register(ec2.clone()));
     let cluster_store: Arc<dyn KvStore> = Arc::new(Prefixed::new(store, "/clusters/default"));
     let cp = ControlPlane::start(ControlPlaneConfig {
         name: "default".into(),
