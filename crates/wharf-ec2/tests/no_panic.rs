@@ -43,6 +43,23 @@ const VALUES: &[&str] = &[
     "wharf1.99999999999999999999", "aws:x", "dedicated", "vpc-", "sg-", "\u{0}\u{ffff}",
 ];
 
+/// Whether a parameter name belongs to an operation's input (roughly, by its subject).
+fn relevant(op: &str, name: &str) -> bool {
+    let subject = |words: &[&str]| words.iter().any(|w| name.starts_with(w));
+    let common = subject(&["Filter", "MaxResults", "NextToken", "DryRun", "TagSpecification"]);
+    common
+        || match op {
+            o if o.contains("Vpc") => subject(&["VpcId", "CidrBlock", "InstanceTenancy"]),
+            o if o.contains("Subnet") => subject(&["SubnetId", "VpcId", "CidrBlock", "AvailabilityZone"]),
+            o if o.contains("SecurityGroup") => subject(&["Group", "IpPermissions", "IpProtocol", "FromPort", "ToPort", "CidrIp", "SecurityGroupRuleId"]),
+            o if o.contains("Route") => subject(&["RouteTableId", "SubnetId", "VpcId", "DestinationCidrBlock", "GatewayId", "AssociationId"]),
+            o if o.contains("InternetGateway") => subject(&["InternetGatewayId", "VpcId"]),
+            o if o.contains("Tags") => subject(&["ResourceId", "Tag."]),
+            o if o.contains("AvailabilityZones") => subject(&["Zone"]),
+            _ => false,
+        }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn arbitrary_requests_never_panic_and_answer_with_ec2_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -56,26 +73,53 @@ async fn arbitrary_requests_never_panic_and_answer_with_ec2_errors() {
         access_key_id: None,
         kind: PrincipalKind::Root,
     };
-    for i in 0..1500 {
-        // Real ids make the calls reach past validation.
+    let mut succeeded = std::collections::BTreeSet::new();
+    for i in 0..5000 {
+        // Real ids of the kind a parameter names, and the operation's own parameters most of
+        // the time, make the calls reach past validation.
         let state = ec2.region_state(ACCOUNT, "us-east-1").await.unwrap();
-        let mut ids: Vec<String> = Vec::new();
-        ids.extend(state.vpcs.iter().map(|v| v.id.clone()));
-        ids.extend(state.subnets.iter().map(|v| v.id.clone()));
-        ids.extend(state.security_groups.iter().map(|v| v.id.clone()));
-        ids.extend(state.route_tables.iter().map(|v| v.id.clone()));
-        ids.extend(state.route_tables.iter().flat_map(|v| v.associations.iter().map(|a| a.id.clone())));
-        ids.extend(state.internet_gateways.iter().map(|v| v.id.clone()));
+        let pool = |name: &str, n: u32| -> Vec<String> {
+            let s = &state;
+            if name.contains("VpcId") {
+                s.vpcs.iter().map(|v| v.id.clone()).collect()
+            } else if name.contains("SubnetId") {
+                s.subnets.iter().map(|v| v.id.clone()).collect()
+            } else if name.contains("RuleId") {
+                s.security_groups.iter().flat_map(|g| g.rules.iter().map(|r| r.id.clone())).collect()
+            } else if name.contains("GroupId") {
+                s.security_groups.iter().map(|v| v.id.clone()).collect()
+            } else if name.contains("RouteTableId") {
+                s.route_tables.iter().map(|v| v.id.clone()).collect()
+            } else if name.contains("AssociationId") {
+                s.route_tables.iter().flat_map(|v| v.associations.iter().map(|a| a.id.clone())).collect()
+            } else if name.contains("GatewayId") {
+                s.internet_gateways.iter().map(|v| v.id.clone()).collect()
+            } else if name.contains("ResourceId") {
+                s.vpcs.iter().map(|v| v.id.clone()).chain(s.subnets.iter().map(|v| v.id.clone())).collect()
+            } else if name.contains("Cidr") {
+                vec![format!("10.0.{}.0/24", n), format!("172.31.{}.0/24", 48 + n), "10.0.0.0/16".into(), format!("10.{n}.0.0/16")]
+            } else {
+                Vec::new()
+            }
+        };
         let op = OPERATIONS[rng.gen_range(0..OPERATIONS.len())];
+        let own: Vec<&str> = NAMES.iter().copied().filter(|n| relevant(op, n)).collect();
         let mut params = Vec::new();
-        for _ in 0..rng.gen_range(0..8) {
-            let name = NAMES[rng.gen_range(0..NAMES.len())].to_string();
-            let value = if !ids.is_empty() && rng.gen_bool(0.4) {
+        for _ in 0..rng.gen_range(0..10) {
+            let name = if !own.is_empty() && rng.gen_bool(0.85) {
+                own[rng.gen_range(0..own.len())]
+            } else {
+                NAMES[rng.gen_range(0..NAMES.len())]
+            };
+            let ids = pool(name, rng.gen_range(0..64));
+            let value = if !ids.is_empty() && rng.gen_bool(0.8) {
                 ids[rng.gen_range(0..ids.len())].clone()
+            } else if name == "DryRun" && rng.gen_bool(0.7) {
+                "false".to_string()
             } else {
                 VALUES[rng.gen_range(0..VALUES.len())].to_string()
             };
-            params.push((name, value));
+            params.push((name.to_string(), value));
         }
         let ctx = RequestContext {
             request_id: format!("r{i}"),
@@ -87,13 +131,17 @@ async fn arbitrary_requests_never_panic_and_answer_with_ec2_errors() {
             now: 0,
         };
         match ec2.call(&ctx, op, Input::Query(QueryParams(params.clone()))).await {
-            Ok(_) => {}
+            Ok(_) => {
+                succeeded.insert(op);
+            }
             Err(e) => {
                 assert!(e.status.is_client_error(), "{op} {params:?} failed on the server side: {e}");
                 assert!(!e.code.is_empty() && !e.code.contains("ValidationError"), "{op} {params:?}: {e}");
             }
         }
     }
+    eprintln!("operations that succeeded at least once: {}/{} {succeeded:?}", succeeded.len(), OPERATIONS.len());
+    assert!(succeeded.len() >= OPERATIONS.len() / 2, "the random requests mostly failed validation: {succeeded:?}");
     // Whatever happened: every VPC keeps one main route table and one default group, and
     // every subnet lies in its VPC without overlapping another.
     let state = ec2.region_state(ACCOUNT, "us-east-1").await.unwrap();
