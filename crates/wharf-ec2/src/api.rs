@@ -41,6 +41,7 @@ pub const OPERATIONS: &[&str] = &[
     "DetachInternetGateway",
     "DescribeInternetGateways",
     "DeleteInternetGateway",
+    "DescribeNetworkAcls",
     "CreateTags",
     "DeleteTags",
     "DescribeTags",
@@ -95,6 +96,7 @@ fn not_found(id: &str) -> AwsError {
         Some("sgr") => ("InvalidSecurityGroupRuleId.NotFound", format!("The security group rule ID '{id}' does not exist")),
         Some("rtb") => ("InvalidRouteTableID.NotFound", format!("The routeTable ID '{id}' does not exist")),
         Some("rtbassoc") => ("InvalidAssociationID.NotFound", format!("The association ID '{id}' does not exist")),
+        Some("acl") => ("InvalidNetworkAclID.NotFound", format!("The networkAcl ID '{id}' does not exist")),
         Some("igw") => ("InvalidInternetGatewayID.NotFound", format!("The internetGateway ID '{id}' does not exist")),
         _ => ("InvalidID", format!("The ID '{id}' is not valid")),
     };
@@ -361,6 +363,24 @@ impl Filterable for InternetGateway {
     }
 }
 
+impl Filterable for NetworkAcl {
+    fn field(&self, name: &str) -> Option<Vec<String>> {
+        match name {
+            "network-acl-id" => one(&self.id),
+            "vpc-id" => one(&self.vpc_id),
+            "owner-id" => one(&self.owner),
+            "default" => one("true"),
+            "association.subnet-id" => Some(self.associations.iter().map(|(_, s)| s.clone()).collect()),
+            "association.association-id" => Some(self.associations.iter().map(|(a, _)| a.clone()).collect()),
+            "association.network-acl-id" => Some(self.associations.iter().map(|_| self.id.clone()).collect()),
+            _ => None,
+        }
+    }
+    fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+}
+
 /// An availability zone.
 struct Zone {
     name: String,
@@ -593,6 +613,7 @@ impl Call<'_> {
             s.vpcs.retain(|v| v.id != id);
             s.security_groups.retain(|g| g.vpc_id != id);
             s.route_tables.retain(|r| r.vpc_id != id);
+            s.network_acls.retain(|a| a.vpc_id != id);
             Ok(())
         })
         .await?;
@@ -674,7 +695,7 @@ impl Call<'_> {
                     owner: self.account.clone(),
                     tags: tags.clone(),
                 };
-                s.subnets.push(subnet.clone());
+                s.add_subnet(subnet.clone());
                 Ok(subnet)
             })
             .await?;
@@ -712,10 +733,7 @@ impl Call<'_> {
             if !s.subnets.iter().any(|n| n.id == id) {
                 return Err(not_found(&id));
             }
-            s.subnets.retain(|n| n.id != id);
-            for rt in &mut s.route_tables {
-                rt.associations.retain(|a| a.subnet_id.as_deref() != Some(id.as_str()));
-            }
+            s.remove_subnet(&id);
             Ok(())
         })
         .await?;
@@ -1357,6 +1375,43 @@ impl Call<'_> {
         Ok(Output::Xml("<return>true</return>".into()))
     }
 
+    // ---- network ACLs ----
+
+    async fn describe_network_acls(&self) -> R {
+        self.authorize("*").await?;
+        let s = self.state().await?;
+        let acls = select(s.network_acls, &self.list("NetworkAclId"), |a| &a.id)?;
+        let acls = filter::apply(acls, &self.filters()?)?;
+        let (acls, next) = page(acls, self.q)?;
+        let mut w = XmlWriter::new();
+        w.open("networkAclSet");
+        for a in &acls {
+            w.open("item").elem("networkAclId", &a.id).elem("vpcId", &a.vpc_id).elem("default", "true").open("entrySet");
+            // The default ACL's fixed entries: allow all at 100, deny all at 32767, each way.
+            for egress in [true, false] {
+                for (number, action) in [(100, "allow"), (32767, "deny")] {
+                    w.open("item")
+                        .elem("ruleNumber", number.to_string())
+                        .elem("protocol", "-1")
+                        .elem("ruleAction", action)
+                        .elem("egress", yes(egress))
+                        .elem("cidrBlock", "0.0.0.0/0")
+                        .close("item");
+                }
+            }
+            w.close("entrySet").open("associationSet");
+            for (assoc, subnet) in &a.associations {
+                w.open("item").elem("networkAclAssociationId", assoc).elem("networkAclId", &a.id).elem("subnetId", subnet).close("item");
+            }
+            w.close("associationSet");
+            write_tags(&mut w, &a.tags);
+            w.elem("ownerId", &a.owner).close("item");
+        }
+        w.close("networkAclSet");
+        self.finish_list(&mut w, next);
+        Ok(Output::Xml(w.finish()))
+    }
+
     // ---- tags ----
 
     async fn create_tags(&self) -> R {
@@ -1532,6 +1587,7 @@ impl Service for Ec2 {
             "DetachInternetGateway" => c.attach_internet_gateway(false).await,
             "DescribeInternetGateways" => c.describe_internet_gateways().await,
             "DeleteInternetGateway" => c.delete_internet_gateway().await,
+            "DescribeNetworkAcls" => c.describe_network_acls().await,
             "CreateTags" => c.create_tags().await,
             "DeleteTags" => c.delete_tags().await,
             "DescribeTags" => c.describe_tags().await,

@@ -5,7 +5,8 @@
 //! them. On first use of an account's region it creates the default VPC (the configured
 //! CIDR, `172.31.0.0/16` as AWS's), one default subnet per availability zone
 //! (`<region>a/b/c`: `172.31.0.0/20`, `172.31.16.0/20`, `172.31.32.0/20`), its main route
-//! table, an attached internet gateway and the `default` security group.
+//! table, an attached internet gateway, the default network ACL and the `default` security
+//! group.
 //!
 //! [`Ec2`] implements [`wharf_aws::Service`] (register it on the front door) and offers typed
 //! reads to other crates: [`Ec2::default_vpc`], [`Ec2::vpc`], [`Ec2::subnet`],
@@ -27,7 +28,7 @@ use wharf_store::{Compare, KvStore, Op, StoreError, TxnRequest};
 
 pub use api::OPERATIONS;
 pub use cidr::Cidr;
-pub use model::{InternetGateway, RegionState, RouteTable, SecurityGroup, SgRule, Subnet, Tag, Vpc};
+pub use model::{InternetGateway, NetworkAcl, RegionState, RouteTable, SecurityGroup, SgRule, Subnet, Tag, Vpc};
 
 /// Errors of the typed API other crates call.
 #[derive(Debug, thiserror::Error)]

@@ -179,6 +179,22 @@ pub struct InternetGateway {
     pub tags: Vec<Tag>,
 }
 
+/// A VPC's default network ACL (allow all, then deny all, both directions), associated with
+/// every subnet of its VPC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkAcl {
+    /// `acl-` + 17 hex digits.
+    pub id: String,
+    /// The VPC.
+    pub vpc_id: String,
+    /// The owning account.
+    pub owner: String,
+    /// (association id `aclassoc-…`, subnet id).
+    pub associations: Vec<(String, String)>,
+    /// Tags.
+    pub tags: Vec<Tag>,
+}
+
 /// Everything EC2 stores for one account in one region, kept as one record so that checks
 /// across resources (CIDR conflicts, dependencies) and the writes they guard are atomic.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,6 +209,9 @@ pub struct RegionState {
     pub route_tables: Vec<RouteTable>,
     /// Internet gateways.
     pub internet_gateways: Vec<InternetGateway>,
+    /// Default network ACLs, one per VPC.
+    #[serde(default)]
+    pub network_acls: Vec<NetworkAcl>,
 }
 
 /// A resource id in AWS's form: `prefix-` and 17 lowercase hex digits.
@@ -269,7 +288,33 @@ impl RegionState {
             associations: vec![Association { id: new_id("rtbassoc"), subnet_id: None, main: true }],
             tags: vec![],
         });
+        self.network_acls.push(NetworkAcl {
+            id: new_id("acl"),
+            vpc_id: self.vpcs[self.vpcs.len() - 1].id.clone(),
+            owner: owner.into(),
+            associations: vec![],
+            tags: vec![],
+        });
         self.vpcs.len() - 1
+    }
+
+    /// Adds a subnet, associated with its VPC's default network ACL.
+    pub fn add_subnet(&mut self, subnet: Subnet) {
+        if let Some(acl) = self.network_acls.iter_mut().find(|a| a.vpc_id == subnet.vpc_id) {
+            acl.associations.push((new_id("aclassoc"), subnet.id.clone()));
+        }
+        self.subnets.push(subnet);
+    }
+
+    /// Removes a subnet and its route table and network ACL associations.
+    pub fn remove_subnet(&mut self, id: &str) {
+        self.subnets.retain(|n| n.id != id);
+        for rt in &mut self.route_tables {
+            rt.associations.retain(|a| a.subnet_id.as_deref() != Some(id));
+        }
+        for acl in &mut self.network_acls {
+            acl.associations.retain(|(_, s)| s != id);
+        }
     }
 
     /// A fresh region: the default VPC on `cidr` with one default subnet per zone (the
@@ -282,7 +327,7 @@ impl RegionState {
         let sub_prefix = (cidr.prefix + 4).min(28);
         for (n, (zone, zone_id)) in zones.iter().enumerate() {
             let Some(block) = u32::try_from(n).ok().and_then(|n| cidr.subnet(sub_prefix, n)) else { break };
-            s.subnets.push(Subnet {
+            s.add_subnet(Subnet {
                 id: new_id("subnet"),
                 vpc_id: vpc_id.clone(),
                 cidr: block,
@@ -323,6 +368,9 @@ impl RegionState {
         if let Some(i) = self.internet_gateways.iter().position(|v| v.id == id) {
             return Some(&mut self.internet_gateways[i].tags);
         }
+        if let Some(i) = self.network_acls.iter().position(|v| v.id == id) {
+            return Some(&mut self.network_acls[i].tags);
+        }
         for g in &mut self.security_groups {
             if let Some(r) = g.rules.iter_mut().find(|r| r.id == id) {
                 return Some(&mut r.tags);
@@ -339,6 +387,7 @@ impl RegionState {
         out.extend(self.security_groups.iter().map(|v| (v.id.as_str(), "security-group", v.tags.as_slice())));
         out.extend(self.route_tables.iter().map(|v| (v.id.as_str(), "route-table", v.tags.as_slice())));
         out.extend(self.internet_gateways.iter().map(|v| (v.id.as_str(), "internet-gateway", v.tags.as_slice())));
+        out.extend(self.network_acls.iter().map(|v| (v.id.as_str(), "network-acl", v.tags.as_slice())));
         for g in &self.security_groups {
             out.extend(g.rules.iter().map(|r| (r.id.as_str(), "security-group-rule", r.tags.as_slice())));
         }
@@ -366,5 +415,6 @@ mod tests {
         assert_eq!(s.security_groups[0].name, "default");
         assert_eq!(s.route_tables[0].routes.len(), 2);
         assert_eq!(s.internet_gateways[0].vpc_id.as_deref(), Some(s.vpcs[0].id.as_str()));
+        assert_eq!(s.network_acls[0].associations.len(), 3);
     }
 }

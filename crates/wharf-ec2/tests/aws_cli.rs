@@ -177,6 +177,12 @@ async fn the_default_vpc_and_its_three_subnets_are_described_with_filters() {
     assert_eq!(sg["SecurityGroups"][0]["VpcId"], vpc_id.as_str());
     assert_eq!(sg["SecurityGroups"][0]["IpPermissionsEgress"][0]["IpRanges"][0]["CidrIp"], "0.0.0.0/0");
 
+    let acl = ok(&s, &["ec2", "describe-network-acls", "--filters", &format!("Name=vpc-id,Values={vpc_id}"), "Name=default,Values=true"]).await;
+    let acl = &acl["NetworkAcls"][0];
+    assert_eq!(acl["Associations"].as_array().unwrap().len(), 3, "{acl}");
+    assert_eq!(acl["Entries"].as_array().unwrap().len(), 4, "{acl}");
+    assert!(acl["NetworkAclId"].as_str().unwrap().starts_with("acl-"));
+
     // The typed API sees the same records.
     let dv = s.ec2.default_vpc(ACCOUNT, REGION).await.unwrap().unwrap();
     assert_eq!(dv.id, vpc_id);
@@ -230,6 +236,8 @@ async fn subnets_must_fit_their_vpc_without_overlap_and_block_its_deletion() {
     let e = err(&s, &["ec2", "create-subnet", "--vpc-id", "vpc-00000000000000000", "--cidr-block", "10.20.2.0/24"]).await;
     assert!(e.contains("InvalidVpcID.NotFound"), "{e}");
     assert_eq!(s.ec2.subnet(ACCOUNT, REGION, &subnet).await.unwrap().unwrap().cidr.to_string(), "10.20.1.0/24");
+    let acl = ok(&s, &["ec2", "describe-network-acls", "--filters", &format!("Name=association.subnet-id,Values={subnet}"), "--query", "NetworkAcls[].VpcId"]).await;
+    assert_eq!(strs(&acl), vec![vpc.clone()], "a new subnet joins its VPC's default network ACL");
 
     let e = err(&s, &["ec2", "delete-vpc", "--vpc-id", &vpc]).await;
     assert!(e.contains("DependencyViolation"), "{e}");

@@ -33,7 +33,7 @@ const NAMES: &[&str] = &[
     "Tag.1.Value", "Tag.2.Key", "MaxResults", "NextToken", "TagSpecification.1.ResourceType", "TagSpecification.1.Tag.1.Key",
     "TagSpecification.1.Tag.1.Value", "RouteTableId", "RouteTableId.1", "DestinationCidrBlock", "GatewayId", "InternetGatewayId",
     "InternetGatewayId.1", "AssociationId", "AvailabilityZone", "AvailabilityZoneId", "DryRun", "SecurityGroupRuleId.1", "ZoneName.1",
-    "ZoneId.1", "InstanceTenancy",
+    "ZoneId.1", "InstanceTenancy", "NetworkAclId.1",
 ];
 
 const VALUES: &[&str] = &[
