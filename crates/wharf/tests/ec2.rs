@@ -91,7 +91,7 @@ fn the_aws_cli_manages_vpcs_subnets_security_groups_and_tags_that_survive_a_rest
     assert_eq!(tagged["Tags"].as_array().map(Vec::len), Some(1), "{tagged}");
     assert_eq!(tagged["Tags"][0]["ResourceId"], vpc.as_str());
     let by_tag = ok(&w, &["ec2", "describe-subnets", "--filters", "Name=tag:project,Values=wharf", "--query", "Subnets[].SubnetId"]);
-    assert_eq!(strs(&by_tag), [subnet.clone()]);
+    assert_eq!(strs(&by_tag), [subnet.as_str()]);
 
     // Deleting the VPC waits for its subnet and group.
     let e = fails(&w, &["ec2", "delete-vpc", "--vpc-id", &vpc]);
