@@ -10,7 +10,7 @@
 //!
 //! [`Ec2`] implements [`wharf_aws::Service`] (register it on the front door) and offers typed
 //! reads to other crates: [`Ec2::default_vpc`], [`Ec2::vpc`], [`Ec2::subnet`],
-//! [`Ec2::subnets`], [`Ec2::security_group`]. State lives in the datastore, one record per
+//! [`Ec2::subnets`], [`Ec2::security_group`], [`Ec2::security_groups`]. State lives in the datastore, one record per
 //! account and region under `/aws/ec2/`, written with compare-and-swap so that checks across
 //! resources (CIDR conflicts, dependencies) are atomic with the writes they guard.
 
@@ -208,6 +208,11 @@ impl Ec2 {
     /// The subnets of a VPC.
     pub async fn subnets(&self, account: &str, region: &str, vpc_id: &str) -> Result<Vec<Subnet>> {
         Ok(self.region_state(account, region).await?.subnets.into_iter().filter(|s| s.vpc_id == vpc_id).collect())
+    }
+
+    /// The security groups of a VPC.
+    pub async fn security_groups(&self, account: &str, region: &str, vpc_id: &str) -> Result<Vec<SecurityGroup>> {
+        Ok(self.region_state(account, region).await?.security_groups.into_iter().filter(|g| g.vpc_id == vpc_id).collect())
     }
 
     /// A security group by id.
