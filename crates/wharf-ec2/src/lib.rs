@@ -10,9 +10,10 @@
 //!
 //! [`Ec2`] implements [`wharf_aws::Service`] (register it on the front door) and offers typed
 //! reads to other crates: [`Ec2::default_vpc`], [`Ec2::vpc`], [`Ec2::subnet`],
-//! [`Ec2::subnets`], [`Ec2::security_group`], [`Ec2::security_groups`]. State lives in the datastore, one record per
-//! account and region under `/aws/ec2/`, written with compare-and-swap so that checks across
-//! resources (CIDR conflicts, dependencies) are atomic with the writes they guard.
+//! [`Ec2::subnets`], [`Ec2::security_group`], [`Ec2::security_groups`]. State lives in the
+//! datastore, one record per account and region under `/aws/ec2/`, written with
+//! compare-and-swap so that checks across resources (CIDR conflicts, dependencies) are
+//! atomic with the writes they guard.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
