@@ -100,6 +100,16 @@ fn not_found(id: &str) -> AwsError {
         Some("igw") => ("InvalidInternetGatewayID.NotFound", format!("The internetGateway ID '{id}' does not exist")),
         _ => ("InvalidID", format!("The ID '{id}' is not valid")),
     };
+    // A known prefix without 8 or 17 hex digits is malformed rather than missing.
+    let well_formed = id
+        .rsplit_once('-')
+        .is_some_and(|(_, hex)| (hex.len() == 8 || hex.len() == 17) && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !well_formed && code != "InvalidID" {
+        if let Some(kind) = code.strip_suffix(".NotFound") {
+            let kind = if kind == "InvalidGroup" { "InvalidGroupId" } else { kind };
+            return bad(&format!("{kind}.Malformed"), format!("Invalid id: \"{id}\""));
+        }
+    }
     bad(code, what)
 }
 
@@ -1642,13 +1652,17 @@ mod tests {
 
     #[test]
     fn missing_ids_name_their_resource_kind() {
-        assert_eq!(not_found("vpc-1").code, "InvalidVpcID.NotFound");
-        assert_eq!(not_found("subnet-1").code, "InvalidSubnetID.NotFound");
-        assert_eq!(not_found("sg-1").code, "InvalidGroup.NotFound");
-        assert_eq!(not_found("rtb-1").code, "InvalidRouteTableID.NotFound");
-        assert_eq!(not_found("igw-1").code, "InvalidInternetGatewayID.NotFound");
+        assert_eq!(not_found("vpc-0123456789abcdef0").code, "InvalidVpcID.NotFound");
+        assert_eq!(not_found("subnet-0123456789abcdef0").code, "InvalidSubnetID.NotFound");
+        assert_eq!(not_found("sg-0123456789abcdef0").code, "InvalidGroup.NotFound");
+        assert_eq!(not_found("rtb-0123456789abcdef0").code, "InvalidRouteTableID.NotFound");
+        assert_eq!(not_found("igw-0123456789abcdef0").code, "InvalidInternetGatewayID.NotFound");
         assert_eq!(not_found("foo").code, "InvalidID");
-        let e = select(vec!["vpc-a".to_string()], &["vpc-b".to_string()], |s| s).unwrap_err();
-        assert_eq!(e.message, "The vpc ID 'vpc-b' does not exist");
+        assert_eq!(not_found("vpc-xyz").code, "InvalidVpcID.Malformed");
+        assert_eq!(not_found("subnet-0123456789abcdefg").code, "InvalidSubnetID.Malformed");
+        assert_eq!(not_found("sg-01234567").code, "InvalidGroup.NotFound");
+        assert_eq!(not_found("sg-x").code, "InvalidGroupId.Malformed");
+        let e = select(vec!["vpc-aaaaaaaa".to_string()], &["vpc-bbbbbbbb".to_string()], |s| s).unwrap_err();
+        assert_eq!(e.message, "The vpc ID 'vpc-bbbbbbbb' does not exist");
     }
 }
