@@ -139,7 +139,8 @@ impl Protocol {
                     .open("Response")
                     .open("Errors")
                     .open("Error")
-                    .elem("Code", &err.code)
+                    // EC2 names a service-side failure `InternalError`, not `InternalFailure`.
+                    .elem("Code", if err.code == "InternalFailure" { "InternalError" } else { &err.code })
                     .elem("Message", &err.message)
                     .close("Error")
                     .close("Errors")
@@ -263,6 +264,9 @@ mod tests {
         let body = std::str::from_utf8(r.body()).unwrap();
         assert!(body.contains("<Response><Errors><Error><Code>InvalidVpcID.NotFound</Code>"), "{body}");
         assert!(body.ends_with("<RequestID>rid</RequestID></Response>"));
+        let r = p.error_response(&AwsError::internal("boom"), "rid");
+        assert_eq!(r.status(), 500);
+        assert!(std::str::from_utf8(r.body()).unwrap().contains("<Code>InternalError</Code>"));
     }
 
     #[test]

@@ -88,7 +88,7 @@ struct UpArgs {
     insecure_registries: Vec<String>,
     /// The VPC block the node instances and their pods get addresses from (as AWS's default VPC;
     /// one subnet per availability zone). Pick another block to run several `wharf up --nodes`.
-    #[arg(long, default_value = "172.31.0.0/16")]
+    #[arg(long, env = "WHARF_VPC_CIDR", default_value = "172.31.0.0/16")]
     vpc_cidr: wharf_net::Ipv4Cidr,
 }
 
@@ -252,6 +252,10 @@ async fn up(args: UpArgs) -> Result<()> {
     let maintenance = tokio::spawn(registry.clone().maintain(Some(std::time::Duration::from_secs(3600)), async move {
         let _ = registry_stop_rx.wait_for(|s| *s).await;
     }));
+    // The EC2 records of the default VPC are the addresses the node instances really use.
+    let vpc_cidr = args.vpc_cidr.to_string().parse().map_err(|e| anyhow::anyhow!("--vpc-cidr: {e}"))?;
+    let ec2 = Arc::new(wharf_ec2::Ec2::new(store.clone(), wharf_ec2::Ec2Config { default_vpc_cidr: vpc_cidr }).context("configuring EC2")?);
+    ec2.ensure_region(iam.account_id(), &args.region).await.context("creating the default VPC")?;
     let logs_config = wharf_cloudwatch::LogsConfig {
         max_total_bytes: args.logs_max_bytes,
         ..wharf_cloudwatch::LogsConfig::new(args.data_dir.join("logs"), iam.account_id(), &args.region)
@@ -268,6 +272,7 @@ async fn up(args: UpArgs) -> Result<()> {
     let front_door = Arc::new(
         wharf_iam::front_door(iam.clone(), &args.region)
             .register(ecr.clone())
+            .register(ec2.clone())
             .register(Arc::new(wharf_cloudwatch::LogsService::new(logs))),
     );
     let cluster_store: Arc<dyn KvStore> = Arc::new(Prefixed::new(store, "/clusters/default"));
