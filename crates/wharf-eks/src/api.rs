@@ -355,6 +355,9 @@ impl Handlers<'_> {
             return Err(invalid_param(format!("unsupported Kubernetes version {version}")));
         }
         let token = req.str("clientRequestToken").map(str::to_string);
+        if cfg.reserved_names.contains(&name) {
+            return Err(in_use(format!("Cluster already exists with name: {name}")));
+        }
         if let Some((existing, _)) = self.eks.inner.state.get::<ClusterRecord>(&model::cluster_key(&name)).await.map_err(internal)? {
             if token.is_some() && existing.client_request_token == token {
                 return Ok(Output::Json(json!({ "cluster": existing.to_json() })));
@@ -411,7 +414,7 @@ impl Handlers<'_> {
             bootstrap_creator_admin: bootstrap,
             tags,
             client_request_token: token,
-            oidc_issuer: format!("{}/id/{}", cfg.oidc_base, id.replace('-', "").to_ascii_uppercase()),
+            oidc_issuer: format!("{}/id/{}", self.eks.inner.oidc_base.read().unwrap_or_else(|p| p.into_inner()), id.replace('-', "").to_ascii_uppercase()),
             issues: vec![],
             support_type: req.body["upgradePolicy"]["supportType"].as_str().unwrap_or("STANDARD").to_string(),
         };

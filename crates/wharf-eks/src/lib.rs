@@ -114,14 +114,16 @@ pub struct EksConfig {
     pub region: String,
     /// Kubernetes versions Wharf serves (the first is the default).
     pub versions: Vec<String>,
-    /// Base URL of the clusters' OIDC issuers (`<base>/id/<ID>`).
+    /// Base URL of the clusters' OIDC issuers (`<base>/id/<ID>`); see [`Eks::set_oidc_base`].
     pub oidc_base: String,
+    /// Names taken by clusters outside EKS (`default`, which `wharf up` runs itself).
+    pub reserved_names: Vec<String>,
 }
 
 impl EksConfig {
     /// Defaults for `region`: version 1.32.
     pub fn new(region: &str, oidc_base: &str) -> Self {
-        Self { region: region.into(), versions: vec!["1.32".into()], oidc_base: oidc_base.trim_end_matches('/').into() }
+        Self { region: region.into(), versions: vec!["1.32".into()], oidc_base: oidc_base.trim_end_matches('/').into(), reserved_names: Vec::new() }
     }
 }
 
@@ -140,6 +142,7 @@ pub(crate) struct Inner {
     pub(crate) host: Arc<dyn ClusterHost>,
     pub(crate) net: Arc<dyn NetworkLookup>,
     pub(crate) config: EksConfig,
+    pub(crate) oidc_base: std::sync::RwLock<String>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -162,7 +165,14 @@ pub(crate) fn now() -> f64 {
 impl Eks {
     /// EKS over `store` (records under `/eks/`), checking roles in `iam`.
     pub fn new(iam: Arc<Iam>, store: Arc<dyn KvStore>, host: Arc<dyn ClusterHost>, net: Arc<dyn NetworkLookup>, config: EksConfig) -> Self {
-        Self { inner: Arc::new(Inner { iam, state: State::new(store), host, net, config, locks: Mutex::new(HashMap::new()) }) }
+        let oidc_base = std::sync::RwLock::new(config.oidc_base.clone());
+        Self { inner: Arc::new(Inner { iam, state: State::new(store), host, net, config, oidc_base, locks: Mutex::new(HashMap::new()) }) }
+    }
+
+    /// Sets the base URL of new clusters' OIDC issuers (once the endpoint's port is known).
+    pub fn set_oidc_base(&self, base: &str) {
+        let mut b = self.inner.oidc_base.write().unwrap_or_else(|p| p.into_inner());
+        *b = base.trim_end_matches('/').to_string();
     }
 
     /// The `wharf_aws::Service` serving the EKS API.

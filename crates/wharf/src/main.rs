@@ -1,25 +1,24 @@
 //! The `wharf` binary: parses the command line and wires the subsystems together. Nothing
 //! else in the workspace knows about flags.
 
+mod clusters;
+
 use anyhow::{Context, Result};
+use clusters::Components;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 use http_body_util::{BodyExt, Full};
 use std::future::Future;
 use std::pin::Pin;
-use wharf_apiserver::auth::UserInfo;
 use wharf_apiserver::http::{Body, RequestBody};
 use wharf_apiserver::mount::{Mount, SyncBody};
 use wharf_iam::{Iam, IamConfig};
 use wharf_registry::{LocalAuthorizer, Registry, RegistryConfig};
 use wharf_apiserver::{ControlPlane, ControlPlaneConfig};
-use wharf_client::{LeaderElection, LeaderElectionConfig};
 use wharf_controllers::ControllersConfig;
-use wharf_scheduler::runner::SchedulerConfig;
 use wharf_simnodes::SimConfig;
 use wharf_store::{sqlite::SqliteStore, KvStore, Prefixed};
 
@@ -83,79 +82,11 @@ struct UpArgs {
     insecure_registries: Vec<String>,
 }
 
-/// The in-cluster components of one control plane (scheduler, controller manager, simulated
-/// nodes), each singleton behind its own leader-election Lease, as on a replicated control
-/// plane.
-struct Components {
-    stop: watch::Sender<bool>,
-    tasks: JoinSet<()>,
-}
-
-impl Components {
-    fn start(cp: &ControlPlane, controllers: ControllersConfig, sim: Option<SimConfig>, agents: Vec<wharf_agent::AgentConfig>) -> Self {
-        let (stop, stop_rx) = watch::channel(false);
-        let mut tasks = JoinSet::new();
-        let identity = format!("wharf-{}", std::process::id());
-        let scheduler = cp.client(UserInfo::new("system:kube-scheduler", &[]));
-        let election = LeaderElection::new(scheduler.clone(), LeaderElectionConfig::new("kube-scheduler", &identity));
-        let cfg = SchedulerConfig { instance: identity.clone(), ..SchedulerConfig::default() };
-        tasks.spawn(election.run(stop_rx.clone(), move |lost| wharf_scheduler::runner::run(scheduler.clone(), cfg.clone(), lost)));
-        let manager = cp.client(UserInfo::new("system:kube-controller-manager", &[]));
-        let election = LeaderElection::new(manager.clone(), LeaderElectionConfig::new("kube-controller-manager", &identity));
-        tasks.spawn(election.run(stop_rx.clone(), move |mut lost| {
-            let (manager, cfg) = (manager.clone(), controllers.clone());
-            async move {
-                wharf_controllers::run(manager, cfg, async move {
-                    let _ = lost.wait_for(|l| *l).await;
-                })
-                .await
-            }
-        }));
-        if let Some(sim) = sim {
-            let nodes = cp.client(UserInfo::new("system:node:wharf-simulated", &["system:nodes"]));
-            let rx = stop_rx.clone();
-            tasks.spawn(async move {
-                if let Err(e) = wharf_simnodes::run(nodes, sim, rx).await {
-                    tracing::error!(error = %e, "simulated nodes failed");
-                }
-            });
-        }
-        for cfg in agents {
-            let node = cfg.node_name.clone();
-            let client = cp.client(UserInfo::new(&format!("system:node:{node}"), &["system:nodes"]));
-            let rx = stop_rx.clone();
-            tasks.spawn(async move {
-                if let Err(e) = wharf_agent::run(client, cfg, rx).await {
-                    tracing::error!(node, error = %e, "node agent failed");
-                }
-            });
-        }
-        Self { stop, tasks }
-    }
-
-    async fn shutdown(mut self) {
-        let _ = self.stop.send(true);
-        let ended = async { while self.tasks.join_next().await.is_some() {} };
-        // Node agents stop their pods' containers (up to 10 s of grace each).
-        if tokio::time::timeout(std::time::Duration::from_secs(20), ended).await.is_err() {
-            self.tasks.abort_all();
-        }
-    }
-}
-
 fn default_data_dir() -> PathBuf {
     match std::env::var_os("HOME") {
         Some(h) => PathBuf::from(h).join(".wharf"),
         None => PathBuf::from(".wharf"),
     }
-}
-
-fn parse_cidr(s: &str) -> Result<([u8; 4], u8)> {
-    let (ip, bits) = s.split_once('/').context("CIDR must look like 10.100.0.0/16")?;
-    let ip: std::net::Ipv4Addr = ip.parse().with_context(|| format!("invalid address in {s}"))?;
-    let bits: u8 = bits.parse().with_context(|| format!("invalid prefix length in {s}"))?;
-    anyhow::ensure!((8..=30).contains(&bits), "service CIDR prefix must be between /8 and /30: {s}");
-    Ok((ip.octets(), bits))
 }
 
 /// The OCI registry mounted under `/v2/` on the main listener.
@@ -235,14 +166,25 @@ async fn up(args: UpArgs) -> Result<()> {
         let _ = registry_stop_rx.wait_for(|s| *s).await;
     }));
     let iam = Arc::new(Iam::open(store.clone(), IamConfig { account_id: args.account_id.clone() }).await.context("opening the IAM account")?);
-    let front_door = Arc::new(wharf_iam::front_door(iam.clone(), &args.region));
+    let controllers = ControllersConfig { node_monitor_grace_period: args.node_monitor_grace_period, ..ControllersConfig::default() };
+    // EKS clusters: each its own control plane on the host of --listen (a free port).
+    let host_ip = if args.listen.ip().is_unspecified() { std::net::IpAddr::from([127, 0, 0, 1]) } else { args.listen.ip() };
+    let host = Arc::new(clusters::Host::new(
+        store.clone(),
+        clusters::HostConfig { data_dir: args.data_dir.clone(), ip: host_ip, compaction_interval: args.compaction_interval, controllers: controllers.clone() },
+    ));
+    let mut eks_config = wharf_eks::EksConfig::new(&args.region, &format!("https://{}/eks-oidc", args.listen));
+    eks_config.reserved_names = vec!["default".into()];
+    // Subnets and security groups are not checked until wharf-ec2 keeps VPC records.
+    let eks = wharf_eks::Eks::new(iam.clone(), store.clone(), host.clone(), Arc::new(wharf_eks::AcceptAnyNetwork), eks_config);
+    let front_door = Arc::new(wharf_iam::front_door(iam.clone(), &args.region).register(Arc::new(eks.service())));
     let cluster_store: Arc<dyn KvStore> = Arc::new(Prefixed::new(store, "/clusters/default"));
     let cp = ControlPlane::start(ControlPlaneConfig {
         name: "default".into(),
         state_dir: args.data_dir.join("clusters").join("default"),
         listen: args.listen,
         store: cluster_store,
-        service_cidr: parse_cidr(&args.service_cidr)?,
+        service_cidr: clusters::parse_cidr(&args.service_cidr).map_err(anyhow::Error::msg)?,
         compaction_interval: args.compaction_interval,
         mounts: vec![Arc::new(AwsMount(front_door)), Arc::new(RegistryMount(registry.clone()))],
     })
@@ -276,13 +218,14 @@ async fn up(args: UpArgs) -> Result<()> {
             agents.push(cfg);
         }
     }
-    let controllers = ControllersConfig { node_monitor_grace_period: args.node_monitor_grace_period, ..ControllersConfig::default() };
     let components = Components::start(&cp, controllers, sim, agents);
     let kubeconfig = args.data_dir.join("kubeconfig");
     wharf_apiserver::pki::write_secret_file(&kubeconfig, &cp.kubeconfig()).context("writing kubeconfig")?;
     let aws_env = args.data_dir.join("aws.env");
     let ca = args.data_dir.join("clusters").join("default").join("pki").join("ca.crt");
     wharf_iam::write_aws_env(&aws_env, &cp.endpoint(), &args.region, iam.admin_credentials(), Some(&ca)).context("writing aws.env")?;
+    eks.set_oidc_base(&format!("{}/eks-oidc", cp.endpoint()));
+    eks.resume().await.context("resuming EKS clusters")?;
     println!("wharf ready: cluster default at {} (kubeconfig: {}, AWS: {})", cp.endpoint(), kubeconfig.display(), aws_env.display());
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -291,6 +234,7 @@ async fn up(args: UpArgs) -> Result<()> {
         _ = term.recv() => {}
     }
     tracing::info!("shutting down");
+    host.shutdown().await;
     components.shutdown().await;
     cp.shutdown().await;
     let _ = registry_stop.send(true);
