@@ -223,7 +223,7 @@ impl Eks {
                     authenticator: self.authenticator(name),
                 };
                 let started = self.inner.host.start(name, &spec).await;
-                if let Ok(_) = &started {
+                if started.is_ok() {
                     if let Err(e) = self.sync_rbac(name).await {
                         tracing::warn!(cluster = name, error = %e, "applying access policies failed");
                     }
@@ -263,9 +263,8 @@ impl Eks {
             ClusterStatus::Deleting => {
                 self.inner.host.stop(name, true).await?;
                 let st = &self.inner.state;
-                for (prefix, _) in [(model::entries_prefix(name), ()), (model::updates_prefix(name), ())] {
-                    delete_prefix(st, &prefix).await?;
-                }
+                delete_prefix(st, &model::entries_prefix(name)).await?;
+                delete_prefix(st, &model::updates_prefix(name)).await?;
                 if let Some((_, rev)) = st.get::<ClusterRecord>(&key).await? {
                     st.delete_if(&key, rev).await?;
                 }
