@@ -113,6 +113,10 @@ pub struct HostConfig {
 struct Running {
     cp: ControlPlane,
     components: Components,
+    /// The access-policy objects last synced: RoleBindings for namespaces that do not exist
+    /// yet are applied when the namespace appears.
+    rbac: Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    namespaces: tokio::task::AbortHandle,
 }
 
 /// Runs EKS clusters' control planes in this process.
@@ -145,6 +149,7 @@ impl Host {
 }
 
 async fn stop_running(name: &str, r: Arc<Running>) {
+    r.namespaces.abort();
     match Arc::try_unwrap(r) {
         Ok(r) => {
             r.components.shutdown().await;
@@ -205,7 +210,10 @@ impl ClusterHost for Host {
         let components = Components::start(&cp, self.cfg.controllers.clone(), None, Vec::new());
         let ep = ClusterEndpoint { endpoint: cp.endpoint(), ca_pem: cp.ca_pem.clone() };
         tracing::info!(cluster = name, endpoint = %ep.endpoint, "EKS cluster control plane started");
-        self.running.lock().await.insert(name.to_string(), Arc::new(Running { cp, components }));
+        let rbac: Arc<std::sync::Mutex<Vec<serde_json::Value>>> = Default::default();
+        let client = cp.client(UserInfo::new(EKS_MANAGER, &["system:masters"]));
+        let namespaces = tokio::spawn(apply_bindings_to_new_namespaces(client, rbac.clone(), name.to_string())).abort_handle();
+        self.running.lock().await.insert(name.to_string(), Arc::new(Running { cp, components, rbac, namespaces }));
         Ok(ep)
     }
 
@@ -239,6 +247,7 @@ impl ClusterHost for Host {
         let client = {
             let running = self.running.lock().await;
             let r = running.get(name).ok_or_else(|| HostError(format!("cluster {name} is not running")))?;
+            *r.rbac.lock().unwrap_or_else(|p| p.into_inner()) = objects.clone();
             r.cp.client(UserInfo::new(EKS_MANAGER, &["system:masters"]))
         };
         let kinds = [("ClusterRole", "clusterroles"), ("ClusterRoleBinding", "clusterrolebindings"), ("RoleBinding", "rolebindings")];
@@ -254,8 +263,12 @@ impl ClusterHost for Host {
             let api: Api<DynamicObject> =
                 if ns.is_empty() { Api::all_with(client.clone(), &res) } else { Api::namespaced_with(client.clone(), &ns, &res) };
             wanted.push((kind.clone(), ns.clone(), obj_name.clone()));
-            if let Err(e) = api.patch(&obj_name, &params, &Patch::Apply(&obj)).await {
-                failures.push(format!("{kind} {ns}/{obj_name}: {e}"));
+            match api.patch(&obj_name, &params, &Patch::Apply(&obj)).await {
+                Ok(_) => {}
+                // A namespace-scoped policy for a namespace that does not exist yet: applied
+                // when it is created (`apply_bindings_to_new_namespaces`).
+                Err(kube::Error::Api(e)) if e.code == 404 && !ns.is_empty() => {}
+                Err(e) => failures.push(format!("{kind} {ns}/{obj_name}: {e}")),
             }
         }
         let selector = ListParams::default().labels(&format!("{}=true", wharf_eks::access::MANAGED_LABEL));
@@ -284,6 +297,34 @@ impl ClusterHost for Host {
             Ok(())
         } else {
             Err(HostError(failures.join("; ")))
+        }
+    }
+}
+
+/// Applies the synced RoleBindings of each namespace when the namespace appears, so a
+/// namespace-scoped access policy covers namespaces created after it was associated.
+async fn apply_bindings_to_new_namespaces(client: kube::Client, rbac: Arc<std::sync::Mutex<Vec<serde_json::Value>>>, cluster: String) {
+    use futures::StreamExt;
+    use kube::runtime::{watcher, WatchStreamExt};
+    let namespaces: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("", "v1", "Namespace"), "namespaces"));
+    let mut events = watcher(namespaces, watcher::Config::default()).default_backoff().applied_objects().boxed();
+    let params = PatchParams::apply("wharf-eks").force();
+    while let Some(ev) = events.next().await {
+        let Ok(ns) = ev else { continue };
+        let Some(ns) = ns.metadata.name else { continue };
+        let wanted: Vec<serde_json::Value> = rbac
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|o| o["kind"] == "RoleBinding" && o["metadata"]["namespace"] == ns.as_str())
+            .cloned()
+            .collect();
+        for obj in wanted {
+            let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &ar("RoleBinding", "rolebindings"));
+            if let Err(e) = api.patch(&name, &params, &Patch::Apply(&obj)).await {
+                tracing::warn!(cluster, namespace = %ns, binding = %name, error = %e, "applying an access-policy binding failed");
+            }
         }
     }
 }

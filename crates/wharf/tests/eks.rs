@@ -148,6 +148,30 @@ fn eks_clusters_are_created_logged_into_with_iam_isolated_and_deleted_through_th
     let o = kubectl(&viewer, &kc_alpha, &["get", "pods", "-n", "only-in-alpha"]);
     assert!(!o.status.success(), "a deleted entry must not authenticate");
 
+    // A namespace-scoped edit policy covers a namespace created after the association, and
+    // only that namespace.
+    aws(&env, &["iam", "create-user", "--user-name", "editor"]);
+    let key = json(&aws(&env, &["iam", "create-access-key", "--user-name", "editor", "--output", "json"]))["AccessKey"].clone();
+    let editor = with(
+        &env,
+        &[("AWS_ACCESS_KEY_ID", key["AccessKeyId"].as_str().expect("key id")), ("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"].as_str().expect("secret"))],
+    );
+    let editor_arn = format!("arn:aws:iam::{account}:user/editor");
+    aws(&env, &["eks", "create-access-entry", "--cluster-name", "alpha", "--principal-arn", &editor_arn]);
+    aws(
+        &env,
+        &[
+            "eks", "associate-access-policy", "--cluster-name", "alpha", "--principal-arn", &editor_arn,
+            "--policy-arn", "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy", "--access-scope", "type=namespace,namespaces=later",
+        ],
+    );
+    ok(kubectl(&env, &kc_alpha, &["create", "namespace", "later"]), "create ns later");
+    common::eventually(20, "the editor may write in its namespace", || {
+        kubectl(&editor, &kc_alpha, &["create", "configmap", "c", "-n", "later"]).status.success()
+    });
+    let o = kubectl(&editor, &kc_alpha, &["create", "configmap", "c", "-n", "only-in-alpha"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).to_lowercase().contains("forbidden"), "{}", String::from_utf8_lossy(&o.stderr));
+
     // Updates and tags.
     let update = json(&aws(
         &env,
