@@ -165,7 +165,6 @@ impl ClusterRecord {
             "certificateAuthority": {},
             "platformVersion": self.platform_version,
             "tags": self.tags,
-            "id": self.id,
             "health": { "issues": self.issues.iter().map(|i| json!({"code": i.code, "message": i.message, "resourceIds": [self.name]})).collect::<Vec<_>>() },
             "accessConfig": {
                 "bootstrapClusterCreatorAdminPermissions": self.bootstrap_creator_admin,
@@ -210,7 +209,6 @@ impl UpdateRecord {
     /// The `Update` shape.
     pub fn to_json(&self) -> Value {
         json!({
-            "id": self.id,
             "status": self.status,
             "type": self.kind,
             "params": self.params.iter().map(|(t, v)| json!({"type": t, "value": v})).collect::<Vec<_>>(),

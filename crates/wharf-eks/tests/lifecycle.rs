@@ -2,6 +2,8 @@
 //! cluster state machine, FAILED with a reason, restart, access entries and the
 //! authenticator's decisions.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

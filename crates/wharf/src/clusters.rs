@@ -64,7 +64,7 @@ impl Components {
         }
         for cfg in agents {
             let node = cfg.node_name.clone();
-            let client = cp.client(UserInfo::new(&format!("system:node:{node}"), &["system:nodes"]));
+            let client = cp.client(UserInfo::new(format!("system:node:{node}"), &["system:nodes"]));
             let rx = stop_rx.clone();
             tasks.spawn(async move {
                 if let Err(e) = wharf_agent::run(client, cfg, rx).await {
