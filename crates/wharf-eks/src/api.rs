@@ -417,6 +417,8 @@ impl Handlers<'_> {
             oidc_issuer: format!("{}/id/{}", self.eks.inner.oidc_base.read().unwrap_or_else(|p| p.into_inner()), id.replace('-', "").to_ascii_uppercase()),
             issues: vec![],
             support_type: req.body["upgradePolicy"]["supportType"].as_str().unwrap_or("STANDARD").to_string(),
+            // As EKS: in CONFIG_MAP mode the creator is a hidden system:masters member.
+            config_map_admin: (bootstrap && mode == "CONFIG_MAP").then(|| principal_arn(&self.ctx.caller)),
         };
         // The creator's entry first, so the cluster is never ACTIVE without it.
         if bootstrap && mode != "CONFIG_MAP" {

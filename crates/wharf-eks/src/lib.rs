@@ -15,6 +15,7 @@
 
 pub mod access;
 mod api;
+pub mod awsauth;
 pub mod model;
 
 use std::collections::HashMap;
@@ -80,6 +81,9 @@ pub trait ClusterHost: Send + Sync + 'static {
     async fn stop(&self, name: &str, purge: bool) -> Result<(), HostError>;
     /// Makes the cluster's objects labelled [`access::MANAGED_LABEL`] exactly `objects`.
     async fn sync_rbac(&self, name: &str, objects: Vec<serde_json::Value>) -> Result<(), HostError>;
+    /// The `data` of the cluster's `kube-system/aws-auth` ConfigMap, if it exists (read for
+    /// the CONFIG_MAP and API_AND_CONFIG_MAP authentication modes).
+    async fn aws_auth(&self, name: &str) -> Result<Option<std::collections::BTreeMap<String, String>>, HostError>;
 }
 
 /// The VPC a set of subnets belongs to.
@@ -341,22 +345,42 @@ impl ClusterAuthenticator {
             }
         };
         let (cluster, _) = inner.state.get::<ClusterRecord>(&model::cluster_key(&self.cluster)).await.ok()??;
-        if cluster.authentication_mode == "CONFIG_MAP" {
-            tracing::warn!(cluster = %self.cluster, "authentication mode CONFIG_MAP (aws-auth) is not supported yet: token refused");
-            return None;
-        }
         let principal = principal_arn(&caller);
-        let Some((entry, _)) = inner.state.get::<AccessEntryRecord>(&model::entry_key(&self.cluster, &principal)).await.ok()? else {
-            tracing::debug!(cluster = %self.cluster, %principal, "no access entry for the principal");
-            return None;
-        };
         let session = match &caller.kind {
             wharf_aws::PrincipalKind::AssumedRole { session_name, .. } => session_name.clone(),
             _ => String::new(),
         };
-        let username = entry.username.replace("{{SessionName}}", &session).replace("{{AccountID}}", &caller.account);
-        let mut groups = entry.kubernetes_groups.clone();
-        groups.push(entry.policy_group());
-        Some(KubeIdentity { username, groups })
+        let expand = |u: &str| u.replace("{{SessionName}}", &session).replace("{{AccountID}}", &caller.account);
+        // Access entries first (API, API_AND_CONFIG_MAP), then aws-auth (CONFIG_MAP, API_AND_CONFIG_MAP).
+        if cluster.authentication_mode != "CONFIG_MAP" {
+            match inner.state.get::<AccessEntryRecord>(&model::entry_key(&self.cluster, &principal)).await {
+                Ok(Some((entry, _))) => {
+                    let mut groups = entry.kubernetes_groups.clone();
+                    groups.push(entry.policy_group());
+                    return Some(KubeIdentity { username: expand(&entry.username), groups });
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(cluster = %self.cluster, error = %e, "reading access entries failed");
+                    return None;
+                }
+            }
+        }
+        if cluster.authentication_mode != "API" {
+            if cluster.config_map_admin.as_deref() == Some(principal.as_str()) {
+                return Some(KubeIdentity { username: principal.clone(), groups: vec!["system:masters".into()] });
+            }
+            let data = match inner.host.aws_auth(&self.cluster).await {
+                Ok(d) => d?,
+                Err(e) => {
+                    tracing::warn!(cluster = %self.cluster, error = %e, "reading aws-auth failed");
+                    return None;
+                }
+            };
+            let m = awsauth::lookup(&data, &caller, &principal)?;
+            return Some(KubeIdentity { username: expand(&m.username), groups: m.groups });
+        }
+        tracing::debug!(cluster = %self.cluster, %principal, "no access entry for the principal");
+        None
     }
 }

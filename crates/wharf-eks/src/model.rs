@@ -140,6 +140,9 @@ pub struct ClusterRecord {
     pub issues: Vec<Issue>,
     /// Upgrade policy support type (`STANDARD` / `EXTENDED`).
     pub support_type: String,
+    /// The creator, when it was made an admin outside access entries (CONFIG_MAP mode).
+    #[serde(default)]
+    pub config_map_admin: Option<String>,
 }
 
 impl ClusterRecord {
@@ -209,6 +212,7 @@ impl UpdateRecord {
     /// The `Update` shape.
     pub fn to_json(&self) -> Value {
         json!({
+            "id": self.id,
             "status": self.status,
             "type": self.kind,
             "params": self.params.iter().map(|(t, v)| json!({"type": t, "value": v})).collect::<Vec<_>>(),

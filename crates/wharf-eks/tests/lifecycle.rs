@@ -22,6 +22,7 @@ struct FakeHost {
     purged: Mutex<Vec<String>>,
     rbac: Mutex<HashMap<String, Vec<Value>>>,
     started: Mutex<usize>,
+    aws_auth: Mutex<Option<std::collections::BTreeMap<String, String>>>,
 }
 
 #[async_trait]
@@ -42,6 +43,9 @@ impl ClusterHost for FakeHost {
             self.purged.lock().unwrap().push(name.into());
         }
         Ok(())
+    }
+    async fn aws_auth(&self, _name: &str) -> Result<Option<std::collections::BTreeMap<String, String>>, HostError> {
+        Ok(self.aws_auth.lock().unwrap().clone())
     }
     async fn sync_rbac(&self, name: &str, objects: Vec<Value>) -> Result<(), HostError> {
         self.rbac.lock().unwrap().insert(name.into(), objects);
@@ -282,4 +286,70 @@ async fn config_and_version_updates_are_recorded_and_validated() {
     let ids = f.call("GET", "/clusters/a/updates", json!({})).await.unwrap();
     assert_eq!(ids["updateIds"], json!([id]));
     assert_eq!(f.call("GET", "/clusters/a/updates/nope", json!({})).await.unwrap_err().code, "ResourceNotFoundException");
+}
+
+/// A token as `aws eks get-token --cluster-name <cluster>` makes it, signed with `key`.
+fn token(key_id: &str, secret: &str, cluster: &str) -> String {
+    use base64::Engine;
+    let uri: http::Uri = "https://127.0.0.1:4443/?Action=GetCallerIdentity&Version=2011-06-15".parse().unwrap();
+    let creds = wharf_aws::sigv4::SigningCredentials { access_key_id: key_id, secret_access_key: secret, session_token: None };
+    let q = wharf_aws::sigv4::presign_query(&http::Method::GET, &uri, &[("x-k8s-aws-id", cluster)], &creds, "us-east-1", "sts", wharf_aws::time::now_unix(), 60);
+    let url = format!("https://127.0.0.1:4443/?{q}");
+    format!("k8s-aws-v1.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(url))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_map_through_access_entries_or_aws_auth_by_authentication_mode() {
+    let f = fixture().await;
+    let role = f.role().await;
+    let admin = f.iam.admin_credentials().clone();
+    let root_token = token(&admin.access_key_id, &admin.secret_access_key, "api");
+    f.call("POST", "/clusters", create_body("api", &role)).await.unwrap();
+    f.until("api", Some("ACTIVE")).await;
+    let id = f.eks.authenticator("api").authenticate(&root_token).await.expect("the creator's entry authenticates");
+    assert_eq!(id.username, "arn:aws:iam::123456789012:root");
+    assert!(id.groups.iter().any(|g| g.starts_with("wharf-eks:entry:")), "{id:?}");
+    // Signed for another cluster.
+    assert!(f.eks.authenticator("api").authenticate(&token(&admin.access_key_id, &admin.secret_access_key, "other")).await.is_none());
+    // Without its entry, the creator is refused.
+    f.call("DELETE", "/clusters/api/access-entries/arn%3Aaws%3Aiam%3A%3A123456789012%3Aroot", json!({})).await.unwrap();
+    assert!(f.eks.authenticator("api").authenticate(&root_token).await.is_none());
+
+    // CONFIG_MAP: the creator is a hidden admin; others come from aws-auth.
+    let mut b = create_body("cm", &role);
+    b["accessConfig"] = json!({"authenticationMode": "CONFIG_MAP"});
+    f.call("POST", "/clusters", b).await.unwrap();
+    f.until("cm", Some("ACTIVE")).await;
+    let e = f.call("POST", "/clusters/cm/access-entries", json!({"principalArn": "arn:aws:iam::123456789012:root"})).await.unwrap_err();
+    assert_eq!(e.code, "InvalidRequestException");
+    let cm_token = token(&admin.access_key_id, &admin.secret_access_key, "cm");
+    let id = f.eks.authenticator("cm").authenticate(&cm_token).await.expect("creator");
+    assert_eq!(id.groups, vec!["system:masters".to_string()]);
+    // An IAM user mapped in aws-auth.
+    let svc = wharf_iam::IamService::new(f.iam.clone());
+    let ctx = RequestContext {
+        request_id: "r".into(),
+        caller: f.iam.root_caller(),
+        region: "us-east-1".into(),
+        operation: "CreateUser".into(),
+        source_ip: None,
+        identity: f.iam.clone() as Arc<dyn Identity>,
+        now: wharf_aws::time::now_unix(),
+    };
+    svc.call(&ctx, "CreateUser", Input::Query(wharf_aws::QueryParams::parse(b"UserName=ops"))).await.unwrap();
+    let out = svc.call(&ctx, "CreateAccessKey", Input::Query(wharf_aws::QueryParams::parse(b"UserName=ops"))).await.unwrap();
+    let Output::Xml(xml) = out else { panic!("xml expected") };
+    let field = |tag: &str| xml.split(&format!("<{tag}>")).nth(1).unwrap().split(&format!("</{tag}>")).next().unwrap().to_string();
+    let ops_token = token(&field("AccessKeyId"), &field("SecretAccessKey"), "cm");
+    assert!(f.eks.authenticator("cm").authenticate(&ops_token).await.is_none(), "not mapped yet");
+    let mut data = std::collections::BTreeMap::new();
+    data.insert("mapUsers".to_string(), "- userarn: arn:aws:iam::123456789012:user/ops\n  username: ops\n  groups: [ops-team]\n".to_string());
+    *f.host.aws_auth.lock().unwrap() = Some(data);
+    let id = f.eks.authenticator("cm").authenticate(&ops_token).await.expect("mapped by aws-auth");
+    assert_eq!((id.username.as_str(), id.groups.clone()), ("ops", vec!["ops-team".to_string()]));
+    // API_AND_CONFIG_MAP (the default) falls back to aws-auth; API ignores it.
+    let api_token = token(&field("AccessKeyId"), &field("SecretAccessKey"), "api");
+    assert!(f.eks.authenticator("api").authenticate(&api_token).await.is_some());
+    f.call("POST", "/clusters/api/update-config", json!({"accessConfig": {"authenticationMode": "API"}})).await.unwrap();
+    assert!(f.eks.authenticator("api").authenticate(&token(&field("AccessKeyId"), &field("SecretAccessKey"), "api")).await.is_none());
 }

@@ -243,6 +243,23 @@ impl ClusterHost for Host {
         Ok(())
     }
 
+    async fn aws_auth(&self, name: &str) -> Result<Option<std::collections::BTreeMap<String, String>>, HostError> {
+        let client = {
+            let running = self.running.lock().await;
+            let r = running.get(name).ok_or_else(|| HostError(format!("cluster {name} is not running")))?;
+            r.cp.client(UserInfo::new(EKS_MANAGER, &["system:masters"]))
+        };
+        let res = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("", "v1", "ConfigMap"), "configmaps");
+        let api: Api<DynamicObject> = Api::namespaced_with(client, "kube-system", &res);
+        let cm = api.get_opt("aws-auth").await.map_err(|e| HostError(format!("reading kube-system/aws-auth: {e}")))?;
+        Ok(cm.map(|cm| {
+            cm.data["data"]
+                .as_object()
+                .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+                .unwrap_or_default()
+        }))
+    }
+
     async fn sync_rbac(&self, name: &str, objects: Vec<serde_json::Value>) -> Result<(), HostError> {
         let client = {
             let running = self.running.lock().await;
