@@ -229,3 +229,50 @@ fn active_clusters_come_back_after_a_restart_on_their_endpoint() {
     assert!(status.contains(before.trim()), "the cluster keeps its port when free: {status} vs {before}");
     ok(kubectl(&env, &kc, &["get", "namespace", "survives"]), "the old kubeconfig still works");
 }
+
+#[test]
+fn config_map_clusters_map_iam_users_through_aws_auth() {
+    let w = Wharf::start();
+    let env = aws_env(&w);
+    let account = aws(&env, &["sts", "get-caller-identity", "--query", "Account", "--output", "text"]).trim().to_string();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"eks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let role_arn = aws(&env, &["iam", "create-role", "--role-name", "r", "--assume-role-policy-document", trust, "--query", "Role.Arn", "--output", "text"]).trim().to_string();
+    aws(
+        &env,
+        &[
+            "eks", "create-cluster", "--name", "cm", "--role-arn", &role_arn, "--resources-vpc-config", "subnetIds=subnet-1",
+            "--access-config", "authenticationMode=CONFIG_MAP",
+        ],
+    );
+    aws(&env, &["eks", "wait", "cluster-active", "--name", "cm"]);
+    let kc = w.dir.join("kc-cm");
+    aws(&env, &["eks", "update-kubeconfig", "--name", "cm", "--kubeconfig", kc.to_str().expect("path")]);
+    // The creator is an implicit admin.
+    ok(kubectl(&env, &kc, &["get", "ns"]), "creator lists namespaces");
+
+    aws(&env, &["iam", "create-user", "--user-name", "ops"]);
+    let key = json(&aws(&env, &["iam", "create-access-key", "--user-name", "ops", "--output", "json"]))["AccessKey"].clone();
+    let ops = with(
+        &env,
+        &[("AWS_ACCESS_KEY_ID", key["AccessKeyId"].as_str().expect("key id")), ("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"].as_str().expect("secret"))],
+    );
+    assert!(!kubectl(&ops, &kc, &["get", "ns"]).status.success(), "ops is not mapped yet");
+    let aws_auth = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: aws-auth\n  namespace: kube-system\ndata:\n  mapUsers: |\n    - userarn: arn:aws:iam::{account}:user/ops\n      username: ops\n      groups:\n        - ops-team\n"
+    );
+    let mut cmd = Command::new("kubectl");
+    cmd.env_clear().envs(env.iter().map(|(k, v)| (k, v))).arg("--kubeconfig").arg(&kc).args(["apply", "-f", "-"]);
+    let mut child = cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("kubectl");
+    {
+        use std::io::Write;
+        child.stdin.take().expect("stdin").write_all(aws_auth.as_bytes()).expect("write");
+    }
+    ok(child.wait_with_output().expect("kubectl apply"), "apply aws-auth");
+    ok(kubectl(&env, &kc, &["create", "clusterrolebinding", "ops-view", "--clusterrole", "wharf-eks:view", "--group", "ops-team"]), "bind ops-team");
+    let who = ok(kubectl(&ops, &kc, &["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]), "ops whoami");
+    assert_eq!(who.trim(), "ops");
+    ok(kubectl(&ops, &kc, &["get", "ns"]), "ops lists namespaces through its aws-auth group");
+    // Access entries are refused in CONFIG_MAP mode, as EKS does.
+    let o = run("aws", &env, &["eks", "create-access-entry", "--cluster-name", "cm", "--principal-arn", &format!("arn:aws:iam::{account}:user/ops")]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("InvalidRequestException"), "{}", String::from_utf8_lossy(&o.stderr));
+}
