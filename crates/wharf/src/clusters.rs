@@ -1,8 +1,8 @@
-//! Cluster control planes in this process: the in-cluster [`Components`] of one control
-//! plane, and [`Host`], the `wharf_eks::ClusterHost` that gives every EKS cluster its own
-//! `ControlPlane` (listener on the host of `--listen` with a free port, datastore prefix
+//! EKS cluster control planes in this process: [`Host`], the `wharf_eks::ClusterHost` that
+//! gives every EKS cluster its own `ControlPlane` (listener on the host of `--listen` with a free port, datastore prefix
 //! `/clusters/<name>`, state directory `DIR/clusters/<name>`, CA and certificates) plus its
-//! scheduler and controller manager. Node agents per cluster come with node groups.
+//! scheduler and controller manager (the binary's `Components`). Node agents per cluster
+//! come with node groups.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -13,89 +13,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams};
-use tokio::sync::watch;
-use tokio::task::JoinSet;
 use wharf_apiserver::auth::{TokenReviewer, UserInfo};
 use wharf_apiserver::{ControlPlane, ControlPlaneConfig, StartError};
-use wharf_client::{LeaderElection, LeaderElectionConfig};
 use wharf_controllers::ControllersConfig;
 use wharf_eks::{ClusterAuthenticator, ClusterEndpoint, ClusterHost, ClusterSpec, HostError};
-use wharf_scheduler::runner::SchedulerConfig;
-use wharf_simnodes::SimConfig;
 use wharf_store::{KvStore, Prefixed};
-
-/// The in-cluster components of one control plane (scheduler, controller manager, simulated
-/// nodes, node agents), each singleton behind its own leader-election Lease, as on a
-/// replicated control plane.
-pub struct Components {
-    stop: watch::Sender<bool>,
-    tasks: JoinSet<()>,
-}
-
-impl Components {
-    /// Starts the components against `cp` through in-process clients.
-    pub fn start(cp: &ControlPlane, controllers: ControllersConfig, sim: Option<SimConfig>, agents: Vec<wharf_agent::AgentConfig>) -> Self {
-        let (stop, stop_rx) = watch::channel(false);
-        let mut tasks = JoinSet::new();
-        let identity = format!("wharf-{}", std::process::id());
-        let scheduler = cp.client(UserInfo::new("system:kube-scheduler", &[]));
-        let election = LeaderElection::new(scheduler.clone(), LeaderElectionConfig::new("kube-scheduler", &identity));
-        let cfg = SchedulerConfig { instance: identity.clone(), ..SchedulerConfig::default() };
-        tasks.spawn(election.run(stop_rx.clone(), move |lost| wharf_scheduler::runner::run(scheduler.clone(), cfg.clone(), lost)));
-        let manager = cp.client(UserInfo::new("system:kube-controller-manager", &[]));
-        let election = LeaderElection::new(manager.clone(), LeaderElectionConfig::new("kube-controller-manager", &identity));
-        tasks.spawn(election.run(stop_rx.clone(), move |mut lost| {
-            let (manager, cfg) = (manager.clone(), controllers.clone());
-            async move {
-                wharf_controllers::run(manager, cfg, async move {
-                    let _ = lost.wait_for(|l| *l).await;
-                })
-                .await
-            }
-        }));
-        if let Some(sim) = sim {
-            let nodes = cp.client(UserInfo::new("system:node:wharf-simulated", &["system:nodes"]));
-            let rx = stop_rx.clone();
-            tasks.spawn(async move {
-                if let Err(e) = wharf_simnodes::run(nodes, sim, rx).await {
-                    tracing::error!(error = %e, "simulated nodes failed");
-                }
-            });
-        }
-        for cfg in agents {
-            let node = cfg.node_name.clone();
-            let client = cp.client(UserInfo::new(format!("system:node:{node}"), &["system:nodes"]));
-            let rx = stop_rx.clone();
-            tasks.spawn(async move {
-                if let Err(e) = wharf_agent::run(client, cfg, rx).await {
-                    tracing::error!(node, error = %e, "node agent failed");
-                }
-            });
-        }
-        Self { stop, tasks }
-    }
-
-    /// Stops the components (node agents stop their pods first).
-    pub async fn shutdown(mut self) {
-        let _ = self.stop.send(true);
-        let ended = async { while self.tasks.join_next().await.is_some() {} };
-        // Node agents stop their pods' containers (up to 10 s of grace each).
-        if tokio::time::timeout(std::time::Duration::from_secs(20), ended).await.is_err() {
-            self.tasks.abort_all();
-        }
-    }
-}
-
-/// Parses `10.100.0.0/16` into the control plane's service range.
-pub fn parse_cidr(s: &str) -> Result<([u8; 4], u8), String> {
-    let (ip, bits) = s.split_once('/').ok_or_else(|| format!("CIDR {s} must look like 10.100.0.0/16"))?;
-    let ip: std::net::Ipv4Addr = ip.parse().map_err(|_| format!("invalid address in {s}"))?;
-    let bits: u8 = bits.parse().map_err(|_| format!("invalid prefix length in {s}"))?;
-    if !(8..=30).contains(&bits) {
-        return Err(format!("service CIDR prefix must be between /8 and /30: {s}"));
-    }
-    Ok((ip.octets(), bits))
-}
 
 /// How [`Host`] starts clusters.
 #[derive(Clone)]
@@ -112,7 +34,7 @@ pub struct HostConfig {
 
 struct Running {
     cp: ControlPlane,
-    components: Components,
+    components: crate::Components,
     /// The access-policy objects last synced: RoleBindings for namespaces that do not exist
     /// yet are applied when the namespace appears.
     rbac: Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
@@ -189,7 +111,7 @@ impl ClusterHost for Host {
         if let Some(r) = self.running.lock().await.get(name) {
             return Ok(ClusterEndpoint { endpoint: r.cp.endpoint(), ca_pem: r.cp.ca_pem.clone() });
         }
-        let service_cidr = parse_cidr(&spec.service_cidr).map_err(HostError)?;
+        let service_cidr = crate::parse_cidr(&spec.service_cidr).map_err(|e| HostError(e.to_string()))?;
         let config = |port: u16| ControlPlaneConfig {
             name: name.to_string(),
             state_dir: self.cfg.data_dir.join("clusters").join(name),
@@ -207,7 +129,7 @@ impl ClusterHost for Host {
             Err(e) => return Err(HostError(e.to_string())),
         };
         cp.set_token_reviewer(Arc::new(Reviewer(spec.authenticator.clone())));
-        let components = Components::start(&cp, self.cfg.controllers.clone(), None, Vec::new());
+        let components = crate::Components::start(&cp, self.cfg.controllers.clone(), None, Vec::new());
         let ep = ClusterEndpoint { endpoint: cp.endpoint(), ca_pem: cp.ca_pem.clone() };
         tracing::info!(cluster = name, endpoint = %ep.endpoint, "EKS cluster control plane started");
         let rbac: Arc<std::sync::Mutex<Vec<serde_json::Value>>> = Default::default();

@@ -4,21 +4,24 @@
 mod clusters;
 
 use anyhow::{Context, Result};
-use clusters::Components;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 use http_body_util::{BodyExt, Full};
 use std::future::Future;
 use std::pin::Pin;
+use wharf_apiserver::auth::UserInfo;
 use wharf_apiserver::http::{Body, RequestBody};
 use wharf_apiserver::mount::{Mount, SyncBody};
 use wharf_iam::{Iam, IamConfig};
 use wharf_registry::{LocalAuthorizer, Registry, RegistryConfig};
 use wharf_apiserver::{ControlPlane, ControlPlaneConfig};
+use wharf_client::{LeaderElection, LeaderElectionConfig};
 use wharf_controllers::ControllersConfig;
+use wharf_scheduler::runner::SchedulerConfig;
 use wharf_simnodes::SimConfig;
 use wharf_store::{sqlite::SqliteStore, KvStore, Prefixed};
 
@@ -82,11 +85,79 @@ struct UpArgs {
     insecure_registries: Vec<String>,
 }
 
+/// The in-cluster components of one control plane (scheduler, controller manager, simulated
+/// nodes), each singleton behind its own leader-election Lease, as on a replicated control
+/// plane.
+struct Components {
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Components {
+    fn start(cp: &ControlPlane, controllers: ControllersConfig, sim: Option<SimConfig>, agents: Vec<wharf_agent::AgentConfig>) -> Self {
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let identity = format!("wharf-{}", std::process::id());
+        let scheduler = cp.client(UserInfo::new("system:kube-scheduler", &[]));
+        let election = LeaderElection::new(scheduler.clone(), LeaderElectionConfig::new("kube-scheduler", &identity));
+        let cfg = SchedulerConfig { instance: identity.clone(), ..SchedulerConfig::default() };
+        tasks.spawn(election.run(stop_rx.clone(), move |lost| wharf_scheduler::runner::run(scheduler.clone(), cfg.clone(), lost)));
+        let manager = cp.client(UserInfo::new("system:kube-controller-manager", &[]));
+        let election = LeaderElection::new(manager.clone(), LeaderElectionConfig::new("kube-controller-manager", &identity));
+        tasks.spawn(election.run(stop_rx.clone(), move |mut lost| {
+            let (manager, cfg) = (manager.clone(), controllers.clone());
+            async move {
+                wharf_controllers::run(manager, cfg, async move {
+                    let _ = lost.wait_for(|l| *l).await;
+                })
+                .await
+            }
+        }));
+        if let Some(sim) = sim {
+            let nodes = cp.client(UserInfo::new("system:node:wharf-simulated", &["system:nodes"]));
+            let rx = stop_rx.clone();
+            tasks.spawn(async move {
+                if let Err(e) = wharf_simnodes::run(nodes, sim, rx).await {
+                    tracing::error!(error = %e, "simulated nodes failed");
+                }
+            });
+        }
+        for cfg in agents {
+            let node = cfg.node_name.clone();
+            let client = cp.client(UserInfo::new(&format!("system:node:{node}"), &["system:nodes"]));
+            let rx = stop_rx.clone();
+            tasks.spawn(async move {
+                if let Err(e) = wharf_agent::run(client, cfg, rx).await {
+                    tracing::error!(node, error = %e, "node agent failed");
+                }
+            });
+        }
+        Self { stop, tasks }
+    }
+
+    async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        let ended = async { while self.tasks.join_next().await.is_some() {} };
+        // Node agents stop their pods' containers (up to 10 s of grace each).
+        if tokio::time::timeout(std::time::Duration::from_secs(20), ended).await.is_err() {
+            self.tasks.abort_all();
+        }
+    }
+}
+
 fn default_data_dir() -> PathBuf {
     match std::env::var_os("HOME") {
         Some(h) => PathBuf::from(h).join(".wharf"),
         None => PathBuf::from(".wharf"),
     }
+}
+
+fn parse_cidr(s: &str) -> Result<([u8; 4], u8)> {
+    let (ip, bits) = s.split_once('/').context("CIDR must look like 10.100.0.0/16")?;
+    let ip: std::net::Ipv4Addr = ip.parse().with_context(|| format!("invalid address in {s}"))?;
+    let bits: u8 = bits.parse().with_context(|| format!("invalid prefix length in {s}"))?;
+    anyhow::ensure!((8..=30).contains(&bits), "service CIDR prefix must be between /8 and /30: {s}");
+    Ok((ip.octets(), bits))
 }
 
 /// The OCI registry mounted under `/v2/` on the main listener.
@@ -184,7 +255,7 @@ async fn up(args: UpArgs) -> Result<()> {
         state_dir: args.data_dir.join("clusters").join("default"),
         listen: args.listen,
         store: cluster_store,
-        service_cidr: clusters::parse_cidr(&args.service_cidr).map_err(anyhow::Error::msg)?,
+        service_cidr: parse_cidr(&args.service_cidr)?,
         compaction_interval: args.compaction_interval,
         mounts: vec![Arc::new(AwsMount(front_door)), Arc::new(RegistryMount(registry.clone()))],
     })
