@@ -61,6 +61,14 @@ impl TokenAuthenticator {
     }
 }
 
+/// A bearer-token authenticator consulted when a token is not one of the static tokens
+/// (as kube-apiserver's webhook token authenticator): EKS clusters verify `k8s-aws-v1.`
+/// tokens against IAM with it. `None` means "not authenticated" (401).
+pub trait TokenReviewer: Send + Sync + 'static {
+    /// The user a token proves, if any.
+    fn review<'a>(&'a self, token: &'a str) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<UserInfo>> + Send + 'a>>;
+}
+
 /// What a request wants to do, as RBAC sees it.
 #[derive(Debug, Clone, Default)]
 pub struct Attributes {

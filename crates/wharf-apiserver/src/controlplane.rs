@@ -146,7 +146,7 @@ impl ControlPlane {
 
         let mut tokens = TokenAuthenticator::default();
         tokens.insert(admin_token.clone(), UserInfo::new("kubernetes-admin", &["system:masters"]));
-        let api = Arc::new(ApiServer { registry: registry.clone(), tokens, server_address: addr.to_string(), mounts: cfg.mounts, rbac: Default::default(), kubelet: Some(kubelet) });
+        let api = Arc::new(ApiServer { registry: registry.clone(), tokens, server_address: addr.to_string(), mounts: cfg.mounts, rbac: Default::default(), kubelet: Some(kubelet), token_reviewer: Default::default() });
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -162,6 +162,12 @@ impl ControlPlane {
     /// by the cluster CA the API server's kubelet client trusts.
     pub fn issue_kubelet_serving_cert(&self, dns: &[String], ips: &[IpAddr]) -> Result<CertPair, PkiError> {
         self.ca.issue_server(dns, ips)
+    }
+
+    /// Installs the authenticator asked for bearer tokens that are not static ones (EKS's
+    /// IAM tokens). Only the first call takes effect; returns whether this one did.
+    pub fn set_token_reviewer(&self, reviewer: Arc<dyn auth::TokenReviewer>) -> bool {
+        self.api.token_reviewer.set(reviewer).is_ok()
     }
 
     /// The HTTPS URL of the API server.

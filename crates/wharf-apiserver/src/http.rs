@@ -48,6 +48,8 @@ pub struct ApiServer {
     pub rbac: auth::RbacCache,
     /// Client for the kubelet-backed pod subresources (`pods/log`, `pods/exec`, ...).
     pub kubelet: Option<Arc<crate::nodeproxy::KubeletClient>>,
+    /// Asked for bearer tokens the static table does not know (set once, after start).
+    pub token_reviewer: std::sync::OnceLock<Arc<dyn auth::TokenReviewer>>,
 }
 
 fn full(b: impl Into<Bytes>) -> Body {
@@ -344,7 +346,7 @@ impl ApiServer {
         resp
     }
 
-    fn authenticate(&self, headers: &HeaderMap, cert_user: Option<UserInfo>) -> Result<UserInfo> {
+    async fn authenticate(&self, headers: &HeaderMap, cert_user: Option<UserInfo>) -> Result<UserInfo> {
         // As kube-apiserver's union authenticator: a verified client certificate wins.
         if let Some(u) = cert_user {
             return Ok(u);
@@ -352,7 +354,13 @@ impl ApiServer {
         if let Some(h) = headers.get(header::AUTHORIZATION) {
             let v = h.to_str().map_err(|_| ApiError::Unauthorized)?;
             let token = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).ok_or(ApiError::Unauthorized)?.trim();
-            return self.tokens.authenticate(token).ok_or(ApiError::Unauthorized);
+            if let Some(u) = self.tokens.authenticate(token) {
+                return Ok(u);
+            }
+            return match self.token_reviewer.get() {
+                Some(r) => r.review(token).await.ok_or(ApiError::Unauthorized),
+                None => Err(ApiError::Unauthorized),
+            };
         }
         Ok(UserInfo::anonymous())
     }
@@ -398,7 +406,7 @@ impl ApiServer {
     }
 
     async fn route(self: Arc<Self>, req: Request<RequestBody>, cert_user: Option<UserInfo>) -> Result<Response<Body>> {
-        let user = self.authenticate(req.headers(), cert_user)?;
+        let user = self.authenticate(req.headers(), cert_user).await?;
         let user = self.impersonate(req.headers(), user)?;
         let path = req.uri().path().trim_end_matches('/').to_string();
         let q = query_map(req.uri().query());

@@ -1,6 +1,7 @@
 //! The `wharf` binary: parses the command line and wires the subsystems together. Nothing
 //! else in the workspace knows about flags.
 
+mod clusters;
 mod nodes;
 
 use anyhow::{Context, Result};
@@ -252,6 +253,17 @@ async fn up(args: UpArgs) -> Result<()> {
     let maintenance = tokio::spawn(registry.clone().maintain(Some(std::time::Duration::from_secs(3600)), async move {
         let _ = registry_stop_rx.wait_for(|s| *s).await;
     }));
+    let controllers = ControllersConfig { node_monitor_grace_period: args.node_monitor_grace_period, ..ControllersConfig::default() };
+    // EKS clusters: each its own control plane on the host of --listen (a free port).
+    let host_ip = if args.listen.ip().is_unspecified() { std::net::IpAddr::from([127, 0, 0, 1]) } else { args.listen.ip() };
+    let host = Arc::new(clusters::Host::new(
+        store.clone(),
+        clusters::HostConfig { data_dir: args.data_dir.clone(), ip: host_ip, compaction_interval: args.compaction_interval, controllers: controllers.clone() },
+    ));
+    let mut eks_config = wharf_eks::EksConfig::new(&args.region, &format!("https://{}/eks-oidc", args.listen));
+    eks_config.reserved_names = vec!["default".into()];
+    // Subnets and security groups are not checked against wharf-ec2's records yet.
+    let eks = wharf_eks::Eks::new(iam.clone(), store.clone(), host.clone(), Arc::new(wharf_eks::AcceptAnyNetwork), eks_config);
     // The EC2 records of the default VPC are the addresses the node instances really use.
     let vpc_cidr = args.vpc_cidr.to_string().parse().map_err(|e| anyhow::anyhow!("--vpc-cidr: {e}"))?;
     let ec2 = Arc::new(wharf_ec2::Ec2::new(store.clone(), wharf_ec2::Ec2Config { default_vpc_cidr: vpc_cidr }).context("configuring EC2")?);
@@ -273,6 +285,7 @@ async fn up(args: UpArgs) -> Result<()> {
         wharf_iam::front_door(iam.clone(), &args.region)
             .register(ecr.clone())
             .register(ec2.clone())
+            .register(Arc::new(eks.service()))
             .register(Arc::new(wharf_cloudwatch::LogsService::new(logs))),
     );
     let cluster_store: Arc<dyn KvStore> = Arc::new(Prefixed::new(store, "/clusters/default"));
@@ -306,13 +319,14 @@ async fn up(args: UpArgs) -> Result<()> {
     let dns_ip = cluster_dns_ip(service_cidr);
     let (dns_stop, dns_stop_rx) = watch::channel(false);
     let dns = nodes.start_dns(&cp, dns_ip, dns_stop_rx).await?;
-    let controllers = ControllersConfig { node_monitor_grace_period: args.node_monitor_grace_period, ..ControllersConfig::default() };
     let components = Components::start(&cp, controllers, sim, nodes.agents.clone());
     let kubeconfig = args.data_dir.join("kubeconfig");
     wharf_apiserver::pki::write_secret_file(&kubeconfig, &cp.kubeconfig()).context("writing kubeconfig")?;
     let aws_env = args.data_dir.join("aws.env");
     let ca = args.data_dir.join("clusters").join("default").join("pki").join("ca.crt");
     wharf_iam::write_aws_env(&aws_env, &cp.endpoint(), &args.region, iam.admin_credentials(), Some(&ca)).context("writing aws.env")?;
+    eks.set_oidc_base(&format!("{}/eks-oidc", cp.endpoint()));
+    eks.resume().await.context("resuming EKS clusters")?;
     println!("wharf ready: cluster default at {} (kubeconfig: {}, AWS: {})", cp.endpoint(), kubeconfig.display(), aws_env.display());
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -321,6 +335,7 @@ async fn up(args: UpArgs) -> Result<()> {
         _ = term.recv() => {}
     }
     tracing::info!("shutting down");
+    host.shutdown().await;
     components.shutdown().await;
     let _ = dns_stop.send(true);
     if let Some(dns) = dns {
