@@ -67,6 +67,20 @@ fn bootstrap_objects(service_ip: &str) -> Vec<(&'static str, &'static str, &'sta
         {"apiGroups": ["storage.k8s.io"], "resources": ["csidrivers", "csinodes", "volumeattachments"], "verbs": read},
     ]))));
     out.push((rbac, "v1", "clusterrolebindings", binding("system:node", json!([group("system:nodes")]))));
+    // kube-proxy's role (Kubernetes bootstraps it under this name for user system:kube-proxy).
+    out.push((rbac, "v1", "clusterroles", role("system:node-proxier", json!([
+        events,
+        {"apiGroups": [""], "resources": ["endpoints", "services", "nodes"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
+    ]))));
+    out.push((rbac, "v1", "clusterrolebindings", binding("system:node-proxier", json!([user("system:kube-proxy")]))));
+    // The built-in LoadBalancer implementation (servicelb): publishes node addresses in Service status.
+    out.push((rbac, "v1", "clusterroles", role("system:wharf-servicelb", json!([
+        events,
+        {"apiGroups": [""], "resources": ["services", "nodes"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["services/status"], "verbs": ["patch", "update"]},
+    ]))));
+    out.push((rbac, "v1", "clusterrolebindings", binding("system:wharf-servicelb", json!([user("system:wharf-servicelb")]))));
     for (name, value, desc) in [
         ("system-node-critical", 2_000_001_000, "Used for system critical pods that must not be moved from their current node."),
         ("system-cluster-critical", 2_000_000_000, "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."),

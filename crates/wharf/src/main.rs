@@ -317,8 +317,9 @@ async fn up(args: UpArgs) -> Result<()> {
     })?;
     let service_cidr = parse_cidr(&args.service_cidr)?;
     let dns_ip = cluster_dns_ip(service_cidr);
-    let (dns_stop, dns_stop_rx) = watch::channel(false);
-    let dns = nodes.start_dns(&cp, dns_ip, dns_stop_rx).await?;
+    let (net_stop, net_stop_rx) = watch::channel(false);
+    let proxies = nodes.start_proxies(&cp, &nodes::data_dir_tag(&args.data_dir), &net_stop_rx);
+    let dns = nodes.start_dns(&cp, dns_ip, net_stop_rx).await?;
     let components = Components::start(&cp, controllers, sim, nodes.agents.clone());
     let kubeconfig = args.data_dir.join("kubeconfig");
     wharf_apiserver::pki::write_secret_file(&kubeconfig, &cp.kubeconfig()).context("writing kubeconfig")?;
@@ -337,9 +338,9 @@ async fn up(args: UpArgs) -> Result<()> {
     tracing::info!("shutting down");
     host.shutdown().await;
     components.shutdown().await;
-    let _ = dns_stop.send(true);
-    if let Some(dns) = dns {
-        let _ = dns.await;
+    let _ = net_stop.send(true);
+    for task in dns.into_iter().chain(proxies) {
+        let _ = task.await;
     }
     nodes.destroy();
     cp.shutdown().await;

@@ -17,6 +17,8 @@ pub struct LocalNodes {
     /// One configuration per agent, ready for `wharf_agent::run`.
     pub agents: Vec<AgentConfig>,
     vpc: Option<Vpc>,
+    /// Each agent's instance: node name, address, network namespace.
+    instances: Vec<(String, std::net::Ipv4Addr, std::path::PathBuf)>,
 }
 
 /// What the local nodes need from `wharf up`'s flags.
@@ -41,7 +43,7 @@ impl LocalNodes {
     /// Creates (or re-adopts after a restart) the VPC and one instance per node, and the agents'
     /// configurations. Nothing is created when `count` is 0.
     pub fn create(plan: NodesPlan<'_>) -> Result<LocalNodes> {
-        let mut nodes = LocalNodes { agents: Vec::new(), vpc: None };
+        let mut nodes = LocalNodes { agents: Vec::new(), vpc: None, instances: Vec::new() };
         if plan.count == 0 {
             return Ok(nodes);
         }
@@ -67,6 +69,7 @@ impl LocalNodes {
             cfg.labels.insert("topology.kubernetes.io/zone".into(), format!("{}{zone}", plan.region));
             cfg.labels.insert("node.kubernetes.io/instance-type".into(), "wharf.local".into());
             nodes.agents.push(cfg);
+            nodes.instances.push((name, instance.address(), instance.netns_path().to_path_buf()));
         }
         Ok(nodes)
     }
@@ -101,6 +104,37 @@ impl LocalNodes {
                 tracing::error!(error = %e, "cluster DNS failed");
             }
         })))
+    }
+
+    /// Starts the Service proxy (kube-proxy role, nftables) inside every instance, and the
+    /// LoadBalancer implementation (node addresses published in Service status, servicelb style).
+    pub fn start_proxies(&self, cp: &wharf_apiserver::ControlPlane, tag: &str, stop: &tokio::sync::watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+        use wharf_apiserver::auth::UserInfo;
+        let Some(vpc) = &self.vpc else { return Vec::new() };
+        let cidr = vpc.cidr();
+        let mut tasks = Vec::new();
+        for (name, ip, netns) in &self.instances {
+            let client = cp.client(UserInfo::new("system:kube-proxy", &[]));
+            let cfg = wharf_proxy::ProxyConfig {
+                netns: Some(netns.clone()),
+                cluster_cidr: Some((cidr.network(), cidr.prefix())),
+                ..wharf_proxy::ProxyConfig::new(name, vec![*ip], tag)
+            };
+            let (stop, node) = (stop.clone(), name.clone());
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = wharf_proxy::run(client, cfg, stop).await {
+                    tracing::error!(node, error = %e, "service proxy failed");
+                }
+            }));
+        }
+        let client = cp.client(UserInfo::new("system:wharf-servicelb", &[]));
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = wharf_proxy::run_lb(client, wharf_proxy::LbConfig::default(), stop).await {
+                tracing::error!(error = %e, "servicelb failed");
+            }
+        }));
+        tasks
     }
 
     /// Removes the VPC with its instances; call after the agents have stopped their pods.

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use common::{eventually, kubectl_with};
 use sha2::Digest as _;
 
-const APPLETS: &[&str] = &["sh", "echo", "sleep", "cat", "dd", "touch", "test", "false", "true", "env", "ls", "trap", "kill", "mkdir", "httpd", "nc", "printf"];
+const APPLETS: &[&str] = &["sh", "echo", "sleep", "cat", "dd", "touch", "test", "false", "true", "env", "ls", "trap", "kill", "mkdir", "httpd", "nc", "printf", "nslookup"];
 
 fn sha(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
@@ -447,7 +447,7 @@ fn pods_should_get_vpc_addresses_from_their_node_and_reach_each_other_and_the_ho
         r#"
 apiVersion: v1
 kind: Pod
-metadata: {{name: web}}
+metadata: {{name: web, labels: {{app: web}}}}
 spec:
   containers:
   - name: httpd
@@ -465,23 +465,32 @@ spec:
     assert_eq!(node.get("pod/web", "{.status.podIPs[0].ip}"), ip.to_string());
 
     // The host reaches the pod on its VPC address (the VPC bridge is on-link).
-    let body = {
-        use std::io::{Read, Write};
-        let mut got = String::new();
-        eventually(30, "host reaches the pod's httpd", || {
-            let Ok(mut s) = std::net::TcpStream::connect_timeout(&(ip, 8080).into(), Duration::from_secs(2)) else { return false };
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            if s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n").is_err() {
-                return false;
-            }
-            got.clear();
-            s.read_to_string(&mut got).is_ok() && got.contains("hello-from-web")
-        });
-        got
-    };
-    assert!(body.contains("hello-from-web"), "{body}");
+    eventually(30, "host reaches the pod's httpd", || http_get((ip, 8080).into()).contains("hello-from-web"));
 
-    // Another pod reaches it pod-to-pod.
+    let dns = node.kubectl(&["get", "-n", "kube-system", "svc/kube-dns", "-o", "jsonpath={.spec.clusterIP}"], None);
+    assert_eq!(dns, "10.100.0.10", "kube-dns at the conventional address");
+    // A LoadBalancer Service in front of it: ClusterIP, NodePort and the published ingress address.
+    node.apply(
+        r#"
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+"#,
+    );
+    eventually(30, "LoadBalancer ingress published", || !node.get("svc/web", "{.status.loadBalancer.ingress[0].ip}").is_empty());
+    let cluster_ip = node.get("svc/web", "{.spec.clusterIP}");
+    let node_port: u16 = node.get("svc/web", "{.spec.ports[0].nodePort}").parse().expect("nodePort allocated");
+    let lb_ip: std::net::Ipv4Addr = node.get("svc/web", "{.status.loadBalancer.ingress[0].ip}").parse().expect("ingress IP");
+    assert_eq!(lb_ip, host_ip, "servicelb publishes the node's address");
+    for (what, addr) in [("NodePort", std::net::SocketAddr::from((host_ip, node_port))), ("LoadBalancer", (lb_ip, 80).into())] {
+        eventually(30, &format!("host reaches the pod through the {what} {addr}"), || http_get(addr).contains("hello-from-web"));
+    }
+
+    // Another pod reaches it pod-to-pod, and through the Service by its DNS name.
     node.apply(&format!(
         r#"
 apiVersion: v1
@@ -493,16 +502,31 @@ spec:
   - name: fetch
     image: {img}
     # busybox's wget crashes in a static binary without NSS modules; nc speaks HTTP/1.0 fine.
-    command: ["sh", "-c", "printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc {ip} 8080"]
+    command: ["sh", "-c", "printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc {ip} 8080 && nslookup web.default.svc.cluster.local {dns} && printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc {cluster_ip} 80"]
 "#
     ));
     eventually(90, "pod client Succeeded", || node.get("pod/client", "{.status.phase}") == "Succeeded");
-    assert!(node.pod_log("client", "fetch", 0).contains("hello-from-web"), "client log: {}", node.pod_log("client", "fetch", 0));
+    let log = node.pod_log("client", "fetch", 0);
+    assert_eq!(log.matches("hello-from-web").count(), 2, "pod IP and ClusterIP both answer: {log}");
+    assert!(log.contains(&format!("Address: {cluster_ip}")) || log.contains(&format!("Address 1: {cluster_ip}")), "cluster DNS resolves the Service: {log}");
     let client_ip = node.get("pod/client", "{.status.podIP}");
     assert!(!client_ip.is_empty() && client_ip != ip.to_string(), "client has its own address: {client_ip}");
 
     // Deleting the pod releases its address: the host no longer reaches it.
+    node.kubectl(&["delete", "svc", "web"], None);
     node.kubectl(&["delete", "pod", "web", "--wait=true", "--timeout=60s"], None);
     eventually(30, "the deleted pod's address is unreachable", || std::net::TcpStream::connect_timeout(&(ip, 8080).into(), Duration::from_millis(500)).is_err());
     node.kubectl(&["delete", "pod", "client", "--wait=true", "--timeout=60s"], None);
+}
+
+/// `GET /index.html` over HTTP/1.0; the whole response, or "" when the connection fails.
+fn http_get(addr: std::net::SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else { return String::new() };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut got = String::new();
+    if s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n").is_err() || s.read_to_string(&mut got).is_err() {
+        return String::new();
+    }
+    got
 }
