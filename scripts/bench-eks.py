@@ -33,7 +33,8 @@ def main():
     kw = dict(region_name=env["AWS_DEFAULT_REGION"], endpoint_url=env["AWS_ENDPOINT_URL"],
               aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
               verify=env.get("AWS_CA_BUNDLE", True))
-    iam, eks = s.create_client("iam", **kw), s.create_client("eks", **kw)
+    iam, eks, ec2 = s.create_client("iam", **kw), s.create_client("eks", **kw), s.create_client("ec2", **kw)
+    subnets = [n["SubnetId"] for n in ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]]
     try:
         role = iam.get_role(RoleName="bench-eks")["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
@@ -43,7 +44,7 @@ def main():
     for i in range(runs):
         name = f"bench-{os.getpid()}-{i}"
         t0 = time.perf_counter()
-        eks.create_cluster(name=name, roleArn=role, resourcesVpcConfig={"subnetIds": ["subnet-1", "subnet-2"]})
+        eks.create_cluster(name=name, roleArn=role, resourcesVpcConfig={"subnetIds": subnets})
         while eks.describe_cluster(name=name)["cluster"]["status"] != "ACTIVE":
             time.sleep(0.005)
         active.append(time.perf_counter() - t0)

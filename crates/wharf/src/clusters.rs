@@ -267,3 +267,38 @@ async fn apply_bindings_to_new_namespaces(client: kube::Client, rbac: Arc<std::s
         }
     }
 }
+
+/// EKS's network checks against the EC2 records of the account's region: every subnet and
+/// security group must exist, the subnets must share one VPC and span at least two
+/// availability zones (as EKS requires).
+pub struct Ec2Network {
+    pub ec2: Arc<wharf_ec2::Ec2>,
+    pub account: String,
+    pub region: String,
+}
+
+#[async_trait]
+impl wharf_eks::NetworkLookup for Ec2Network {
+    async fn check(&self, subnet_ids: &[String], security_group_ids: &[String]) -> Result<wharf_eks::VpcInfo, String> {
+        let (account, region) = (&self.account, &self.region);
+        let mut vpc: Option<String> = None;
+        let mut zones = std::collections::BTreeSet::new();
+        for id in subnet_ids {
+            let subnet = self.ec2.subnet(account, region, id).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("The subnet ID '{id}' does not exist"))?;
+            if vpc.get_or_insert_with(|| subnet.vpc_id.clone()) != &subnet.vpc_id {
+                return Err("Subnets specified must belong to the same VPC".into());
+            }
+            zones.insert(subnet.availability_zone);
+        }
+        if zones.len() < 2 {
+            return Err("Subnets specified must be in at least two different AZs".into());
+        }
+        for id in security_group_ids {
+            let group = self.ec2.security_group(account, region, id).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("The security group '{id}' does not exist"))?;
+            if vpc.as_deref() != Some(group.vpc_id.as_str()) {
+                return Err(format!("Security group {id} is not in the VPC of the subnets"));
+            }
+        }
+        Ok(wharf_eks::VpcInfo { vpc_id: vpc })
+    }
+}

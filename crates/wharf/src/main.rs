@@ -262,12 +262,12 @@ async fn up(args: UpArgs) -> Result<()> {
     ));
     let mut eks_config = wharf_eks::EksConfig::new(&args.region, &format!("https://{}/eks-oidc", args.listen));
     eks_config.reserved_names = vec!["default".into()];
-    // Subnets and security groups are not checked against wharf-ec2's records yet.
-    let eks = wharf_eks::Eks::new(iam.clone(), store.clone(), host.clone(), Arc::new(wharf_eks::AcceptAnyNetwork), eks_config);
     // The EC2 records of the default VPC are the addresses the node instances really use.
     let vpc_cidr = args.vpc_cidr.to_string().parse().map_err(|e| anyhow::anyhow!("--vpc-cidr: {e}"))?;
     let ec2 = Arc::new(wharf_ec2::Ec2::new(store.clone(), wharf_ec2::Ec2Config { default_vpc_cidr: vpc_cidr }).context("configuring EC2")?);
     ec2.ensure_region(iam.account_id(), &args.region).await.context("creating the default VPC")?;
+    let network = clusters::Ec2Network { ec2: ec2.clone(), account: iam.account_id().to_string(), region: args.region.clone() };
+    let eks = wharf_eks::Eks::new(iam.clone(), store.clone(), host.clone(), Arc::new(network), eks_config);
     let logs_config = wharf_cloudwatch::LogsConfig {
         max_total_bytes: args.logs_max_bytes,
         ..wharf_cloudwatch::LogsConfig::new(args.data_dir.join("logs"), iam.account_id(), &args.region)

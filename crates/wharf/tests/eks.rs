@@ -61,8 +61,17 @@ fn kubectl(env: &[(String, String)], kubeconfig: &Path, args: &[&str]) -> Output
     run("kubectl", env, &a)
 }
 
+/// `subnetIds=…` of the default VPC's subnets (one per availability zone), as EKS wants at least two.
+fn default_subnets(env: &[(String, String)]) -> String {
+    let ids = aws(env, &["ec2", "describe-subnets", "--filters", "Name=default-for-az,Values=true", "--query", "Subnets[].SubnetId", "--output", "text"]);
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    assert_eq!(ids.len(), 3, "one default subnet per zone: {ids:?}");
+    format!("subnetIds={}", ids.join(","))
+}
+
 fn create_cluster(env: &[(String, String)], name: &str, role_arn: &str) -> serde_json::Value {
-    json(&aws(env, &["eks", "create-cluster", "--name", name, "--role-arn", role_arn, "--resources-vpc-config", "subnetIds=subnet-1,subnet-2", "--output", "json"]))
+    let subnets = default_subnets(env);
+    json(&aws(env, &["eks", "create-cluster", "--name", name, "--role-arn", role_arn, "--resources-vpc-config", &subnets, "--output", "json"]))
 }
 
 #[test]
@@ -74,15 +83,21 @@ fn eks_clusters_are_created_logged_into_with_iam_isolated_and_deleted_through_th
     let role_arn = aws(&env, &["iam", "create-role", "--role-name", "eks-cluster", "--assume-role-policy-document", trust, "--query", "Role.Arn", "--output", "text"]).trim().to_string();
 
     // A role that does not exist is refused, as EKS does.
-    let o = run("aws", &env, &["eks", "create-cluster", "--name", "x", "--role-arn", &format!("arn:aws:iam::{account}:role/missing"), "--resources-vpc-config", "subnetIds=subnet-1"]);
+    let subnets = default_subnets(&env);
+    let o = run("aws", &env, &["eks", "create-cluster", "--name", "x", "--role-arn", &format!("arn:aws:iam::{account}:role/missing"), "--resources-vpc-config", &subnets]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("InvalidParameterException"), "{}", String::from_utf8_lossy(&o.stderr));
+    // So are subnets that the EC2 records do not have, or that sit in one zone.
+    for bad in ["subnetIds=subnet-0123456789abcdef0,subnet-0123456789abcdef1", subnets.split(',').next().unwrap_or_default()] {
+        let o = run("aws", &env, &["eks", "create-cluster", "--name", "x", "--role-arn", &role_arn, "--resources-vpc-config", bad]);
+        assert!(String::from_utf8_lossy(&o.stderr).contains("InvalidParameterException"), "{bad}: {}", String::from_utf8_lossy(&o.stderr));
+    }
 
     let created = create_cluster(&env, "alpha", &role_arn);
     assert_eq!(created["cluster"]["status"], "CREATING");
     assert_eq!(created["cluster"]["arn"], format!("arn:aws:eks:us-east-1:{account}:cluster/alpha"));
     create_cluster(&env, "beta", &role_arn);
-    let o = run("aws", &env, &["eks", "create-cluster", "--name", "alpha", "--role-arn", &role_arn, "--resources-vpc-config", "subnetIds=subnet-1"]);
+    let o = run("aws", &env, &["eks", "create-cluster", "--name", "alpha", "--role-arn", &role_arn, "--resources-vpc-config", &subnets]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("ResourceInUseException"), "{}", String::from_utf8_lossy(&o.stderr));
 
     aws(&env, &["eks", "wait", "cluster-active", "--name", "alpha"]);
@@ -237,10 +252,11 @@ fn config_map_clusters_map_iam_users_through_aws_auth() {
     let account = aws(&env, &["sts", "get-caller-identity", "--query", "Account", "--output", "text"]).trim().to_string();
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"eks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     let role_arn = aws(&env, &["iam", "create-role", "--role-name", "r", "--assume-role-policy-document", trust, "--query", "Role.Arn", "--output", "text"]).trim().to_string();
+    let subnets = default_subnets(&env);
     aws(
         &env,
         &[
-            "eks", "create-cluster", "--name", "cm", "--role-arn", &role_arn, "--resources-vpc-config", "subnetIds=subnet-1",
+            "eks", "create-cluster", "--name", "cm", "--role-arn", &role_arn, "--resources-vpc-config", &subnets,
             "--access-config", "authenticationMode=CONFIG_MAP",
         ],
     );
