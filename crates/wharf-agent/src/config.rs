@@ -38,6 +38,13 @@ pub struct AgentConfig {
     pub shim: ShimCommand,
     /// Registries spoken to over plain HTTP.
     pub insecure_registries: Vec<String>,
+    /// Extra CA certificates (PEM) trusted for registries (e.g. the cluster CA of Wharf's own
+    /// registry).
+    pub registry_ca_pem: Vec<Vec<u8>>,
+    /// Credentials the node itself holds per registry key (`host:port`), tried after the pod's
+    /// `imagePullSecrets` — the kubelet credential provider's role (on EKS: the node role's
+    /// ECR access).
+    pub node_credentials: Vec<(String, wharf_image::Credentials)>,
     /// When the agent stops, stop every container of the node too (otherwise they keep running
     /// and a restarted agent re-adopts them).
     pub stop_pods_on_shutdown: bool,
@@ -75,6 +82,8 @@ impl AgentConfig {
             runtime: RuntimeKind::Libcontainer,
             shim,
             insecure_registries: Vec::new(),
+            registry_ca_pem: Vec::new(),
+            node_credentials: Vec::new(),
             stop_pods_on_shutdown: false,
             heartbeat: Duration::from_secs(10),
             status_interval: Duration::from_secs(60),

@@ -85,6 +85,7 @@ impl Agent {
         std::fs::create_dir_all(&cfg.root_dir).map_err(|e| Error::io("create", &cfg.root_dir, e))?;
         let registry = RegistryClient::new(ClientConfig {
             insecure_registries: cfg.insecure_registries.clone(),
+            extra_ca_pem: cfg.registry_ca_pem.clone(),
             ..ClientConfig::default()
         })?;
         let images = ImageStore::open(cfg.root_dir.join("images"), registry, Platform::host())?;

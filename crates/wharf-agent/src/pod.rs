@@ -499,7 +499,11 @@ impl PodRun {
                 }
             }
         }
-        Keyring::from_pull_secrets(datas.iter().map(|v| v.as_slice())).unwrap_or_else(|_| Keyring::new())
+        let mut keyring = Keyring::from_pull_secrets(datas.iter().map(|v| v.as_slice())).unwrap_or_else(|_| Keyring::new());
+        for (key, creds) in &self.inner.cfg.node_credentials {
+            keyring.add(key, creds.clone());
+        }
+        keyring
     }
 
     async fn start(&mut self, pod: &Pod, c: &Container) -> Result<(), (String, String)> {

@@ -245,7 +245,8 @@ async fn up(args: UpArgs) -> Result<()> {
     std::fs::create_dir_all(&registry_dir).with_context(|| format!("creating {}", registry_dir.display()))?;
     let iam = Arc::new(Iam::open(store.clone(), IamConfig { account_id: args.account_id.clone() }).await.context("opening the IAM account")?);
     // Registry access: ECR tokens judged by IAM, the local admin token still accepted.
-    let local = LocalAuthorizer::new(store.clone(), registry_token(&registry_dir)?);
+    let registry_admin_token = registry_token(&registry_dir)?;
+    let local = LocalAuthorizer::new(store.clone(), registry_admin_token.clone());
     let authorizer = Arc::new(wharf_ecr::RegistryAuthorizer::new(store.clone(), iam.clone(), &args.region, local));
     let registry = Arc::new(Registry::open(RegistryConfig::new(&registry_dir), store.clone(), authorizer.clone()).await.context("opening the registry")?);
     let (registry_stop, mut registry_stop_rx) = watch::channel(false);
@@ -314,6 +315,11 @@ async fn up(args: UpArgs) -> Result<()> {
         vpc_cidr: args.vpc_cidr,
         region: &args.region,
         insecure_registries: &args.insecure_registries,
+        own_registry: (
+            cp.endpoint().trim_start_matches("https://").to_string(),
+            cp.ca_pem.clone(),
+            wharf_image::Credentials { username: "AWS".into(), password: registry_admin_token },
+        ),
     })?;
     let service_cidr = parse_cidr(&args.service_cidr)?;
     let dns_ip = cluster_dns_ip(service_cidr);

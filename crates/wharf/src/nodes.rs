@@ -28,6 +28,9 @@ pub struct NodesPlan<'a> {
     pub vpc_cidr: Ipv4Cidr,
     pub region: &'a str,
     pub insecure_registries: &'a [String],
+    /// Wharf's own registry: its `host:port`, the CA its certificate chains to, and the
+    /// credential nodes pull with (EKS nodes pull from ECR with their node role).
+    pub own_registry: (String, String, wharf_image::Credentials),
 }
 
 /// A short tag unique to a data directory, so several `wharf up` on one machine name their
@@ -60,6 +63,9 @@ impl LocalNodes {
                 .with_context(|| format!("creating the instance of {name}"))?;
             let mut cfg = AgentConfig::new(&name, plan.data_dir.join("nodes").join(&name), wharf_container::ShimCommand::new(&exe, &["shim"]));
             cfg.insecure_registries = plan.insecure_registries.to_vec();
+            let (host, ca_pem, creds) = &plan.own_registry;
+            cfg.registry_ca_pem.push(ca_pem.clone().into_bytes());
+            cfg.node_credentials.push((host.clone(), creds.clone()));
             cfg.stop_pods_on_shutdown = true;
             cfg.cgroup_parent = format!("/wharf/{name}-{tag}");
             cfg.node_ip = instance.address().to_string();

@@ -530,3 +530,59 @@ fn http_get(addr: std::net::SocketAddr) -> String {
     }
     got
 }
+
+/// Runs the real aws CLI with the variables of `DIR/aws.env` (and no config files).
+fn aws(node: &Node, args: &[&str]) -> String {
+    let env = std::fs::read_to_string(node.dir.join("aws.env")).expect("aws.env written on start");
+    let mut cmd = Command::new("aws");
+    cmd.env("AWS_CONFIG_FILE", "/dev/null").env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null").env("AWS_EC2_METADATA_DISABLED", "true");
+    for line in env.lines() {
+        if let Some((k, v)) = line.trim().trim_start_matches("export ").split_once('=') {
+            cmd.env(k, v.trim_matches(|c| c == '"' || c == '\''));
+        }
+    }
+    let o = cmd.args(args).output().expect("the aws CLI is installed");
+    assert!(o.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+#[test]
+fn an_image_pushed_to_ecr_with_the_aws_cli_and_skopeo_runs_as_a_pod() {
+    let (_reg, tmp, node) = setup();
+    let uri = aws(&node, &["ecr", "create-repository", "--repository-name", "team/demo", "--query", "repository.repositoryUri", "--output", "text"]);
+    let password = aws(&node, &["ecr", "get-login-password"]);
+    let layout = tmp.path().join("demo-layout");
+    busybox_layout(&layout);
+    let certs = tmp.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(node.dir.join("clusters/default/pki/ca.crt"), certs.join("ca.crt")).unwrap();
+    let out = Command::new("skopeo")
+        .args(["copy", "--quiet", "--dest-creds", &format!("AWS:{password}"), "--dest-cert-dir"])
+        .arg(&certs)
+        .arg(format!("oci:{}:1", layout.display()))
+        .arg(format!("docker://{uri}:v1"))
+        .output()
+        .expect("skopeo is installed");
+    assert!(out.status.success(), "skopeo push to ECR failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(aws(&node, &["ecr", "list-images", "--repository-name", "team/demo", "--query", "imageIds[0].imageTag", "--output", "text"]), "v1");
+
+    // No imagePullSecrets: the node pulls from Wharf's ECR with its own credential, over TLS
+    // trusting the cluster CA.
+    node.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: from-ecr}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: {uri}:v1
+    command: ["sh", "-c", "echo ran-from-ecr"]
+"#
+    ));
+    eventually(90, "pod from-ecr Succeeded", || node.get("pod/from-ecr", "{.status.phase}") == "Succeeded");
+    assert!(node.pod_log("from-ecr", "main", 0).contains("ran-from-ecr"));
+    assert!(node.get("pod/from-ecr", "{.status.containerStatuses[0].imageID}").contains("sha256:"));
+    node.kubectl(&["delete", "pod", "from-ecr", "--wait=true", "--timeout=60s"], None);
+}
