@@ -273,6 +273,12 @@ async fn up(args: UpArgs) -> Result<()> {
             cfg.cgroup_parent = format!("/wharf/{name}-{tag:08x}");
             cfg.labels.insert("topology.kubernetes.io/zone".into(), "local-a".into());
             cfg.labels.insert("node.kubernetes.io/instance-type".into(), "wharf.local".into());
+            // The kubelet API: a serving cert from the cluster CA, any free port (agents share 127.0.0.1).
+            let node_ip: std::net::IpAddr = cfg.node_ip.parse().context("node ip")?;
+            let serving = cp.issue_kubelet_serving_cert(&[name.clone()], &[node_ip]).context("issuing a kubelet serving certificate")?;
+            cfg.serving_cert = Some((serving.cert_pem, serving.key_pem));
+            cfg.client_ca_pem = Some(cp.ca_pem.clone());
+            cfg.kubelet_port = 0;
             agents.push(cfg);
         }
     }
