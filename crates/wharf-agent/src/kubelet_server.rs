@@ -275,7 +275,13 @@ impl NodeRuntime for AgentRuntime {
             .name("attach-log".into())
             .spawn(move || follow_log(&log, done_rx, lines_tx))
             .map_err(internal)?;
-        tokio::spawn(route_output(lines_rx, (opts.stdout || tty).then_some(out_w), (opts.stderr && !tty).then_some(err_w)));
+        // Set once the client stopped reading: the exit future then gives up waiting.
+        let gone = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let gone2 = gone.clone();
+        tokio::spawn(async move {
+            route_output(lines_rx, (opts.stdout || tty).then_some(out_w), (opts.stderr && !tty).then_some(err_w)).await;
+            gone2.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
         let resize = tty.then(|| {
             let (tx, mut rx) = mpsc::channel::<TermSize>(4);
             let c = client.clone();
@@ -288,10 +294,18 @@ impl NodeRuntime for AgentRuntime {
             tx
         });
         let exit = async move {
-            let st = blocking(move || client.wait(None)).await;
+            let result = loop {
+                let c = client.clone();
+                match blocking(move || c.wait(Some(Duration::from_secs(1)))).await {
+                    Ok(Ok(st)) => break Ok(st.exit.map(|e| e.code).unwrap_or(0)),
+                    Ok(Err(wharf_container::Error::Timeout(..))) if !gone.load(std::sync::atomic::Ordering::SeqCst) => continue,
+                    Ok(Err(wharf_container::Error::Timeout(..))) => break Err(RuntimeError::Internal("the client detached".into())),
+                    Ok(Err(e)) => break Err(internal(e)),
+                    Err(e) => break Err(e),
+                }
+            };
             let _ = done_tx.send(true);
-            let st = st?.map_err(internal)?;
-            Ok(st.exit.map(|e| e.code).unwrap_or(0))
+            result
         };
         Ok(Process {
             stdin,
