@@ -435,14 +435,16 @@ where
         }
         let _ = local_wr.shutdown().await;
     };
-    tokio::select! {
-        _ = inbound => {}
-        _ = &mut outbound => {}
-    }
+    let outbound_done = tokio::select! {
+        _ = inbound => false,
+        _ = &mut outbound => true,
+    };
     // The session sees the end of its input and stops; give it a moment to flush.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), spdy).await;
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut outbound).await;
-    outbound.abort();
+    if !outbound_done {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut outbound).await;
+        outbound.abort();
+    }
     let _ = tx.send(Outgoing::Close(1000)).await;
     drop(tx);
     let _ = writer.await;

@@ -36,7 +36,12 @@ struct Background {
 
 impl Background {
     fn start(node: &Node, args: &[&str]) -> Background {
+        Self::start_env(node, args, &[])
+    }
+
+    fn start_env(node: &Node, args: &[&str], env: &[(&str, &str)]) -> Background {
         let mut child = Command::new("kubectl")
+            .envs(env.iter().copied())
             .arg("--kubeconfig")
             .arg(node.kubeconfig())
             .args(args)
@@ -271,6 +276,20 @@ spec:
         assert!(body.starts_with("HTTP/1.0 200") || body.starts_with("HTTP/1.1 200"), "{body}");
         assert!(body.ends_with("hello-from-web\n"), "{body}");
     }
+    drop(pf);
+    // kubectl's fallback: SPDY on an upgraded connection instead of tunnelled through a WebSocket.
+    let mut pf = Background::start_env(&node, &["port-forward", "pod/web", ":8080"], &[("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false")]);
+    let line = pf.wait_line("Forwarding from 127.0.0.1:", 30);
+    let port: u16 = line.trim_start_matches("Forwarding from 127.0.0.1:").split_whitespace().next().unwrap().parse().unwrap();
+    let body = http_get(port).unwrap();
+    assert!(body.ends_with("hello-from-web\n"), "{body}");
+    drop(pf);
+    // A port nothing listens on: the error reaches kubectl, the session survives it.
+    let mut pf = Background::start(&node, &["port-forward", "pod/web", ":9999"]);
+    let line = pf.wait_line("Forwarding from 127.0.0.1:", 30);
+    let port: u16 = line.trim_start_matches("Forwarding from 127.0.0.1:").split_whitespace().next().unwrap().parse().unwrap();
+    let body = http_get(port).unwrap_or_default();
+    assert!(!body.contains("hello-from-web"), "{body}");
     drop(pf);
     node.kubectl(&["delete", "pod", "web", "--wait=true", "--timeout=60s"], None);
 }
