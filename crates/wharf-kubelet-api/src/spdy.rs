@@ -423,14 +423,10 @@ where
     // Binary messages come in as the session's bytes.
     let mut reader = ws::Reader::new(rd, tx.clone());
     let inbound = async {
-        loop {
-            match reader.next().await {
-                Ok(Message::Binary(d)) | Ok(Message::Text(d)) => {
-                    if local_wr.write_all(&d).await.is_err() {
-                        break;
-                    }
-                }
-                Ok(Message::Close) | Err(_) => break,
+        // Until the client closes (or the connection fails).
+        while let Ok(Message::Binary(d) | Message::Text(d)) = reader.next().await {
+            if local_wr.write_all(&d).await.is_err() {
+                break;
             }
         }
         let _ = local_wr.shutdown().await;
