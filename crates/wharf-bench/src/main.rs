@@ -1407,6 +1407,52 @@ async fn until_running(c: &mut Client, ns: &str, name: &str, deadline: Instant) 
     }
 }
 
+/// Memory of the processes a spawned server's node agents started (shims, pause processes and
+/// the containers under them: every process whose command line names the data directory, plus
+/// their descendants), per pod. Anonymous memory is the honest per-pod cost: the shims share
+/// the binary's file pages.
+fn helper_memory(dir: &Path, pods: usize) -> Value {
+    let needle = dir.to_string_lossy().into_owned();
+    let mut parent: BTreeMap<u32, u32> = BTreeMap::new();
+    let mut roots = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let ppid = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).and_then(|p| p.parse().ok()).unwrap_or(0);
+        parent.insert(pid, ppid);
+        let cmd = String::from_utf8_lossy(&cmd);
+        // The server itself (`wharf up --data-dir DIR`) is measured separately.
+        if cmd.contains(&needle) && !cmd.split('\0').any(|a| a == "up") {
+            roots.push(pid);
+        }
+    }
+    let under = |mut p: u32| {
+        for _ in 0..64 {
+            if roots.contains(&p) {
+                return true;
+            }
+            match parent.get(&p) {
+                Some(pp) if *pp > 1 => p = *pp,
+                _ => return false,
+            }
+        }
+        false
+    };
+    let (mut n, mut rss, mut anon) = (0u64, 0u64, 0u64);
+    for pid in parent.keys() {
+        if under(*pid) {
+            if let Some((r, _, a, _)) = proc_rss_kib(*pid) {
+                n += 1;
+                rss += r;
+                anon += a;
+            }
+        }
+    }
+    json!({"processes": n, "rss_mib": r3(rss as f64 / 1024.0), "anon_mib": r3(anon as f64 / 1024.0),
+           "anon_kib_per_pod": r3(anon as f64 / pods.max(1) as f64)})
+}
+
 fn bench_pod(name: &str, image: &str) -> Bytes {
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
         "spec": {"terminationGracePeriodSeconds": 0, "containers": [{"name": "c", "image": image, "command": ["sleep", "3600"]}]}});
@@ -1471,6 +1517,7 @@ async fn run_agent(ctx: &mut Ctx, a: &AgentArgs) -> Result<Value> {
     let wall = t0.elapsed().as_secs_f64();
     let cpu = meter.finish(a.pods);
     let loaded = rss_json(&ctx.pids);
+    let helpers = ctx.spawned.as_ref().map(|s| helper_memory(&s.dir, a.pods + 1)).unwrap_or(Value::Null);
     lat.sort_by(f64::total_cmp);
     let (st, b) = admin.call(Method::DELETE, &format!("/api/v1/namespaces/{ns}"), None).await?;
     if !st.is_success() {
@@ -1482,6 +1529,7 @@ async fn run_agent(ctx: &mut Ctx, a: &AgentArgs) -> Result<Value> {
         "create_to_running_s": lat_summary(&lat),
         "wall_s": r3(wall), "pods_per_s": r3(a.pods as f64 / wall),
         "rss_idle_after_warm_up": idle, "rss_with_pods_running": loaded,
+        "per_pod_processes": helpers,
         "cpu": cpu,
     }))
 }

@@ -210,6 +210,15 @@ spec:
     let out = node.kubectl(&["exec", "-i", "shell", "--", "cat"], Some(&input));
     assert_eq!(out, input);
 
+    // A terminal (util-linux `script` gives kubectl one): the process runs on a pty, and the
+    // exit code still comes back.
+    let kubectl_cmd = format!("kubectl --kubeconfig {} exec -it shell -- sh -c 'tty; exit 5'", node.kubeconfig().display());
+    let o = Command::new("script").args(["-qec", &kubectl_cmd, "/dev/null"]).stdin(Stdio::null()).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("/dev/pts/"), "tty output: {out} {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(5), "tty output: {out}");
+    assert_eq!(node.kubectl(&["exec", "shell", "--", "sh", "-c", "tty || true"], None), "not a tty\n");
+
     // Unknown containers are refused with the API server's message.
     let o = kubectl_with(&node.kubeconfig(), &["exec", "shell", "-c", "nope", "--", "true"], None);
     assert!(!o.status.success());

@@ -19,7 +19,7 @@ pub fn is_root() -> bool {
 }
 
 const APPLETS: &[&str] = &[
-    "sh", "echo", "sleep", "cat", "dd", "touch", "test", "false", "true", "env", "ls", "trap", "kill", "nc", "httpd", "wget", "hostname", "seq", "head", "tail", "grep", "printf", "mkdir", "date",
+    "sh", "echo", "sleep", "cat", "dd", "touch", "test", "false", "true", "env", "ls", "trap", "kill", "nc", "httpd", "wget", "hostname", "seq", "head", "tail", "grep", "printf", "mkdir", "date", "tty",
 ];
 
 fn sha(b: &[u8]) -> String {
