@@ -261,7 +261,8 @@ impl NodeRuntime for AgentRuntime {
         let tty = t.container.tty.unwrap_or(false);
         let stdin = if opts.stdin && t.container.stdin.unwrap_or(false) {
             let w = tokio::net::unix::pipe::OpenOptions::new().open_sender(client.stdin_path()).map_err(|e| RuntimeError::Internal(format!("opening the stdin of container {container}: {e}")))?;
-            Some(boxed_write(w))
+            let once = t.container.stdin_once.unwrap_or(false).then(|| client.clone());
+            Some(boxed_write(AttachedStdin { pipe: w, once }))
         } else {
             None
         };
@@ -293,20 +294,32 @@ impl NodeRuntime for AgentRuntime {
             });
             tx
         });
-        let exit = async move {
+        // Waits for the container from now on (the output streams end only once it exited).
+        let pod_dir = self.inner.pods_root().join(&t.uid);
+        let waiter = tokio::spawn(async move {
             let result = loop {
                 let c = client.clone();
                 match blocking(move || c.wait(Some(Duration::from_secs(1)))).await {
                     Ok(Ok(st)) => break Ok(st.exit.map(|e| e.code).unwrap_or(0)),
                     Ok(Err(wharf_container::Error::Timeout(..))) if !gone.load(std::sync::atomic::Ordering::SeqCst) => continue,
                     Ok(Err(wharf_container::Error::Timeout(..))) => break Err(RuntimeError::Internal("the client detached".into())),
-                    Ok(Err(e)) => break Err(internal(e)),
+                    Ok(Err(e)) => {
+                        // The agent may already have removed the exited instance's shim: its
+                        // recorded exit is in the pod's state.
+                        let (dir, id) = (pod_dir.clone(), rec.id.clone());
+                        let recorded = blocking(move || state::load(&dir).and_then(|st| st.containers.into_iter().find(|r| r.id == id)).and_then(|r| r.exit)).await.ok().flatten();
+                        match recorded {
+                            Some(term) => break Ok(term.exit_code),
+                            None => break Err(internal(e)),
+                        }
+                    }
                     Err(e) => break Err(e),
                 }
             };
             let _ = done_tx.send(true);
             result
-        };
+        });
+        let exit = async move { waiter.await.map_err(internal)? };
         Ok(Process {
             stdin,
             stdout: (opts.stdout || tty).then(|| boxed_read(out_r)),
@@ -336,6 +349,38 @@ impl NodeRuntime for AgentRuntime {
         stream.set_nonblocking(true).map_err(internal)?;
         let stream = tokio::net::TcpStream::from_std(stream).map_err(internal)?;
         Ok(Box::new(stream))
+    }
+}
+
+/// The container's stdin as one attach session writes it; with `stdinOnce` the container's stdin
+/// is closed when that session ends (Kubernetes' semantics: the first attach owns it).
+struct AttachedStdin {
+    pipe: tokio::net::unix::pipe::Sender,
+    once: Option<ShimClient>,
+}
+
+impl tokio::io::AsyncWrite for AttachedStdin {
+    fn poll_write(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.pipe).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.pipe).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.pipe).poll_shutdown(cx)
+    }
+}
+
+impl Drop for AttachedStdin {
+    fn drop(&mut self) {
+        if let Some(c) = self.once.take() {
+            // A blocking socket call: off the async threads.
+            std::thread::spawn(move || {
+                if let Err(e) = c.close_stdin() {
+                    tracing::debug!(id = c.id(), error = %e, "closing stdin after the attach session (stdinOnce)");
+                }
+            });
+        }
     }
 }
 

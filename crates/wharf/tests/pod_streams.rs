@@ -183,6 +183,18 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {{name: echoer}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: app
+    image: {img}
+    command: ["cat"]
+    stdin: true
+    stdinOnce: true
+---
+apiVersion: v1
+kind: Pod
 metadata: {{name: custom-dns}}
 spec:
   dnsPolicy: None
@@ -196,7 +208,7 @@ spec:
     command: ["sleep", "3600"]
 "#
     ));
-    eventually(90, "pods running", || running(&node, "shell") && running(&node, "custom-dns"));
+    eventually(90, "pods running", || running(&node, "shell") && running(&node, "custom-dns") && running(&node, "echoer"));
 
     // Exit codes and output.
     let o = kubectl_with(&node.kubeconfig(), &["exec", "shell", "--", "sh", "-c", "echo hi; echo oops >&2; exit 3"], None);
@@ -244,6 +256,14 @@ spec:
     let later = attach.wait_line(&format!("attached-{}", n + 3), 30);
     assert!(later.starts_with("attached-"));
     drop(attach);
+
+    // Attach with stdin: the main process reads it; with stdinOnce its stdin closes when the
+    // session ends, so `cat` finishes and kubectl gets its exit.
+    let o = kubectl_with(&node.kubeconfig(), &["attach", "-i", "echoer"], Some("hello-stdin\n"));
+    assert!(o.status.success(), "attach -i: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("hello-stdin"), "attach -i: {}", String::from_utf8_lossy(&o.stdout));
+    eventually(30, "echoer Succeeded", || node.get("pod/echoer", "{.status.phase}") == "Succeeded");
+    node.kubectl(&["delete", "pod", "echoer", "--wait=true", "--timeout=60s"], None);
     node.kubectl(&["delete", "pod", "shell", "custom-dns", "--wait=true", "--timeout=60s"], None);
 }
 
