@@ -28,10 +28,25 @@ pub struct AgentConfig {
     pub ephemeral_storage_bytes: u64,
     /// Extra node labels (zone, region, instance type...).
     pub labels: BTreeMap<String, String>,
-    /// `status.daemonEndpoints.kubeletEndpoint.Port`.
+    /// `status.daemonEndpoints.kubeletEndpoint.Port`; the kubelet API listens there on `node_ip`
+    /// when `serving_cert` is set (0: any free port, which the Node then advertises).
     pub kubelet_port: u16,
+    /// The kubelet API's serving certificate and key (PEM), issued for `node_ip` by the cluster
+    /// CA; `None`: the agent serves no kubelet API.
+    pub serving_cert: Option<(String, String)>,
+    /// The CA (PEM) the API server's kubelet-client certificate is verified against.
+    pub client_ca_pem: Option<String>,
+    /// Cluster DNS server addresses written to pods' `/etc/resolv.conf` (`dnsPolicy: ClusterFirst`).
+    pub cluster_dns: Vec<String>,
+    /// Cluster domain (`cluster.local`).
+    pub cluster_domain: String,
+    /// The node's resolver configuration, for `dnsPolicy: Default`.
+    pub host_resolv_conf: PathBuf,
     /// The node's InternalIP (also each pod's `hostIP`).
     pub node_ip: String,
+    /// The node instance's network namespace, where `node_ip` lives and the kubelet API
+    /// listens (`None`: the agent's own namespace).
+    pub netns: Option<PathBuf>,
     /// OCI runtime.
     pub runtime: RuntimeKind,
     /// How to re-execute the shim (`wharf shim`).
@@ -78,7 +93,13 @@ impl AgentConfig {
             ephemeral_storage_bytes: 20 << 30,
             labels: BTreeMap::new(),
             kubelet_port: 10250,
+            serving_cert: None,
+            client_ca_pem: None,
+            cluster_dns: vec!["10.100.0.10".into()],
+            cluster_domain: "cluster.local".into(),
+            host_resolv_conf: PathBuf::from("/etc/resolv.conf"),
             node_ip: "127.0.0.1".into(),
+            netns: None,
             runtime: RuntimeKind::Libcontainer,
             shim,
             insecure_registries: Vec::new(),

@@ -31,6 +31,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The kubelet API's TLS configuration is unusable.
+    #[error("kubelet api: {0}")]
+    Tls(#[from] wharf_kubelet_api::TlsError),
+    /// The kubelet API could not listen on its address.
+    #[error("kubelet api: listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// A pod's spec cannot be run as given.
     #[error("{0}")]
     Config(String),

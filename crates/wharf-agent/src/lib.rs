@@ -7,7 +7,10 @@
 //! secret, downwardAPI, projected, hostPath) with kubelet-style atomic `..data` updates; liveness,
 //! readiness and startup probes (exec, HTTP GET, TCP inside the pod's network namespace); pod status
 //! as the kubelet reports it; re-adoption of running containers after an agent restart; and
-//! per-pod/per-container CPU and memory statistics for a metrics API.
+//! per-pod/per-container CPU and memory statistics for a metrics API; the kubelet's HTTPS API
+//! (container logs, exec, attach, port-forward, served by `wharf-kubelet-api` over this agent's
+//! pods) and the files the kubelet manages in every container (`/etc/hosts`, `/etc/hostname`,
+//! `/etc/resolv.conf`).
 //!
 //! It talks to the Kubernetes API only through the `kube::Client` it is given, and to containers only
 //! through `wharf-container` (shims, sandboxes) and `wharf-image` (pulls, root filesystems).
@@ -19,9 +22,11 @@
 mod config;
 mod envs;
 mod error;
+mod kubelet_server;
 mod netns;
 mod node;
 mod pod;
+mod podfiles;
 mod probes;
 mod state;
 pub mod stats;
@@ -29,6 +34,7 @@ mod volumes;
 
 pub use config::{AgentConfig, PodNetworkHandle};
 pub use error::{Error, Result};
+pub use podfiles::DnsSettings;
 pub use stats::{ContainerStats, PodStats};
 
 use std::collections::HashMap;
@@ -60,6 +66,12 @@ pub(crate) struct Inner {
     pub pull_backoff: std::sync::Mutex<PullBackoff>,
     pub runtime: wharf_container::RuntimeConfig,
     pub stats: RwLock<HashMap<String, PodStats>>,
+    /// The pods bound to this node, for the kubelet API.
+    pub pods: kubelet_server::PodIndex,
+    /// The kubelet API's listener, bound by [`Agent::new`] and served by [`Agent::run`].
+    pub kubelet_listener: std::sync::Mutex<Option<std::net::TcpListener>>,
+    /// The cluster DNS settings written into pods' `/etc/resolv.conf`.
+    pub dns: DnsSettings,
 }
 
 impl Inner {
@@ -80,9 +92,29 @@ struct Worker {
 }
 
 impl Agent {
-    /// Opens the agent's state (image store, runtime root) under `cfg.root_dir`.
-    pub fn new(client: kube::Client, cfg: AgentConfig) -> Result<Agent> {
+    /// Opens the agent's state (image store, runtime root) under `cfg.root_dir` and, with a
+    /// serving certificate, binds the kubelet API's port (`cfg.kubelet_port` 0 picks a free one;
+    /// see [`Agent::kubelet_port`]).
+    pub fn new(client: kube::Client, mut cfg: AgentConfig) -> Result<Agent> {
         std::fs::create_dir_all(&cfg.root_dir).map_err(|e| Error::io("create", &cfg.root_dir, e))?;
+        let kubelet_listener = match cfg.serving_cert {
+            Some(_) => {
+                let addr = format!("{}:{}", cfg.node_ip, cfg.kubelet_port);
+                let l = match &cfg.netns {
+                    Some(netns) => {
+                        let sock: std::net::SocketAddr = addr.parse().map_err(|e| Error::Listen { addr: addr.clone(), source: std::io::Error::other(format!("{e}")) })?;
+                        wharf_net::bind_tcp_in(netns, sock).map_err(|e| Error::Listen { addr: addr.clone(), source: std::io::Error::other(e.to_string()) })?
+                    }
+                    None => std::net::TcpListener::bind(&addr).map_err(|source| Error::Listen { addr: addr.clone(), source })?,
+                };
+                l.set_nonblocking(true).map_err(|source| Error::Listen { addr: addr.clone(), source })?;
+                cfg.kubelet_port = l.local_addr().map_err(|source| Error::Listen { addr, source })?.port();
+                Some(l)
+            }
+            None => None,
+        };
+        let host_resolv_conf = std::fs::read_to_string(&cfg.host_resolv_conf).unwrap_or_default();
+        let dns = DnsSettings { cluster_dns: cfg.cluster_dns.clone(), cluster_domain: cfg.cluster_domain.clone(), host_resolv_conf };
         let registry = RegistryClient::new(ClientConfig {
             insecure_registries: cfg.insecure_registries.clone(),
             extra_ca_pem: cfg.registry_ca_pem.clone(),
@@ -98,6 +130,9 @@ impl Agent {
                 pull_backoff: std::sync::Mutex::new(PullBackoff::default()),
                 runtime,
                 stats: RwLock::new(HashMap::new()),
+                pods: kubelet_server::PodIndex::default(),
+                kubelet_listener: std::sync::Mutex::new(kubelet_listener),
+                dns,
             }),
         })
     }
@@ -105,6 +140,11 @@ impl Agent {
     /// The node's name.
     pub fn node_name(&self) -> &str {
         &self.inner.cfg.node_name
+    }
+
+    /// The port the kubelet API listens on (advertised in the Node's status).
+    pub fn kubelet_port(&self) -> u16 {
+        self.inner.cfg.kubelet_port
     }
 
     /// Latest CPU/memory statistics of every pod on this node (refreshed about every 10 s).
@@ -116,6 +156,8 @@ impl Agent {
     pub async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<()> {
         let inner = self.inner.clone();
         wharf_container::cgroups::ensure(&inner.cfg.cgroup_parent, &inner.cfg.cgroup_budget())?;
+        let (api_stop, api_stop_rx) = watch::channel(false);
+        let api = Self::start_kubelet_api(&inner, api_stop_rx)?;
         node::register(&inner).await?;
         tracing::info!(node = %inner.cfg.node_name, "node registered");
         let heartbeat = tokio::spawn(node::heartbeat(inner.clone()));
@@ -149,6 +191,7 @@ impl Agent {
                 }
                 Event::InitDone => {
                     let all = listing.take().unwrap_or_default();
+                    inner.pods.reset(&all);
                     let live: std::collections::HashSet<String> = all.iter().filter_map(|p| p.metadata.uid.clone()).collect();
                     // Pods gone while we were not watching: tear them down.
                     for (uid, w) in workers.iter() {
@@ -166,8 +209,12 @@ impl Agent {
                         Self::dispatch(&inner, &mut workers, p, &wstop_rx);
                     }
                 }
-                Event::Apply(p) => Self::dispatch(&inner, &mut workers, p, &wstop_rx),
+                Event::Apply(p) => {
+                    inner.pods.upsert(&p);
+                    Self::dispatch(&inner, &mut workers, p, &wstop_rx)
+                }
                 Event::Delete(p) => {
+                    inner.pods.remove(&p);
                     if let Some(w) = p.metadata.uid.as_ref().and_then(|u| workers.get(u)) {
                         let _ = w.tx.send(None);
                     }
@@ -181,6 +228,10 @@ impl Agent {
             let _ = w.task.await;
         }
         heartbeat.abort();
+        let _ = api_stop.send(true);
+        if let Some(api) = api {
+            let _ = api.await;
+        }
         if inner.cfg.stop_pods_on_shutdown {
             // Every container is gone: the node's cgroup budget goes too.
             let parent = inner.cfg.cgroup_parent.clone();
@@ -190,6 +241,19 @@ impl Agent {
             }
         }
         Ok(())
+    }
+
+    /// Starts serving the kubelet API on the listener bound by [`Agent::new`] (if any).
+    fn start_kubelet_api(inner: &Arc<Inner>, stop: watch::Receiver<bool>) -> Result<Option<tokio::task::JoinHandle<()>>> {
+        let listener = inner.kubelet_listener.lock().ok().and_then(|mut l| l.take());
+        let (Some(listener), Some((cert, key))) = (listener, inner.cfg.serving_cert.as_ref()) else { return Ok(None) };
+        let ca = inner.cfg.client_ca_pem.clone().ok_or_else(|| Error::Config("the kubelet api needs the client CA of the API server".into()))?;
+        let tls = wharf_kubelet_api::server_config(&ca, cert, key)?;
+        let addr = format!("{}:{}", inner.cfg.node_ip, inner.cfg.kubelet_port);
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(|source| Error::Listen { addr: addr.clone(), source })?;
+        let runtime = Arc::new(kubelet_server::AgentRuntime { inner: inner.clone() });
+        tracing::info!(node = %inner.cfg.node_name, %addr, "kubelet api serving");
+        Ok(Some(tokio::spawn(wharf_kubelet_api::serve(listener, tls, runtime, stop))))
     }
 
     fn dispatch(inner: &Arc<Inner>, workers: &mut HashMap<String, Worker>, p: Pod, stop: &watch::Receiver<bool>) {

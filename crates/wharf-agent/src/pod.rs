@@ -581,6 +581,14 @@ impl PodRun {
             }
             mounts.push(Mount::bind(src_path.to_string_lossy().into_owned(), vm.mount_path.clone(), vm.read_only.unwrap_or(false)));
         }
+        // The kubelet-managed /etc files, unless the container mounts its own there.
+        let pod_ip = pod.status.as_ref().and_then(|s| s.pod_ip.clone());
+        let managed = crate::podfiles::prepare(pod, &self.dir, pod_ip.as_deref(), &inner.dns).map_err(|e| ("CreateContainerConfigError".to_string(), format!("writing /etc files: {e}")))?;
+        for m in managed {
+            if !mounts.iter().any(|x: &Mount| x.destination == m.destination) {
+                mounts.push(m);
+            }
+        }
         let cgroup_path = cgroups::container_path(&cfg.cgroup_parent, &self.uid, &c.name);
         let cspec = ContainerSpec {
             args,
@@ -610,7 +618,7 @@ impl PodRun {
         let id = format!("{short}-{}-{attempt}", c.name);
         let bundle = self.dir.join("containers").join(format!("{}-{attempt}", c.name));
         let pod_name = pod.metadata.name.clone().unwrap_or_default();
-        let log_path = cfg.log_dir.join(format!("{ns}_{pod_name}_{}", self.uid)).join(&c.name).join(format!("{attempt}.log"));
+        let log_path = crate::kubelet_server::log_path(&cfg.log_dir, &ns, &pod_name, &self.uid, &c.name, attempt);
         let shim_cfg = ShimConfig {
             id: id.clone(),
             bundle: bundle.clone(),

@@ -97,6 +97,25 @@ enum Cmd {
     Fsync(FsyncArgs),
     /// Scheduling at scale: Deployments over simulated nodes, time until every pod is Running.
     Sched(SchedArgs),
+    /// Real containers on one node agent: pods created N at a time, create→Running latency
+    /// (spawn with `--server-arg=--nodes=1 --server-arg=--insecure-registry=HOST:PORT`, root).
+    Agent(AgentArgs),
+}
+
+#[derive(Args, Clone)]
+struct AgentArgs {
+    /// Image every pod runs (pulled once by a warm-up pod before measuring).
+    #[arg(long)]
+    image: String,
+    /// Pods to create.
+    #[arg(long, default_value_t = 100)]
+    pods: usize,
+    /// Pods in flight at a time (each worker creates a pod and waits until it is Running).
+    #[arg(long, default_value_t = 10)]
+    concurrency: usize,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 600.0)]
+    timeout_s: f64,
 }
 
 #[derive(Args, Clone)]
@@ -1373,6 +1392,148 @@ async fn run_sched(ctx: &mut Ctx, a: &SchedArgs) -> Result<Value> {
     }))
 }
 
+/// Polls a pod until its phase is Running; the time it took.
+async fn until_running(c: &mut Client, ns: &str, name: &str, deadline: Instant) -> Result<f64> {
+    let t = Instant::now();
+    loop {
+        let (st, body) = c.call(Method::GET, &format!("/api/v1/namespaces/{ns}/pods/{name}"), None).await?;
+        if st == StatusCode::OK && serde_json::from_slice::<Value>(&body)?.pointer("/status/phase").and_then(Value::as_str) == Some("Running") {
+            return Ok(t.elapsed().as_secs_f64());
+        }
+        if Instant::now() > deadline {
+            bail!("pod {ns}/{name} not Running in time");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Memory of the processes a spawned server's node agents started (shims, pause processes and
+/// the containers under them: every process whose command line names the data directory, plus
+/// their descendants), per pod. Anonymous memory is the honest per-pod cost: the shims share
+/// the binary's file pages.
+fn helper_memory(dir: &Path, pods: usize) -> Value {
+    let needle = dir.to_string_lossy().into_owned();
+    let mut parent: BTreeMap<u32, u32> = BTreeMap::new();
+    let mut roots = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let ppid = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).and_then(|p| p.parse().ok()).unwrap_or(0);
+        parent.insert(pid, ppid);
+        let cmd = String::from_utf8_lossy(&cmd);
+        // The server itself (`wharf up --data-dir DIR`) is measured separately.
+        if cmd.contains(&needle) && !cmd.split('\0').any(|a| a == "up") {
+            roots.push(pid);
+        }
+    }
+    let under = |mut p: u32| {
+        for _ in 0..64 {
+            if roots.contains(&p) {
+                return true;
+            }
+            match parent.get(&p) {
+                Some(pp) if *pp > 1 => p = *pp,
+                _ => return false,
+            }
+        }
+        false
+    };
+    let (mut n, mut rss, mut anon) = (0u64, 0u64, 0u64);
+    for pid in parent.keys() {
+        if under(*pid) {
+            if let Some((r, _, a, _)) = proc_rss_kib(*pid) {
+                n += 1;
+                rss += r;
+                anon += a;
+            }
+        }
+    }
+    json!({"processes": n, "rss_mib": r3(rss as f64 / 1024.0), "anon_mib": r3(anon as f64 / 1024.0),
+           "anon_kib_per_pod": r3(anon as f64 / pods.max(1) as f64)})
+}
+
+fn bench_pod(name: &str, image: &str) -> Bytes {
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"terminationGracePeriodSeconds": 0, "containers": [{"name": "c", "image": image, "command": ["sleep", "3600"]}]}});
+    Bytes::from(pod.to_string())
+}
+
+async fn run_agent(ctx: &mut Ctx, a: &AgentArgs) -> Result<Value> {
+    let deadline = Instant::now() + Duration::from_secs_f64(a.timeout_s);
+    let mut admin = Client::connect(&ctx.target, false).await?;
+    loop {
+        let (st, body) = admin.call(Method::GET, "/api/v1/nodes", None).await?;
+        let ready = st == StatusCode::OK
+            && serde_json::from_slice::<Value>(&body)?["items"].as_array().is_some_and(|items| {
+                items.iter().any(|n| n.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")))
+            });
+        if ready {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("no Ready node (spawn with --server-arg=--nodes=1)");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ns = format!("agent-{}", rand_hex());
+    ensure_namespace(&mut admin, &ns).await?;
+    // Warm the image (pull + unpack) so the measurement is of the agent, not the registry.
+    let (st, b) = admin.call(Method::POST, &format!("/api/v1/namespaces/{ns}/pods"), Some(bench_pod("warm", &a.image))).await?;
+    if st != StatusCode::CREATED {
+        bail!("create warm-up pod: {st} {}", short(&b));
+    }
+    let warm_s = until_running(&mut admin, &ns, "warm", deadline).await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let idle = rss_json(&ctx.pids);
+    let meter = Meter::start(&ctx.pids);
+    let t0 = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for mut c in connect_clients(&ctx.target, a.concurrency.max(1), false, None).await? {
+        let (ns, image, next, total) = (ns.clone(), a.image.clone(), next.clone(), a.pods);
+        workers.push(tokio::spawn(async move {
+            let mut lats = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if i >= total {
+                    return Ok::<_, anyhow::Error>(lats);
+                }
+                let name = format!("p{i}");
+                let t = Instant::now();
+                let (st, b) = c.call(Method::POST, &format!("/api/v1/namespaces/{ns}/pods"), Some(bench_pod(&name, &image))).await?;
+                if st != StatusCode::CREATED {
+                    bail!("create {name}: {st} {}", short(&b));
+                }
+                until_running(&mut c, &ns, &name, deadline).await?;
+                lats.push(t.elapsed().as_secs_f64());
+            }
+        }));
+    }
+    let mut lat = Vec::new();
+    for w in workers {
+        lat.extend(w.await??);
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = meter.finish(a.pods);
+    let loaded = rss_json(&ctx.pids);
+    let helpers = ctx.spawned.as_ref().map(|s| helper_memory(&s.dir, a.pods + 1)).unwrap_or(Value::Null);
+    lat.sort_by(f64::total_cmp);
+    let (st, b) = admin.call(Method::DELETE, &format!("/api/v1/namespaces/{ns}"), None).await?;
+    if !st.is_success() {
+        eprintln!("agent: deleting namespace {ns}: {st} {}", short(&b));
+    }
+    Ok(json!({
+        "pods": a.pods, "concurrency": a.concurrency, "image": a.image,
+        "warm_up_pull_and_run_s": r3(warm_s),
+        "create_to_running_s": lat_summary(&lat),
+        "wall_s": r3(wall), "pods_per_s": r3(a.pods as f64 / wall),
+        "rss_idle_after_warm_up": idle, "rss_with_pods_running": loaded,
+        "per_pod_processes": helpers,
+        "cpu": cpu,
+    }))
+}
+
 fn run_fsync(a: &FsyncArgs) -> Result<Value> {
     let path = a.dir.join(format!(".wharf-bench-fsync-{}", std::process::id()));
     let mut f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).open(&path).with_context(|| format!("creating {}", path.display()))?;
@@ -1441,6 +1602,7 @@ fn main() -> Result<()> {
             Cmd::Fill(a) => run_fill(&mut ctx, a).await,
             Cmd::Compare(a) => run_compare(&mut ctx, a).await,
             Cmd::Sched(a) => run_sched(&mut ctx, a).await,
+            Cmd::Agent(a) => run_agent(&mut ctx, a).await,
             Cmd::Rss { .. } | Cmd::Fsync(_) => Err(anyhow!("unreachable")),
         }
     });
@@ -1451,6 +1613,7 @@ fn main() -> Result<()> {
         Cmd::Fill(_) => "fill",
         Cmd::Compare(_) => "compare",
         Cmd::Sched(_) => "sched",
+        Cmd::Agent(_) => "agent",
         _ => "",
     };
     out.insert("cmd".into(), json!(cmd_name));

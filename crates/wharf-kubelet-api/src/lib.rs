@@ -1,12 +1,14 @@
 //! The kubelet's HTTPS API, generic over the node runtime: container logs read from CRI log
 //! files (`/containerLogs`), exec and attach over WebSocket (`/exec`, `/attach`, channel
 //! protocols `v5.channel.k8s.io` and `v4.channel.k8s.io`) and port-forward over WebSocket
-//! (`/portForward`, `portforward.k8s.io`). Only the API server's kubelet-client certificate
-//! is admitted. The node agent implements [`NodeRuntime`] and calls [`serve`].
+//! (`/portForward`, `portforward.k8s.io`) or SPDY/3.1 as kubectl speaks it (tunnelled through a
+//! WebSocket as `SPDY/3.1+portforward.k8s.io`, or on an `Upgrade: SPDY/3.1` connection). Only
+//! the API server's kubelet-client certificate is admitted. The node agent implements [`NodeRuntime`] and calls [`serve`].
 
 pub mod logs;
 pub mod portforward;
 mod server;
+pub mod spdy;
 pub mod stream;
 pub mod tls;
 pub mod ws;

@@ -4,7 +4,7 @@
 //! (two bytes, little endian).
 //!
 //! kubectl 1.32 itself tunnels SPDY/3.1 through its WebSocket (`SPDY/3.1+portforward.k8s.io`)
-//! or falls back to SPDY; that framing is not implemented here (see the crate report).
+//! or falls back to SPDY; both are served by [`crate::spdy`].
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;

@@ -211,7 +211,46 @@ async fn remote_command(runtime: Arc<dyn NodeRuntime>, exec: bool, pod: PodRef, 
     resp
 }
 
+fn is_spdy_upgrade(h: &http::HeaderMap) -> bool {
+    h.get_all(header::UPGRADE).iter().filter_map(|v| v.to_str().ok()).any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(crate::spdy::UPGRADE_TOKEN)))
+}
+
 async fn port_forward(runtime: Arc<dyn NodeRuntime>, pod: PodRef, query: &[(String, String)], mut req: Request<Incoming>) -> Response<Body> {
+    // kubectl's SPDY: tunnelled through a WebSocket (its default), or on an upgraded connection.
+    if ws::is_upgrade(req.headers()) && ws::choose_protocol(req.headers(), &[crate::spdy::WS_TUNNEL_PROTOCOL]).is_some() {
+        let resp = match switching(&req, crate::spdy::WS_TUNNEL_PROTOCOL) {
+            Ok(r) => r,
+            Err(r) => return *r,
+        };
+        let upgrade = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            match upgrade.await {
+                Ok(up) => crate::spdy::serve_ws_tunnel(TokioIo::new(up), pod, runtime).await,
+                Err(e) => tracing::debug!(error = %e, "port-forward upgrade failed"),
+            }
+        });
+        return resp;
+    }
+    if is_spdy_upgrade(req.headers()) {
+        let offered = req.headers().get_all("x-stream-protocol-version").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|p| p.trim() == crate::spdy::STREAM_PROTOCOL);
+        if !offered {
+            return status(400, "BadRequest", &format!("port-forward needs X-Stream-Protocol-Version {}", crate::spdy::STREAM_PROTOCOL));
+        }
+        let mut r = Response::new(Full::new(Bytes::new()).boxed());
+        *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let h = r.headers_mut();
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        h.insert(header::UPGRADE, HeaderValue::from_static(crate::spdy::UPGRADE_TOKEN));
+        h.insert("x-stream-protocol-version", HeaderValue::from_static(crate::spdy::STREAM_PROTOCOL));
+        let upgrade = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            match upgrade.await {
+                Ok(up) => crate::spdy::serve_spdy(TokioIo::new(up), pod, runtime).await,
+                Err(e) => tracing::debug!(error = %e, "port-forward upgrade failed"),
+            }
+        });
+        return r;
+    }
     let protocol = match negotiate(&req, crate::portforward::PROTOCOLS) {
         Ok(p) => p,
         Err(r) => return *r,

@@ -310,16 +310,13 @@ async fn up(args: UpArgs) -> Result<()> {
         ..SimConfig::new(args.simulated_nodes)
     });
     let nodes = nodes::LocalNodes::create(nodes::NodesPlan {
+        cp: &cp,
         data_dir: &args.data_dir,
         count: args.nodes,
         vpc_cidr: args.vpc_cidr,
         region: &args.region,
         insecure_registries: &args.insecure_registries,
-        own_registry: (
-            cp.endpoint().trim_start_matches("https://").to_string(),
-            cp.ca_pem.clone(),
-            wharf_image::Credentials { username: "AWS".into(), password: registry_admin_token },
-        ),
+        registry_credentials: wharf_image::Credentials { username: "AWS".into(), password: registry_admin_token },
     })?;
     let service_cidr = parse_cidr(&args.service_cidr)?;
     let dns_ip = cluster_dns_ip(service_cidr);

@@ -21,16 +21,18 @@ pub struct LocalNodes {
     instances: Vec<(String, std::net::Ipv4Addr, std::path::PathBuf)>,
 }
 
-/// What the local nodes need from `wharf up`'s flags.
+/// What the local nodes need from `wharf up`.
 pub struct NodesPlan<'a> {
+    /// The cluster they join (kubelet serving certificates, Wharf's registry address and CA).
+    pub cp: &'a wharf_apiserver::ControlPlane,
     pub data_dir: &'a Path,
     pub count: usize,
     pub vpc_cidr: Ipv4Cidr,
     pub region: &'a str,
     pub insecure_registries: &'a [String],
-    /// Wharf's own registry: its `host:port`, the CA its certificate chains to, and the
-    /// credential nodes pull with (EKS nodes pull from ECR with their node role).
-    pub own_registry: (String, String, wharf_image::Credentials),
+    /// The credential nodes pull from Wharf's own registry with (EKS nodes pull from ECR with
+    /// their node role).
+    pub registry_credentials: wharf_image::Credentials,
 }
 
 /// A short tag unique to a data directory, so several `wharf up` on one machine name their
@@ -63,12 +65,21 @@ impl LocalNodes {
                 .with_context(|| format!("creating the instance of {name}"))?;
             let mut cfg = AgentConfig::new(&name, plan.data_dir.join("nodes").join(&name), wharf_container::ShimCommand::new(&exe, &["shim"]));
             cfg.insecure_registries = plan.insecure_registries.to_vec();
-            let (host, ca_pem, creds) = &plan.own_registry;
-            cfg.registry_ca_pem.push(ca_pem.clone().into_bytes());
-            cfg.node_credentials.push((host.clone(), creds.clone()));
+            let cp = plan.cp;
+            cfg.registry_ca_pem.push(cp.ca_pem.clone().into_bytes());
+            cfg.node_credentials.push((cp.endpoint().trim_start_matches("https://").to_string(), plan.registry_credentials.clone()));
             cfg.stop_pods_on_shutdown = true;
             cfg.cgroup_parent = format!("/wharf/{name}-{tag}");
             cfg.node_ip = instance.address().to_string();
+            // The kubelet API on the instance's address, port 10250 as on EKS, with a serving
+            // certificate from the cluster CA; the API server's kubelet client is the only caller.
+            let serving = cp
+                .issue_kubelet_serving_cert(&[name.clone()], &[std::net::IpAddr::V4(instance.address())])
+                .context("issuing a kubelet serving certificate")?;
+            cfg.serving_cert = Some((serving.cert_pem, serving.key_pem));
+            cfg.client_ca_pem = Some(cp.ca_pem.clone());
+            cfg.kubelet_port = 10250;
+            cfg.netns = Some(instance.netns_path().to_path_buf());
             cfg.network = Some(PodNetworkHandle(Arc::new(instance.pods().clone())));
             let zone = ZONE_SUFFIXES[instance.config().zone % ZONE_SUFFIXES.len()];
             cfg.labels.insert("topology.kubernetes.io/region".into(), plan.region.to_string());
