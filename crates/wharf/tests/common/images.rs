@@ -19,7 +19,7 @@ pub fn is_root() -> bool {
 }
 
 const APPLETS: &[&str] = &[
-    "sh", "echo", "sleep", "cat", "dd", "touch", "test", "false", "true", "env", "ls", "trap", "kill", "nc", "httpd", "wget", "hostname", "seq", "head", "tail", "grep", "printf", "mkdir", "date", "tty", "nslookup",
+    "sh", "echo", "sleep", "cat", "dd", "touch", "test", "false", "true", "env", "ls", "trap", "kill", "nc", "httpd", "wget", "hostname", "seq", "head", "tail", "grep", "printf", "mkdir", "date", "tty", "nslookup", "sed",
 ];
 
 fn sha(b: &[u8]) -> String {
@@ -145,18 +145,25 @@ impl Drop for Registry {
     }
 }
 
-/// `wharf up --nodes 1` on a data directory that outlives restarts of the process.
+/// `wharf up --nodes N` (1 unless [`Node::start_many`]) on a data directory that outlives
+/// restarts of the process.
 pub struct Node {
     child: Option<Child>,
     pub dir: PathBuf,
     registry: String,
+    count: usize,
     /// The VPC block of this node's `wharf up` (unique among concurrent tests).
     pub vpc_cidr: String,
 }
 
 impl Node {
     pub fn start(dir: &Path, registry: &str) -> Node {
-        let mut n = Node { child: None, dir: dir.to_path_buf(), registry: registry.into(), vpc_cidr: super::test_vpc_cidr() };
+        Self::start_many(dir, registry, 1)
+    }
+
+    /// `count` node agents (`wharf-node-0` …), each in its own VPC instance.
+    pub fn start_many(dir: &Path, registry: &str, count: usize) -> Node {
+        let mut n = Node { child: None, dir: dir.to_path_buf(), registry: registry.into(), count, vpc_cidr: super::test_vpc_cidr() };
         n.launch();
         n
     }
@@ -165,7 +172,7 @@ impl Node {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
             .args(["up", "--data-dir"])
             .arg(&self.dir)
-            .args(["--listen", "127.0.0.1:0", "--nodes", "1", "--insecure-registry", &self.registry, "--vpc-cidr", &self.vpc_cidr])
+            .args(["--listen", "127.0.0.1:0", "--nodes", &self.count.to_string(), "--insecure-registry", &self.registry, "--vpc-cidr", &self.vpc_cidr])
             .env("WHARF_LOG", "warn,wharf_agent=info")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -191,7 +198,10 @@ impl Node {
             }
         }
         self.child = Some(child);
-        eventually(60, "node wharf-node-0 Ready", || self.get("node/wharf-node-0", "{.status.conditions[?(@.type=='Ready')].status}") == "True");
+        for i in 0..self.count {
+            let node = format!("node/wharf-node-{i}");
+            eventually(60, &format!("{node} Ready"), || self.get(&node, "{.status.conditions[?(@.type=='Ready')].status}") == "True");
+        }
     }
 
     pub fn kubeconfig(&self) -> PathBuf {
