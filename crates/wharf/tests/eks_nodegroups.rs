@@ -72,6 +72,27 @@ fn ready(n: &serde_json::Value) -> bool {
     n["status"]["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
 }
 
+/// Stops `wharf up` gracefully (which stops the node agents and removes their instances and
+/// the VPC), and whatever happens removes the VPC's kernel objects left by a killed server.
+struct Guard {
+    wharf: Wharf,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.wharf.stop();
+        let tag = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            self.wharf.dir.hash(&mut h);
+            format!("{:08x}", h.finish() & 0xffff_ffff)
+        };
+        if let Err(e) = wharf_net::Vpc::cleanup(&tag, &self.wharf.dir.join("vpc")) {
+            eprintln!("cleaning up the VPC: {e}");
+        }
+    }
+}
+
 #[test]
 fn node_groups_run_ready_labelled_nodes_that_scale_in_and_go_away_through_the_aws_cli() {
     if !is_root() {
@@ -79,8 +100,9 @@ fn node_groups_run_ready_labelled_nodes_that_scale_in_and_go_away_through_the_aw
         return;
     }
     let vpc = common::test_vpc_cidr();
-    let w = Wharf::start_flags(&["--vpc-cidr", &vpc]);
-    let env = aws_env(&w);
+    let guard = Guard { wharf: Wharf::start_flags(&["--vpc-cidr", &vpc]) };
+    let w = &guard.wharf;
+    let env = aws_env(w);
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"eks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     let cluster_role = aws(&env, &["iam", "create-role", "--role-name", "eks-cluster", "--assume-role-policy-document", trust, "--query", "Role.Arn", "--output", "text"]).trim().to_string();
     let node_role = aws(&env, &["iam", "create-role", "--role-name", "eks-nodes", "--assume-role-policy-document", trust, "--query", "Role.Arn", "--output", "text"]).trim().to_string();
