@@ -165,6 +165,17 @@ fn node_groups_run_ready_labelled_nodes_that_scale_in_and_go_away_through_the_aw
     let o = run("aws", &env, &["eks", "delete-cluster", "--name", "ng"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("ResourceInUseException"), "{}", String::from_utf8_lossy(&o.stderr));
 
+    // One pod bound to each node: scale-in evicts the one on the node that goes.
+    for (i, n) in ns.iter().enumerate() {
+        let name = n["metadata"]["name"].as_str().expect("name");
+        let pod = format!(
+            r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"p{i}","namespace":"default"}},"spec":{{"nodeName":"{name}","containers":[{{"name":"c","image":"127.0.0.1:1/none:1"}}]}}}}"#
+        );
+        let file = w.dir.join(format!("p{i}.json"));
+        std::fs::write(&file, pod).expect("write pod");
+        kubectl(&env, &kc, &["apply", "-f", file.to_str().expect("path")]);
+    }
+
     // Scale in to one node and relabel.
     let upd = json(&aws(
         &env,
@@ -180,6 +191,9 @@ fn node_groups_run_ready_labelled_nodes_that_scale_in_and_go_away_through_the_aw
     assert!(ready(&left[0]));
     assert_eq!(left[0]["metadata"]["labels"]["tier"], "gold");
     assert!(left[0]["metadata"]["labels"].get("team").is_none(), "{}", left[0]["metadata"]["labels"]);
+    let kept = left[0]["metadata"]["name"].as_str().expect("name").to_string();
+    let pods = kubectl(&env, &kc, &["get", "pods", "-o", "jsonpath={range .items[*]}{.spec.nodeName}{\"\\n\"}{end}"]);
+    assert_eq!(pods.lines().collect::<Vec<_>>(), vec![kept.as_str()], "only the pod of the remaining node is left");
 
     aws(&env, &["eks", "delete-nodegroup", "--cluster-name", "ng", "--nodegroup-name", "workers"]);
     aws(&env, &["eks", "wait", "nodegroup-deleted", "--cluster-name", "ng", "--nodegroup-name", "workers"]);
