@@ -260,7 +260,7 @@ impl NodegroupRunner {
         cfg.labels.insert("topology.kubernetes.io/zone".into(), subnet.availability_zone.clone());
         cfg.labels.insert("topology.k8s.aws/zone-id".into(), subnet.availability_zone.clone());
         let (stop, stop_rx) = watch::channel(false);
-        let client = cp.client(UserInfo::new(&format!("system:node:{name}"), &["system:nodes"]));
+        let client = cp.client(UserInfo::new(format!("system:node:{name}"), &["system:nodes"]));
         let node = name.to_string();
         let rx = stop_rx.clone();
         let agent = tokio::spawn(async move {
@@ -480,6 +480,7 @@ async fn drain(admin: &kube::Client, node: &str) -> Result<(), HostError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
