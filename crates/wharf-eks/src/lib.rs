@@ -290,6 +290,7 @@ impl Eks {
                 let st = &self.inner.state;
                 delete_prefix(st, &model::entries_prefix(name)).await?;
                 delete_prefix(st, &model::updates_prefix(name)).await?;
+                delete_prefix(st, &nodegroup::cluster_nodegroup_updates_prefix(name)).await?;
                 if let Some((_, rev)) = st.get::<ClusterRecord>(&key).await? {
                     st.delete_if(&key, rev).await?;
                 }

@@ -258,7 +258,6 @@ impl NodegroupRunner {
         cfg.max_pods = spec.instance_type.max_pods();
         cfg.labels.extend(spec.labels.clone());
         cfg.labels.insert("topology.kubernetes.io/zone".into(), subnet.availability_zone.clone());
-        cfg.labels.insert("topology.k8s.aws/zone-id".into(), subnet.availability_zone.clone());
         let (stop, stop_rx) = watch::channel(false);
         let client = cp.client(UserInfo::new(format!("system:node:{name}"), &["system:nodes"]));
         let node = name.to_string();
