@@ -76,6 +76,8 @@ fn ready(n: &serde_json::Value) -> bool {
 /// the VPC), and whatever happens removes the VPC's kernel objects left by a killed server.
 struct Guard {
     wharf: Wharf,
+    /// Keeps the data directory across restarts; removed last.
+    _dir: tempfile::TempDir,
 }
 
 impl Drop for Guard {
@@ -100,7 +102,9 @@ fn node_groups_run_ready_labelled_nodes_that_scale_in_and_go_away_through_the_aw
         return;
     }
     let vpc = common::test_vpc_cidr();
-    let guard = Guard { wharf: Wharf::start_flags(&["--vpc-cidr", &vpc]) };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flags = ["--vpc-cidr", vpc.as_str()];
+    let mut guard = Guard { wharf: Wharf::start_in_flags(dir.path(), &flags), _dir: dir };
     let w = &guard.wharf;
     let env = aws_env(w);
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"eks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
@@ -160,6 +164,32 @@ fn node_groups_run_ready_labelled_nodes_that_scale_in_and_go_away_through_the_aw
     }
     zones.sort();
     assert_eq!(zones, vec!["us-east-1a", "us-east-1b"], "spread over the subnets' zones");
+
+    // A restart brings the same nodes back (same instances, names and addresses), Ready.
+    let before: Vec<String> = ns.iter().map(|n| n["metadata"]["name"].as_str().expect("name").to_string()).collect();
+    guard.wharf.stop();
+    guard.wharf = Wharf::start_in_flags(guard._dir.path(), &flags);
+    let w = &guard.wharf;
+    let env = aws_env(w);
+    aws(&env, &["eks", "wait", "nodegroup-active", "--cluster-name", "ng", "--nodegroup-name", "workers"]);
+    aws(&env, &["eks", "update-kubeconfig", "--name", "ng", "--kubeconfig", kc.to_str().expect("path")]);
+    // The Node objects outlive the restart: a fresh Ready heartbeat proves a new agent runs.
+    let heartbeat = |n: &serde_json::Value| {
+        n["status"]["conditions"].as_array().and_then(|c| c.iter().find(|c| c["type"] == "Ready")).map(|c| c["lastHeartbeatTime"].to_string()).unwrap_or_default()
+    };
+    let stale: Vec<(String, String)> = nodes(&env, &kc).iter().map(|n| (n["metadata"]["name"].as_str().unwrap_or_default().to_string(), heartbeat(n))).collect();
+    eventually(90, "the node group's nodes Ready again after the restart", || {
+        let ns = nodes(&env, &kc);
+        let mut names: Vec<String> = ns
+            .iter()
+            .filter(|n| ready(n) && !stale.iter().any(|(name, hb)| n["metadata"]["name"] == name.as_str() && *hb == heartbeat(n)))
+            .map(|n| n["metadata"]["name"].as_str().unwrap_or_default().to_string())
+            .collect();
+        names.sort();
+        let mut want = before.clone();
+        want.sort();
+        names == want && ns.len() == 2
+    });
 
     // EKS refuses to delete a cluster with node groups.
     let o = run("aws", &env, &["eks", "delete-cluster", "--name", "ng"]);
