@@ -45,6 +45,9 @@ pub enum EksError {
 /// `Result` with [`EksError`].
 pub type Result<T, E = EksError> = std::result::Result<T, E>;
 
+/// How long a DEGRADED node group waits before the host is asked again.
+const NODEGROUP_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Why the host failed; the message becomes the cluster's health issue.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
@@ -307,6 +310,16 @@ impl Eks {
         tokio::spawn(async move { this.reconcile_nodegroup(&cluster, &name).await });
     }
 
+    /// Reconciles one node group again after [`NODEGROUP_RETRY`].
+    fn retry_nodegroup_later(&self, cluster: &str, name: &str) {
+        let this = self.clone();
+        let (cluster, name) = (cluster.to_string(), name.to_string());
+        tokio::spawn(async move {
+            tokio::time::sleep(NODEGROUP_RETRY).await;
+            this.spawn_reconcile_nodegroup(&cluster, &name);
+        });
+    }
+
     /// Drives one node group towards what its record says: the host runs `desiredSize`
     /// instances (status ACTIVE once all are Ready, CREATE_FAILED or DEGRADED with a health
     /// issue when not), or none while DELETING (then the record goes).
@@ -372,11 +385,15 @@ impl Eks {
                 Ok(())
             })
             .await;
-        if let Err(e) = done {
+        if let Err(e) = &done {
             tracing::error!(cluster, nodegroup = name, error = %e, "recording the node group's state failed");
         }
         if let Err(e) = outcome {
             tracing::warn!(cluster, nodegroup = name, error = %e, "EKS node group did not reach its desired size");
+            // A DEGRADED group (e.g. a drain a PodDisruptionBudget held up) is retried, as EKS does.
+            if matches!(done, Ok(Some(ref r)) if r.status == NodegroupStatus::Degraded) {
+                self.retry_nodegroup_later(cluster, name);
+            }
         }
         Ok(())
     }

@@ -317,3 +317,20 @@ async fn resume_runs_node_groups_again_after_a_restart() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_update_leaves_the_group_degraded_until_a_later_update_succeeds() {
+    let f = fixture().await;
+    f.active_cluster("c1").await;
+    let role = f.role().await;
+    f.call("POST", "/clusters/c1/node-groups", ng_body("ng", &role, 1)).await.unwrap();
+    f.ng_until("c1", "ng", Some("ACTIVE")).await;
+    f.call("POST", "/clusters/c1/node-groups/ng/update-config", json!({"labels": {"addOrUpdateLabels": {"fail": "yes"}}})).await.unwrap();
+    f.ng_until("c1", "ng", Some("DEGRADED")).await;
+    let d = f.call("GET", "/clusters/c1/node-groups/ng", json!({})).await.unwrap();
+    assert_eq!(d["nodegroup"]["health"]["issues"][0]["code"], "NodeCreationFailure");
+    f.call("POST", "/clusters/c1/node-groups/ng/update-config", json!({"labels": {"removeLabels": ["fail"]}})).await.unwrap();
+    f.ng_until("c1", "ng", Some("ACTIVE")).await;
+    let d = f.call("GET", "/clusters/c1/node-groups/ng", json!({})).await.unwrap();
+    assert_eq!(d["nodegroup"]["health"]["issues"], json!([]));
+}

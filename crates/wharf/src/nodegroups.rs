@@ -212,10 +212,13 @@ impl NodegroupRunner {
         let admin = cp.map(|cp| cp.client(UserInfo::new(MANAGER, &["system:masters"])));
         // Scale in first: the newest nodes go.
         while g.nodes.len() > desired {
-            let Some(node) = g.nodes.pop() else { break };
+            let Some(node) = g.nodes.last_mut() else { break };
+            // A node whose drain failed (a PodDisruptionBudget) stays, cordoned, and is
+            // retried on the next reconcile.
             if let Err(e) = self.remove_node(admin.as_ref(), node).await {
                 return Err(HostError(format!("scaling in: {e}")));
             }
+            g.nodes.pop();
         }
         let Some(spec) = spec else {
             self.release_group(&key)?;
@@ -345,7 +348,7 @@ impl NodegroupRunner {
 
     /// Cordons and drains `node` (evictions honour PodDisruptionBudgets), then stops its agent
     /// and proxy, removes its instance, its Node and its slot.
-    async fn remove_node(&self, admin: Option<&kube::Client>, mut node: Node) -> Result<(), HostError> {
+    async fn remove_node(&self, admin: Option<&kube::Client>, node: &mut Node) -> Result<(), HostError> {
         if let Some(admin) = admin {
             let nodes: Api<DynamicObject> = Api::all_with(admin.clone(), &node_ar());
             let cordon = serde_json::json!({ "spec": { "unschedulable": true } });
