@@ -9,7 +9,10 @@
 //! [`ClusterAuthenticator`] (IAM signature + the cluster's access entries), and access
 //! policies become RBAC objects ([`access`]) the host applies with
 //! [`ClusterHost::sync_rbac`]. [`EksService`] is the `wharf_aws::Service` to register on
-//! the front door. Knows no Kubernetes API server internals.
+//! the front door. Managed node groups ([`nodegroup`]) are records under
+//! `/eks/nodegroups/` that a second reconciler drives through
+//! [`ClusterHost::set_nodegroup`] (`CREATING → ACTIVE | CREATE_FAILED`, `UPDATING`,
+//! `DEGRADED`, `DELETING`). Knows no Kubernetes API server internals.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 

@@ -1,8 +1,8 @@
 //! EKS cluster control planes in this process: [`Host`], the `wharf_eks::ClusterHost` that
 //! gives every EKS cluster its own `ControlPlane` (listener on the host of `--listen` with a free port, datastore prefix
 //! `/clusters/<name>`, state directory `DIR/clusters/<name>`, CA and certificates) plus its
-//! scheduler and controller manager (the binary's `Components`). Node agents per cluster
-//! come with node groups.
+//! scheduler and controller manager (the binary's `Components`), and its managed node
+//! groups' node agents (`crate::nodegroups`).
 
 use std::collections::HashMap;
 use std::future::Future;
