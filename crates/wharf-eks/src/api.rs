@@ -12,6 +12,8 @@ use crate::access;
 use crate::model::{self, AccessEntryRecord, Association, ClusterRecord, ClusterStatus, Scope, UpdateRecord, VpcConfig};
 use crate::{now, principal_arn, Eks};
 
+mod nodegroups;
+
 type R = Result<Output, AwsError>;
 
 const OPERATIONS: &[&str] = &[
@@ -35,6 +37,12 @@ const OPERATIONS: &[&str] = &[
     "DisassociateAccessPolicy",
     "ListAssociatedAccessPolicies",
     "ListAccessPolicies",
+    "CreateNodegroup",
+    "DescribeNodegroup",
+    "ListNodegroups",
+    "UpdateNodegroupConfig",
+    "UpdateNodegroupVersion",
+    "DeleteNodegroup",
 ];
 
 /// The EKS API as a front-door service (signing name `eks`).
@@ -112,6 +120,12 @@ fn resolve(method: &Method, path: &str) -> Option<&'static str> {
         ("GET", ["clusters", _, "access-entries", _, "access-policies"]) => "ListAssociatedAccessPolicies",
         ("DELETE", ["clusters", _, "access-entries", _, "access-policies", _]) => "DisassociateAccessPolicy",
         ("GET", ["access-policies"]) => "ListAccessPolicies",
+        ("POST", ["clusters", _, "node-groups"]) => "CreateNodegroup",
+        ("GET", ["clusters", _, "node-groups"]) => "ListNodegroups",
+        ("GET", ["clusters", _, "node-groups", _]) => "DescribeNodegroup",
+        ("DELETE", ["clusters", _, "node-groups", _]) => "DeleteNodegroup",
+        ("POST", ["clusters", _, "node-groups", _, "update-config"]) => "UpdateNodegroupConfig",
+        ("POST", ["clusters", _, "node-groups", _, "update-version"]) => "UpdateNodegroupVersion",
         ("POST", ["tags", _]) => "TagResource",
         ("GET", ["tags", _]) => "ListTagsForResource",
         ("DELETE", ["tags", _]) => "UntagResource",
@@ -292,6 +306,12 @@ impl Service for EksService {
             "DisassociateAccessPolicy" => h.disassociate_access_policy(&req).await,
             "ListAssociatedAccessPolicies" => h.list_associated(&req).await,
             "ListAccessPolicies" => h.list_access_policies(&req).await,
+            "CreateNodegroup" => h.create_nodegroup(&req).await,
+            "DescribeNodegroup" => h.describe_nodegroup(&req).await,
+            "ListNodegroups" => h.list_nodegroups(&req).await,
+            "UpdateNodegroupConfig" => h.update_nodegroup_config(&req).await,
+            "UpdateNodegroupVersion" => h.update_nodegroup_version(&req).await,
+            "DeleteNodegroup" => h.delete_nodegroup(&req).await,
             _ => Err(Protocol::RestJson.unknown_operation(operation)),
         }
     }
@@ -464,6 +484,10 @@ impl Handlers<'_> {
     async fn delete_cluster(&self, req: &Req) -> R {
         let name = req.seg(1).to_string();
         self.authorize("DeleteCluster", &self.cluster_arn(&name)).await?;
+        let groups = self.nodegroup_names(&name).await?;
+        if !groups.is_empty() {
+            return Err(in_use(format!("Cluster has nodegroups attached: {}", groups.join(", "))));
+        }
         let key = model::cluster_key(&name);
         let rec = self
             .eks
@@ -605,11 +629,14 @@ impl Handlers<'_> {
     async fn describe_update(&self, req: &Req) -> R {
         let name = req.seg(1);
         self.authorize("DescribeUpdate", &self.cluster_arn(name)).await?;
-        if req.q("nodegroupName").is_some() || req.q("addonName").is_some() {
-            return Err(invalid_param("node group and add-on updates are not supported yet"));
+        if req.q("addonName").is_some() {
+            return Err(invalid_param("add-on updates are not supported yet"));
         }
         self.cluster(name).await?;
         let id = req.seg(3);
+        if let Some(ng) = req.q("nodegroupName") {
+            return self.describe_nodegroup_update(name, ng, id).await;
+        }
         let (u, _) = self
             .eks
             .inner
@@ -626,9 +653,15 @@ impl Handlers<'_> {
         self.authorize("ListUpdates", &self.cluster_arn(name)).await?;
         self.cluster(name).await?;
         let max = req.max_results(100)?;
-        let mut all: Vec<UpdateRecord> = self.eks.inner.state.list(&model::updates_prefix(name)).await.map_err(internal)?;
-        all.sort_by(|a, b| a.id.cmp(&b.id));
-        let items: Vec<(String, String)> = all.into_iter().map(|u| (u.id.clone(), u.id)).collect();
+        let ids: Vec<String> = match req.q("nodegroupName") {
+            Some(ng) => self.nodegroup_update_ids(name, ng).await?,
+            None => {
+                let mut all: Vec<UpdateRecord> = self.eks.inner.state.list(&model::updates_prefix(name)).await.map_err(internal)?;
+                all.sort_by(|a, b| a.id.cmp(&b.id));
+                all.into_iter().map(|u| u.id).collect()
+            }
+        };
+        let items: Vec<(String, String)> = ids.into_iter().map(|u| (u.clone(), u)).collect();
         let (ids, next) = page(&items, req.q("nextToken"), max);
         let mut out = json!({ "updateIds": ids });
         if let Some(n) = next {

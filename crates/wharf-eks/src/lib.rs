@@ -9,7 +9,10 @@
 //! [`ClusterAuthenticator`] (IAM signature + the cluster's access entries), and access
 //! policies become RBAC objects ([`access`]) the host applies with
 //! [`ClusterHost::sync_rbac`]. [`EksService`] is the `wharf_aws::Service` to register on
-//! the front door. Knows no Kubernetes API server internals.
+//! the front door. Managed node groups ([`nodegroup`]) are records under
+//! `/eks/nodegroups/` that a second reconciler drives through
+//! [`ClusterHost::set_nodegroup`] (`CREATING → ACTIVE | CREATE_FAILED`, `UPDATING`,
+//! `DEGRADED`, `DELETING`). Knows no Kubernetes API server internals.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -17,6 +20,7 @@ pub mod access;
 mod api;
 pub mod awsauth;
 pub mod model;
+pub mod nodegroup;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -43,6 +47,9 @@ pub enum EksError {
 
 /// `Result` with [`EksError`].
 pub type Result<T, E = EksError> = std::result::Result<T, E>;
+
+/// How long a DEGRADED node group waits before the host is asked again.
+const NODEGROUP_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Why the host failed; the message becomes the cluster's health issue.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -84,6 +91,10 @@ pub trait ClusterHost: Send + Sync + 'static {
     /// The `data` of the cluster's `kube-system/aws-auth` ConfigMap, if it exists (read for
     /// the CONFIG_MAP and API_AND_CONFIG_MAP authentication modes).
     async fn aws_auth(&self, name: &str) -> Result<Option<std::collections::BTreeMap<String, String>>, HostError>;
+    /// Makes the node agents of node group `nodegroup` of cluster `cluster` match `spec`
+    /// (`None`: none left): starts missing instances, cordons, drains (through the eviction
+    /// API) and removes surplus ones. Returns once every desired node is Ready, or fails.
+    async fn set_nodegroup(&self, cluster: &str, nodegroup: &str, spec: Option<&nodegroup::NodegroupSpec>) -> Result<nodegroup::NodegroupNodes, HostError>;
 }
 
 /// The VPC a set of subnets belongs to.
@@ -98,6 +109,8 @@ pub struct VpcInfo {
 pub trait NetworkLookup: Send + Sync + 'static {
     /// `Err(message)` names the first missing subnet or security group.
     async fn check(&self, subnet_ids: &[String], security_group_ids: &[String]) -> Result<VpcInfo, String>;
+    /// The subnets with their availability zones; `Err(message)` names the first missing one.
+    async fn subnets(&self, subnet_ids: &[String]) -> Result<Vec<nodegroup::SubnetInfo>, String>;
 }
 
 /// A [`NetworkLookup`] that accepts any ids: used until `wharf-ec2` keeps VPC records.
@@ -108,6 +121,14 @@ pub struct AcceptAnyNetwork;
 impl NetworkLookup for AcceptAnyNetwork {
     async fn check(&self, _subnets: &[String], _sgs: &[String]) -> Result<VpcInfo, String> {
         Ok(VpcInfo::default())
+    }
+    /// Zones `a`, `b`, `c` of `us-east-1` in turn; blocks unknown.
+    async fn subnets(&self, ids: &[String]) -> Result<Vec<nodegroup::SubnetInfo>, String> {
+        Ok(ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| nodegroup::SubnetInfo { id: id.clone(), availability_zone: format!("us-east-1{}", ['a', 'b', 'c'][i % 3]), cidr: None })
+            .collect())
     }
 }
 
@@ -188,8 +209,14 @@ impl Eks {
     /// DELETING ones finish deleting. Returns once each has been reconciled.
     pub async fn resume(&self) -> Result<()> {
         let clusters: Vec<ClusterRecord> = self.inner.state.list(model::CLUSTERS_PREFIX).await?;
-        for c in clusters {
+        for c in &clusters {
             self.reconcile(&c.name).await;
+        }
+        for c in &clusters {
+            let groups: Vec<nodegroup::NodegroupRecord> = self.inner.state.list(&nodegroup::nodegroups_prefix(&c.name)).await?;
+            for g in groups {
+                self.spawn_reconcile_nodegroup(&c.name, &g.name);
+            }
         }
         Ok(())
     }
@@ -269,10 +296,106 @@ impl Eks {
                 let st = &self.inner.state;
                 delete_prefix(st, &model::entries_prefix(name)).await?;
                 delete_prefix(st, &model::updates_prefix(name)).await?;
+                delete_prefix(st, &nodegroup::cluster_nodegroup_updates_prefix(name)).await?;
                 if let Some((_, rev)) = st.get::<ClusterRecord>(&key).await? {
                     st.delete_if(&key, rev).await?;
                 }
                 tracing::info!(cluster = name, "EKS cluster deleted");
+            }
+        }
+        Ok(())
+    }
+
+    /// Reconciles one node group in the background.
+    pub(crate) fn spawn_reconcile_nodegroup(&self, cluster: &str, name: &str) {
+        let this = self.clone();
+        let (cluster, name) = (cluster.to_string(), name.to_string());
+        tokio::spawn(async move { this.reconcile_nodegroup(&cluster, &name).await });
+    }
+
+    /// Reconciles one node group again after [`NODEGROUP_RETRY`].
+    fn retry_nodegroup_later(&self, cluster: &str, name: &str) {
+        let this = self.clone();
+        let (cluster, name) = (cluster.to_string(), name.to_string());
+        tokio::spawn(async move {
+            tokio::time::sleep(NODEGROUP_RETRY).await;
+            this.spawn_reconcile_nodegroup(&cluster, &name);
+        });
+    }
+
+    /// Drives one node group towards what its record says: the host runs `desiredSize`
+    /// instances (status ACTIVE once all are Ready, CREATE_FAILED or DEGRADED with a health
+    /// issue when not), or none while DELETING (then the record goes).
+    pub async fn reconcile_nodegroup(&self, cluster: &str, name: &str) {
+        let lock = self.lock(&format!("nodegroup/{cluster}/{name}"));
+        let _held = lock.lock().await;
+        if let Err(e) = self.reconcile_nodegroup_locked(cluster, name).await {
+            tracing::error!(cluster, nodegroup = name, error = %e, "reconciling EKS node group failed");
+        }
+    }
+
+    async fn reconcile_nodegroup_locked(&self, cluster: &str, name: &str) -> Result<()> {
+        use nodegroup::{NodegroupRecord, NodegroupStatus};
+        let key = nodegroup::nodegroup_key(cluster, name);
+        let st = &self.inner.state;
+        let Some((rec, _)) = st.get::<NodegroupRecord>(&key).await? else { return Ok(()) };
+        if rec.status == NodegroupStatus::Deleting {
+            match self.inner.host.set_nodegroup(cluster, name, None).await {
+                Ok(_) => {
+                    delete_prefix(st, &nodegroup::nodegroup_updates_prefix(cluster, name)).await?;
+                    if let Some((_, rev)) = st.get::<NodegroupRecord>(&key).await? {
+                        st.delete_if(&key, rev).await?;
+                    }
+                    tracing::info!(cluster, nodegroup = name, "EKS node group deleted");
+                }
+                Err(e) => {
+                    let issue = Issue { code: "InternalFailure".into(), message: format!("the instances could not be removed: {e}") };
+                    let _ = st
+                        .update::<NodegroupRecord, _>(&key, |r| {
+                            r.status = NodegroupStatus::DeleteFailed;
+                            r.issues = vec![issue.clone()];
+                            Ok(())
+                        })
+                        .await;
+                }
+            }
+            return Ok(());
+        }
+        if !rec.status.runs() {
+            return Ok(());
+        }
+        let outcome = match rec.spec(&self.inner.config.region) {
+            Some(spec) => self.inner.host.set_nodegroup(cluster, name, Some(&spec)).await,
+            None => Err(HostError(format!("unsupported instance types {:?}", rec.instance_types))),
+        };
+        let done = st
+            .update::<NodegroupRecord, _>(&key, |r| {
+                if !r.status.runs() {
+                    return Ok(());
+                }
+                match &outcome {
+                    Ok(nodes) => {
+                        r.status = NodegroupStatus::Active;
+                        r.nodes = nodes.nodes.clone();
+                        r.issues.clear();
+                    }
+                    Err(e) => {
+                        r.status = if r.status == NodegroupStatus::Creating { NodegroupStatus::CreateFailed } else { NodegroupStatus::Degraded };
+                        r.issues = vec![Issue { code: "NodeCreationFailure".into(), message: e.0.clone() }];
+                    }
+                }
+                r.modified_at = now();
+                Ok(())
+            })
+            .await;
+        if let Err(e) = &done {
+            tracing::error!(cluster, nodegroup = name, error = %e, "recording the node group's state failed");
+        }
+        if let Err(e) = outcome {
+            tracing::warn!(cluster, nodegroup = name, error = %e, "EKS node group did not reach its desired size");
+            // A DEGRADED group (e.g. a drain a PodDisruptionBudget held up) is retried, as EKS does.
+            if matches!(done, Ok(Some(ref r)) if r.status == NodegroupStatus::Degraded) {
+                self.retry_nodegroup_later(cluster, name);
             }
         }
         Ok(())

@@ -51,6 +51,9 @@ impl ClusterHost for FakeHost {
         self.rbac.lock().unwrap().insert(name.into(), objects);
         Ok(())
     }
+    async fn set_nodegroup(&self, _c: &str, _n: &str, _spec: Option<&wharf_eks::nodegroup::NodegroupSpec>) -> Result<wharf_eks::nodegroup::NodegroupNodes, HostError> {
+        Err(HostError("this host runs no node agents".into()))
+    }
 }
 
 struct Fixture {

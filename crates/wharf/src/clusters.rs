@@ -1,8 +1,8 @@
 //! EKS cluster control planes in this process: [`Host`], the `wharf_eks::ClusterHost` that
 //! gives every EKS cluster its own `ControlPlane` (listener on the host of `--listen` with a free port, datastore prefix
 //! `/clusters/<name>`, state directory `DIR/clusters/<name>`, CA and certificates) plus its
-//! scheduler and controller manager (the binary's `Components`). Node agents per cluster
-//! come with node groups.
+//! scheduler and controller manager (the binary's `Components`), and its managed node
+//! groups' node agents (`crate::nodegroups`).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -30,6 +30,8 @@ pub struct HostConfig {
     pub compaction_interval: std::time::Duration,
     /// Controller manager settings.
     pub controllers: ControllersConfig,
+    /// Where node group instances run (`None`: node groups cannot start).
+    pub instances: Option<crate::nodegroups::InstancesConfig>,
 }
 
 struct Running {
@@ -46,6 +48,7 @@ pub struct Host {
     store: Arc<dyn KvStore>,
     cfg: HostConfig,
     running: tokio::sync::Mutex<HashMap<String, Arc<Running>>>,
+    nodegroups: Option<crate::nodegroups::NodegroupRunner>,
 }
 
 /// The user the host applies access-policy RBAC objects as.
@@ -54,11 +57,15 @@ const EKS_MANAGER: &str = "system:wharf-eks";
 impl Host {
     /// A host over the shared datastore (each cluster gets its own prefix of it).
     pub fn new(store: Arc<dyn KvStore>, cfg: HostConfig) -> Self {
-        Self { store, cfg, running: Default::default() }
+        let nodegroups = cfg.instances.clone().map(crate::nodegroups::NodegroupRunner::new);
+        Self { store, cfg, running: Default::default(), nodegroups }
     }
 
     /// Stops every running cluster (on shutdown; their records stay ACTIVE).
     pub async fn shutdown(&self) {
+        if let Some(ng) = &self.nodegroups {
+            ng.shutdown().await;
+        }
         let all: Vec<(String, Arc<Running>)> = self.running.lock().await.drain().collect();
         for (name, r) in all {
             stop_running(&name, r).await;
@@ -140,6 +147,9 @@ impl ClusterHost for Host {
     }
 
     async fn stop(&self, name: &str, purge: bool) -> Result<(), HostError> {
+        if let Some(ng) = &self.nodegroups {
+            ng.stop_cluster(Some(name)).await;
+        }
         let r = self.running.lock().await.remove(name);
         if let Some(r) = r {
             stop_running(name, r).await;
@@ -163,6 +173,19 @@ impl ClusterHost for Host {
             }
         }
         Ok(())
+    }
+
+    async fn set_nodegroup(
+        &self,
+        cluster: &str,
+        nodegroup: &str,
+        spec: Option<&wharf_eks::nodegroup::NodegroupSpec>,
+    ) -> Result<wharf_eks::nodegroup::NodegroupNodes, HostError> {
+        let runner = self.nodegroups.as_ref().ok_or_else(|| HostError("this server runs no node group instances".into()))?;
+        let running = self.running.lock().await.get(cluster).cloned();
+        let out = runner.set(running.as_ref().map(|r| &r.cp), cluster, nodegroup, spec).await;
+        drop(running);
+        out
     }
 
     async fn aws_auth(&self, name: &str) -> Result<Option<std::collections::BTreeMap<String, String>>, HostError> {
@@ -300,5 +323,14 @@ impl wharf_eks::NetworkLookup for Ec2Network {
             }
         }
         Ok(wharf_eks::VpcInfo { vpc_id: vpc })
+    }
+
+    async fn subnets(&self, subnet_ids: &[String]) -> Result<Vec<wharf_eks::nodegroup::SubnetInfo>, String> {
+        let mut out = Vec::new();
+        for id in subnet_ids {
+            let s = self.ec2.subnet(&self.account, &self.region, id).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("The subnet ID '{id}' does not exist"))?;
+            out.push(wharf_eks::nodegroup::SubnetInfo { id: id.clone(), availability_zone: s.availability_zone, cidr: Some(s.cidr.to_string()) });
+        }
+        Ok(out)
     }
 }

@@ -2,6 +2,7 @@
 //! else in the workspace knows about flags.
 
 mod clusters;
+mod nodegroups;
 mod nodes;
 
 use anyhow::{Context, Result};
@@ -259,7 +260,19 @@ async fn up(args: UpArgs) -> Result<()> {
     let host_ip = if args.listen.ip().is_unspecified() { std::net::IpAddr::from([127, 0, 0, 1]) } else { args.listen.ip() };
     let host = Arc::new(clusters::Host::new(
         store.clone(),
-        clusters::HostConfig { data_dir: args.data_dir.clone(), ip: host_ip, compaction_interval: args.compaction_interval, controllers: controllers.clone() },
+        clusters::HostConfig {
+            data_dir: args.data_dir.clone(),
+            ip: host_ip,
+            compaction_interval: args.compaction_interval,
+            controllers: controllers.clone(),
+            instances: Some(nodegroups::InstancesConfig {
+                data_dir: args.data_dir.clone(),
+                tag: nodes::data_dir_tag(&args.data_dir),
+                vpc_cidr: args.vpc_cidr,
+                insecure_registries: args.insecure_registries.clone(),
+                owns_vpc: args.nodes == 0,
+            }),
+        },
     ));
     let mut eks_config = wharf_eks::EksConfig::new(&args.region, &format!("https://{}/eks-oidc", args.listen));
     eks_config.reserved_names = vec!["default".into()];

@@ -76,6 +76,11 @@ impl Wharf {
         w
     }
 
+    /// Starts `wharf up` on an existing data directory with extra flags (a restart).
+    pub fn start_in_flags(dir: &Path, flags: &[&str]) -> Self {
+        Self::start_args(dir, "127.0.0.1:0", flags)
+    }
+
     fn start_args(dir: &Path, listen: &str, flags: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
             .args(["up", "--data-dir"])
