@@ -14,6 +14,8 @@
 //! Every run prints one JSON object on stdout. Only loopback servers are accepted; every load
 //! is bounded in count and every request in time.
 
+mod aws;
+
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
@@ -100,6 +102,11 @@ enum Cmd {
     /// Real containers on one node agent: pods created N at a time, create→Running latency
     /// (spawn with `--server-arg=--nodes=1 --server-arg=--insecure-registry=HOST:PORT`, root).
     Agent(AgentArgs),
+    /// The AWS front door: SigV4-signed GetCallerIdentity and DescribeRepositories from N clients,
+    /// as the admin and as an IAM user with 100 policies (`--aws-env DIR/aws.env` or `--spawn`).
+    Aws(aws::AwsArgs),
+    /// In-process IAM policy evaluation: one request against 100 policies, ns per evaluation.
+    IamEval(aws::IamEvalArgs),
 }
 
 #[derive(Args, Clone)]
@@ -1570,15 +1577,33 @@ fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&Value::Object(out))?);
             return Ok(());
         }
+        Cmd::IamEval(a) => {
+            out.insert("iam_eval".into(), aws::run_iam_eval(a)?);
+            println!("{}", serde_json::to_string_pretty(&Value::Object(out))?);
+            return Ok(());
+        }
         _ => {}
     }
     let spawned = match &t.spawn {
         Some(bin) => Some(Spawned::start(bin, &t.server_log, t.keep, &t.server_args)?),
         None => None,
     };
-    let target = match &spawned {
-        Some(s) => Target::new(&s.url(), Some(s.token()?), &s.ca())?,
-        None => {
+    // `aws`: the endpoint, key and CA of aws.env (given, or the spawned server's).
+    let aws_env = match &cli.cmd {
+        Cmd::Aws(a) => match (&a.aws_env, &spawned) {
+            (Some(p), _) => Some(aws::read_aws_env(p)?),
+            (None, Some(s)) => Some(aws::read_aws_env(&s.dir.join("aws.env"))?),
+            (None, None) => bail!("give --aws-env DIR/aws.env or --spawn"),
+        },
+        _ => None,
+    };
+    let target = match (&spawned, &aws_env) {
+        (_, Some(e)) => {
+            let ca = e.ca.clone().or_else(|| t.ca.clone()).ok_or_else(|| anyhow!("aws.env has no AWS_CA_BUNDLE; give --ca"))?;
+            Target::new(&e.endpoint, None, &ca)?
+        }
+        (Some(s), None) => Target::new(&s.url(), Some(s.token()?), &s.ca())?,
+        (None, None) => {
             let url = t.server.as_deref().ok_or_else(|| anyhow!("give --server (with --token and --ca) or --spawn"))?;
             let ca = t.ca.as_deref().ok_or_else(|| anyhow!("--ca is required with --server"))?;
             Target::new(url, t.token.clone(), ca)?
@@ -1603,7 +1628,11 @@ fn main() -> Result<()> {
             Cmd::Compare(a) => run_compare(&mut ctx, a).await,
             Cmd::Sched(a) => run_sched(&mut ctx, a).await,
             Cmd::Agent(a) => run_agent(&mut ctx, a).await,
-            Cmd::Rss { .. } | Cmd::Fsync(_) => Err(anyhow!("unreachable")),
+            Cmd::Aws(a) => match &aws_env {
+                Some(e) => aws::run_aws(&ctx.target, e, &ctx.pids, a).await,
+                None => Err(anyhow!("unreachable")),
+            },
+            Cmd::Rss { .. } | Cmd::Fsync(_) | Cmd::IamEval(_) => Err(anyhow!("unreachable")),
         }
     });
     rt.shutdown_timeout(Duration::from_secs(2));
@@ -1614,6 +1643,7 @@ fn main() -> Result<()> {
         Cmd::Compare(_) => "compare",
         Cmd::Sched(_) => "sched",
         Cmd::Agent(_) => "agent",
+        Cmd::Aws(_) => "aws",
         _ => "",
     };
     out.insert("cmd".into(), json!(cmd_name));
