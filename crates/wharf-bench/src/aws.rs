@@ -298,7 +298,7 @@ async fn create_policy_user(s: &mut Setup<'_>, name: &str, n: usize, account: &s
 }
 
 /// Drives `proto` with `clients` clients for `dur`; every request is signed just before it is sent.
-async fn drive(t: &Arc<Target>, pids: &[u32], region: &str, creds: &Creds, proto: Proto, body: &'static [u8], clients: usize, dur: Duration) -> Result<Value> {
+async fn drive(t: &Arc<Target>, pids: &[u32], region: &str, creds: &Creds, (proto, body): (Proto, &'static [u8]), clients: usize, dur: Duration) -> Result<Value> {
     let mut conns = Vec::with_capacity(clients);
     for _ in 0..clients {
         conns.push(Client::connect(t, false).await?);
@@ -388,8 +388,8 @@ pub(crate) async fn run_aws(t: &Arc<Target>, env: &AwsEnv, pids: &[u32], a: &Aws
     res.insert("region".into(), json!(env.region));
     res.insert("repositories_created".into(), json!(a.repositories));
     let mut admin_res = Map::new();
-    admin_res.insert("GetCallerIdentity".into(), drive(t, pids, &env.region, &admin, GCI, GCI_BODY, a.clients, dur).await?);
-    admin_res.insert("DescribeRepositories".into(), drive(t, pids, &env.region, &admin, DESCRIBE_REPOS, b"{}", a.clients, dur).await?);
+    admin_res.insert("GetCallerIdentity".into(), drive(t, pids, &env.region, &admin, (GCI, GCI_BODY), a.clients, dur).await?);
+    admin_res.insert("DescribeRepositories".into(), drive(t, pids, &env.region, &admin, (DESCRIBE_REPOS, b"{}"), a.clients, dur).await?);
     res.insert("admin_root".into(), Value::Object(admin_res));
     if !a.no_policy_user {
         let t0 = Instant::now();
@@ -398,8 +398,8 @@ pub(crate) async fn run_aws(t: &Arc<Target>, env: &AwsEnv, pids: &[u32], a: &Aws
         let mut u = Map::new();
         u.insert("layout".into(), layout);
         u.insert("setup".into(), json!({"calls": setup.calls - calls0, "seconds": r3(t0.elapsed().as_secs_f64())}));
-        u.insert("GetCallerIdentity".into(), drive(t, pids, &env.region, &creds, GCI, GCI_BODY, a.clients, dur).await?);
-        u.insert("DescribeRepositories".into(), drive(t, pids, &env.region, &creds, DESCRIBE_REPOS, b"{}", a.clients, dur).await?);
+        u.insert("GetCallerIdentity".into(), drive(t, pids, &env.region, &creds, (GCI, GCI_BODY), a.clients, dur).await?);
+        u.insert("DescribeRepositories".into(), drive(t, pids, &env.region, &creds, (DESCRIBE_REPOS, b"{}"), a.clients, dur).await?);
         res.insert("user_100_policies".into(), Value::Object(u));
     }
     Ok(Value::Object(res))
@@ -466,6 +466,7 @@ pub(crate) fn run_iam_eval(a: &IamEvalArgs) -> Result<Value> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
