@@ -7,6 +7,8 @@
 //!   N sequential creates; per event, the delay until every watcher saw it.
 //! * `fill`: many small objects fast (for RSS with 100k objects).
 //! * `compare`: the Python tool and this tool against the same server, one after the other.
+//! * `aws`, `iam-eval`: the AWS front door (SigV4-signed STS/ECR calls, a 100-policy IAM user)
+//!   and in-process policy evaluation; see `aws.rs`.
 //! * `rss`, `fsync`: helpers, VmRSS of PIDs; fdatasync latency of a directory's filesystem.
 //!
 //! The server is either given (`--server/--token/--ca`) or started here (`--spawn WHARF_BIN`:
