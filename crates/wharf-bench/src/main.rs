@@ -7,12 +7,16 @@
 //!   N sequential creates; per event, the delay until every watcher saw it.
 //! * `fill`: many small objects fast (for RSS with 100k objects).
 //! * `compare`: the Python tool and this tool against the same server, one after the other.
+//! * `aws`, `iam-eval`: the AWS front door (SigV4-signed STS/ECR calls, a 100-policy IAM user)
+//!   and in-process policy evaluation; see `aws.rs`.
 //! * `rss`, `fsync`: helpers, VmRSS of PIDs; fdatasync latency of a directory's filesystem.
 //!
 //! The server is either given (`--server/--token/--ca`) or started here (`--spawn WHARF_BIN`:
 //! `wharf up` in a fresh temp dir on a free 127.0.0.1 port, stopped by PID at the end).
 //! Every run prints one JSON object on stdout. Only loopback servers are accepted; every load
 //! is bounded in count and every request in time.
+
+mod aws;
 
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
@@ -100,6 +104,11 @@ enum Cmd {
     /// Real containers on one node agent: pods created N at a time, create→Running latency
     /// (spawn with `--server-arg=--nodes=1 --server-arg=--insecure-registry=HOST:PORT`, root).
     Agent(AgentArgs),
+    /// The AWS front door: SigV4-signed GetCallerIdentity and DescribeRepositories from N clients,
+    /// as the admin and as an IAM user with 100 policies (`--aws-env DIR/aws.env` or `--spawn`).
+    Aws(aws::AwsArgs),
+    /// In-process IAM policy evaluation: one request against 100 policies, ns per evaluation.
+    IamEval(aws::IamEvalArgs),
 }
 
 #[derive(Args, Clone)]
@@ -1570,15 +1579,33 @@ fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&Value::Object(out))?);
             return Ok(());
         }
+        Cmd::IamEval(a) => {
+            out.insert("iam_eval".into(), aws::run_iam_eval(a)?);
+            println!("{}", serde_json::to_string_pretty(&Value::Object(out))?);
+            return Ok(());
+        }
         _ => {}
     }
     let spawned = match &t.spawn {
         Some(bin) => Some(Spawned::start(bin, &t.server_log, t.keep, &t.server_args)?),
         None => None,
     };
-    let target = match &spawned {
-        Some(s) => Target::new(&s.url(), Some(s.token()?), &s.ca())?,
-        None => {
+    // `aws`: the endpoint, key and CA of aws.env (given, or the spawned server's).
+    let aws_env = match &cli.cmd {
+        Cmd::Aws(a) => match (&a.aws_env, &spawned) {
+            (Some(p), _) => Some(aws::read_aws_env(p)?),
+            (None, Some(s)) => Some(aws::read_aws_env(&s.dir.join("aws.env"))?),
+            (None, None) => bail!("give --aws-env DIR/aws.env or --spawn"),
+        },
+        _ => None,
+    };
+    let target = match (&spawned, &aws_env) {
+        (_, Some(e)) => {
+            let ca = e.ca.clone().or_else(|| t.ca.clone()).ok_or_else(|| anyhow!("aws.env has no AWS_CA_BUNDLE; give --ca"))?;
+            Target::new(&e.endpoint, None, &ca)?
+        }
+        (Some(s), None) => Target::new(&s.url(), Some(s.token()?), &s.ca())?,
+        (None, None) => {
             let url = t.server.as_deref().ok_or_else(|| anyhow!("give --server (with --token and --ca) or --spawn"))?;
             let ca = t.ca.as_deref().ok_or_else(|| anyhow!("--ca is required with --server"))?;
             Target::new(url, t.token.clone(), ca)?
@@ -1603,7 +1630,11 @@ fn main() -> Result<()> {
             Cmd::Compare(a) => run_compare(&mut ctx, a).await,
             Cmd::Sched(a) => run_sched(&mut ctx, a).await,
             Cmd::Agent(a) => run_agent(&mut ctx, a).await,
-            Cmd::Rss { .. } | Cmd::Fsync(_) => Err(anyhow!("unreachable")),
+            Cmd::Aws(a) => match &aws_env {
+                Some(e) => aws::run_aws(&ctx.target, e, &ctx.pids, a).await,
+                None => Err(anyhow!("unreachable")),
+            },
+            Cmd::Rss { .. } | Cmd::Fsync(_) | Cmd::IamEval(_) => Err(anyhow!("unreachable")),
         }
     });
     rt.shutdown_timeout(Duration::from_secs(2));
@@ -1614,6 +1645,7 @@ fn main() -> Result<()> {
         Cmd::Compare(_) => "compare",
         Cmd::Sched(_) => "sched",
         Cmd::Agent(_) => "agent",
+        Cmd::Aws(_) => "aws",
         _ => "",
     };
     out.insert("cmd".into(), json!(cmd_name));
