@@ -12,11 +12,18 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// A VPC block for one test's `wharf up --nodes`, distinct from every other test of this process
-/// (VPCs on one machine must not overlap; cargo runs test binaries one at a time).
+/// and from every block already on a host link (another test run's VPC), since VPCs on one
+/// machine must not overlap.
 pub fn test_vpc_cidr() -> String {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("10.{}.0.0/16", 128 + (std::process::id() + n) % 64)
+    let in_use = Command::new("ip").args(["-4", "-o", "addr", "show"]).output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    loop {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let second = 128 + (std::process::id() + n) % 64;
+        if n >= 64 || !in_use.contains(&format!(" 10.{second}.")) {
+            return format!("10.{second}.0.0/16");
+        }
+    }
 }
 
 /// A running `wharf up`.
