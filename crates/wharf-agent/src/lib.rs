@@ -48,6 +48,9 @@ use kube::runtime::WatchStreamExt;
 use tokio::sync::watch;
 use wharf_image::{ClientConfig, ImageStore, Platform, PullBackoff, RegistryClient};
 
+/// How long shutdown waits for pod workers before sweeping what is left.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(12);
+
 /// Runs the node agent until `stop` turns true.
 pub async fn run(client: kube::Client, cfg: AgentConfig, stop: watch::Receiver<bool>) -> Result<()> {
     Agent::new(client, cfg)?.run(stop).await
@@ -224,8 +227,19 @@ impl Agent {
         }
         // Shutdown.
         let _ = wstop_tx.send(true);
-        for (_, w) in workers.drain() {
-            let _ = w.task.await;
+        // Workers stop their pods within SHUTDOWN_GRACE; one still inside a long termination
+        // (a deleted pod's full grace period) is cut short, and the sweep below removes what it
+        // left, so stopping the agent never leaves a sandbox or container running.
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        for (_, mut w) in workers.drain() {
+            if tokio::time::timeout_at(deadline, &mut w.task).await.is_err() {
+                w.task.abort();
+                let _ = w.task.await;
+            }
+        }
+        if inner.cfg.stop_pods_on_shutdown {
+            let inner2 = inner.clone();
+            let _ = tokio::task::spawn_blocking(move || state::cleanup_orphans(&inner2, &[])).await;
         }
         heartbeat.abort();
         let _ = api_stop.send(true);
