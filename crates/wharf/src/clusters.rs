@@ -61,6 +61,13 @@ impl Host {
         Self { store, cfg, running: Default::default(), nodegroups }
     }
 
+    /// Lets node-group nodes pull from Wharf's own registry.
+    pub fn set_registry(&self, registry: crate::nodes::OwnRegistry) {
+        if let Some(ng) = &self.nodegroups {
+            ng.set_registry(registry);
+        }
+    }
+
     /// Stops every running cluster (on shutdown; their records stay ACTIVE).
     pub async fn shutdown(&self) {
         if let Some(ng) = &self.nodegroups {

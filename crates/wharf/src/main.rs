@@ -315,6 +315,12 @@ async fn up(args: UpArgs) -> Result<()> {
     .await
     .context("starting the control plane of cluster default")?;
     ecr.set_registry_endpoint(&cp.endpoint());
+    let own_registry = nodes::OwnRegistry {
+        host: cp.endpoint().trim_start_matches("https://").to_string(),
+        ca_pem: cp.ca_pem.clone(),
+        credentials: wharf_image::Credentials { username: "AWS".into(), password: registry_admin_token },
+    };
+    host.set_registry(own_registry.clone());
     let sim = (args.simulated_nodes > 0).then(|| SimConfig {
         cpu: args.simulated_node_cpu.clone(),
         memory: args.simulated_node_memory.clone(),
@@ -329,7 +335,7 @@ async fn up(args: UpArgs) -> Result<()> {
         vpc_cidr: args.vpc_cidr,
         region: &args.region,
         insecure_registries: &args.insecure_registries,
-        registry_credentials: wharf_image::Credentials { username: "AWS".into(), password: registry_admin_token },
+        registry: own_registry.clone(),
     })?;
     let service_cidr = parse_cidr(&args.service_cidr)?;
     let dns_ip = cluster_dns_ip(service_cidr);

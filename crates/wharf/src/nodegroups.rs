@@ -21,7 +21,7 @@ use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind,
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use wharf_agent::{AgentConfig, PodNetworkHandle};
+use wharf_agent::AgentConfig;
 use wharf_apiserver::auth::UserInfo;
 use wharf_apiserver::ControlPlane;
 use wharf_eks::nodegroup::{NodegroupNodes, NodegroupSpec, SubnetInfo};
@@ -79,6 +79,8 @@ struct Slot {
 /// Runs node group instances on this machine.
 pub struct NodegroupRunner {
     cfg: InstancesConfig,
+    /// Wharf's registry, known once the main listener serves (see [`NodegroupRunner::set_registry`]).
+    registry: std::sync::OnceLock<crate::nodes::OwnRegistry>,
     vpc: std::sync::Mutex<Option<Vpc>>,
     groups: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<Group>>>>,
     book: std::sync::Mutex<()>,
@@ -105,7 +107,12 @@ fn pod_ar() -> ApiResource {
 impl NodegroupRunner {
     /// A runner; the VPC is created (or adopted) on first use.
     pub fn new(cfg: InstancesConfig) -> Self {
-        Self { cfg, vpc: Default::default(), groups: Default::default(), book: Default::default() }
+        Self { cfg, registry: Default::default(), vpc: Default::default(), groups: Default::default(), book: Default::default() }
+    }
+
+    /// Lets node-group nodes pull from Wharf's own registry (ECR), as EKS nodes do with their role.
+    pub fn set_registry(&self, registry: crate::nodes::OwnRegistry) {
+        let _ = self.registry.set(registry);
     }
 
     fn vpc(&self) -> Result<Vpc, HostError> {
@@ -254,8 +261,7 @@ impl NodegroupRunner {
         cfg.insecure_registries = self.cfg.insecure_registries.clone();
         cfg.stop_pods_on_shutdown = true;
         cfg.cgroup_parent = format!("/wharf/{name}-{}", self.cfg.tag);
-        cfg.node_ip = instance.address().to_string();
-        cfg.network = Some(PodNetworkHandle(Arc::new(instance.pods().clone())));
+        crate::nodes::wire_agent(&mut cfg, cp, &instance, self.registry.get()).map_err(|e| HostError(format!("{e:#}")))?;
         cfg.cpu_milli = u64::from(spec.instance_type.vcpu) * 1000;
         cfg.memory_bytes = spec.instance_type.memory_mib * 1024 * 1024;
         cfg.max_pods = spec.instance_type.max_pods();

@@ -21,6 +21,36 @@ pub struct LocalNodes {
     instances: Vec<(String, std::net::Ipv4Addr, std::path::PathBuf)>,
 }
 
+/// Wharf's own registry as node agents see it: its `host:port` (the main listener), the CA its
+/// certificate chains to, and the credential nodes pull with (EKS nodes pull from ECR with
+/// their node role).
+#[derive(Clone)]
+pub struct OwnRegistry {
+    pub host: String,
+    pub ca_pem: String,
+    pub credentials: wharf_image::Credentials,
+}
+
+/// Points an agent at its instance: the node's address and pod network, the kubelet API inside
+/// the instance on :10250 (as on EKS) with a serving certificate from the cluster's CA (the API
+/// server's kubelet client is its only caller), and pulls from Wharf's registry.
+pub fn wire_agent(cfg: &mut AgentConfig, cp: &wharf_apiserver::ControlPlane, instance: &wharf_net::Instance, registry: Option<&OwnRegistry>) -> Result<()> {
+    cfg.node_ip = instance.address().to_string();
+    cfg.network = Some(PodNetworkHandle(Arc::new(instance.pods().clone())));
+    cfg.netns = Some(instance.netns_path().to_path_buf());
+    let serving = cp
+        .issue_kubelet_serving_cert(&[cfg.node_name.clone()], &[std::net::IpAddr::V4(instance.address())])
+        .context("issuing a kubelet serving certificate")?;
+    cfg.serving_cert = Some((serving.cert_pem, serving.key_pem));
+    cfg.client_ca_pem = Some(cp.ca_pem.clone());
+    cfg.kubelet_port = 10250;
+    if let Some(r) = registry {
+        cfg.registry_ca_pem.push(r.ca_pem.clone().into_bytes());
+        cfg.node_credentials.push((r.host.clone(), r.credentials.clone()));
+    }
+    Ok(())
+}
+
 /// What the local nodes need from `wharf up`.
 pub struct NodesPlan<'a> {
     /// The cluster they join (kubelet serving certificates, Wharf's registry address and CA).
@@ -30,9 +60,8 @@ pub struct NodesPlan<'a> {
     pub vpc_cidr: Ipv4Cidr,
     pub region: &'a str,
     pub insecure_registries: &'a [String],
-    /// The credential nodes pull from Wharf's own registry with (EKS nodes pull from ECR with
-    /// their node role).
-    pub registry_credentials: wharf_image::Credentials,
+    /// Wharf's own registry.
+    pub registry: OwnRegistry,
 }
 
 /// A short tag unique to a data directory, so several `wharf up` on one machine name their
@@ -65,22 +94,9 @@ impl LocalNodes {
                 .with_context(|| format!("creating the instance of {name}"))?;
             let mut cfg = AgentConfig::new(&name, plan.data_dir.join("nodes").join(&name), wharf_container::ShimCommand::new(&exe, &["shim"]));
             cfg.insecure_registries = plan.insecure_registries.to_vec();
-            let cp = plan.cp;
-            cfg.registry_ca_pem.push(cp.ca_pem.clone().into_bytes());
-            cfg.node_credentials.push((cp.endpoint().trim_start_matches("https://").to_string(), plan.registry_credentials.clone()));
             cfg.stop_pods_on_shutdown = true;
             cfg.cgroup_parent = format!("/wharf/{name}-{tag}");
-            cfg.node_ip = instance.address().to_string();
-            // The kubelet API on the instance's address, port 10250 as on EKS, with a serving
-            // certificate from the cluster CA; the API server's kubelet client is the only caller.
-            let serving = cp
-                .issue_kubelet_serving_cert(&[name.clone()], &[std::net::IpAddr::V4(instance.address())])
-                .context("issuing a kubelet serving certificate")?;
-            cfg.serving_cert = Some((serving.cert_pem, serving.key_pem));
-            cfg.client_ca_pem = Some(cp.ca_pem.clone());
-            cfg.kubelet_port = 10250;
-            cfg.netns = Some(instance.netns_path().to_path_buf());
-            cfg.network = Some(PodNetworkHandle(Arc::new(instance.pods().clone())));
+            wire_agent(&mut cfg, plan.cp, &instance, Some(&plan.registry))?;
             let zone = ZONE_SUFFIXES[instance.config().zone % ZONE_SUFFIXES.len()];
             cfg.labels.insert("topology.kubernetes.io/region".into(), plan.region.to_string());
             cfg.labels.insert("topology.kubernetes.io/zone".into(), format!("{}{zone}", plan.region));

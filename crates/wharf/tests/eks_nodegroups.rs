@@ -57,10 +57,14 @@ fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
 
-fn kubectl(env: &[(String, String)], kubeconfig: &Path, args: &[&str]) -> String {
+fn kubectl_out(env: &[(String, String)], kubeconfig: &Path, args: &[&str]) -> Output {
     let mut a = vec!["--kubeconfig", kubeconfig.to_str().expect("utf-8 path")];
     a.extend_from_slice(args);
-    ok(run("kubectl", env, &a), &format!("kubectl {args:?}"))
+    run("kubectl", env, &a)
+}
+
+fn kubectl(env: &[(String, String)], kubeconfig: &Path, args: &[&str]) -> String {
+    ok(kubectl_out(env, kubeconfig, args), &format!("kubectl {args:?}"))
 }
 
 /// The cluster's Nodes as JSON items.
@@ -195,15 +199,40 @@ fn node_groups_run_ready_labelled_nodes_that_scale_in_and_go_away_through_the_aw
     let o = run("aws", &env, &["eks", "delete-cluster", "--name", "ng"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("ResourceInUseException"), "{}", String::from_utf8_lossy(&o.stderr));
 
-    // One pod bound to each node: scale-in evicts the one on the node that goes.
+    // An image pushed to Wharf's ECR with the aws CLI and skopeo (the getting-started flow).
+    let uri = aws(&env, &["ecr", "create-repository", "--repository-name", "sample", "--query", "repository.repositoryUri", "--output", "text"]).trim().to_string();
+    let password = aws(&env, &["ecr", "get-login-password"]).trim().to_string();
+    let layout = w.dir.join("sample-layout");
+    common::images::busybox_layout(&layout);
+    let certs = w.dir.join("certs");
+    std::fs::create_dir_all(&certs).expect("certs dir");
+    std::fs::copy(w.dir.join("clusters/default/pki/ca.crt"), certs.join("ca.crt")).expect("copy CA");
+    let push = Command::new("skopeo")
+        .args(["copy", "--quiet", "--dest-creds", &format!("AWS:{password}"), "--dest-cert-dir", certs.to_str().expect("path")])
+        .arg(format!("oci:{}:1", layout.display()))
+        .arg(format!("docker://{uri}:v1"))
+        .output()
+        .expect("skopeo is installed");
+    assert!(push.status.success(), "skopeo push: {}", String::from_utf8_lossy(&push.stderr));
+
+    // One pod bound to each node, running that image (nodes pull from ECR with their own
+    // credential); `kubectl logs` reaches each node's kubelet API through the IAM-authenticated
+    // kubeconfig. Scale-in then evicts the pod on the node that goes.
     for (i, n) in ns.iter().enumerate() {
         let name = n["metadata"]["name"].as_str().expect("name");
         let pod = format!(
-            r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"p{i}","namespace":"default"}},"spec":{{"nodeName":"{name}","containers":[{{"name":"c","image":"127.0.0.1:1/none:1"}}]}}}}"#
+            r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"p{i}","namespace":"default"}},"spec":{{"nodeName":"{name}","terminationGracePeriodSeconds":1,"containers":[{{"name":"c","image":"{uri}:v1","command":["sh","-c","echo hello-from-p{i}; exec sleep 3600"]}}]}}}}"#
         );
         let file = w.dir.join(format!("p{i}.json"));
         std::fs::write(&file, pod).expect("write pod");
         kubectl(&env, &kc, &["apply", "-f", file.to_str().expect("path")]);
+    }
+    for i in 0..ns.len() {
+        let pod = format!("p{i}");
+        eventually(90, &format!("{pod} Running from the ECR image"), || {
+            String::from_utf8_lossy(&kubectl_out(&env, &kc, &["get", "pod", &pod, "-o", "jsonpath={.status.phase}"]).stdout) == "Running"
+        });
+        eventually(30, &format!("kubectl logs {pod}"), || String::from_utf8_lossy(&kubectl_out(&env, &kc, &["logs", &pod]).stdout).contains(&format!("hello-from-{pod}")));
     }
 
     // Scale in to one node and relabel.
