@@ -66,9 +66,8 @@ impl Env {
         let mut tasks = Vec::new();
         let (upstream, upstream_task) = fake_upstream().await;
         tasks.extend(upstream_task);
-        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let (udp, tcp) = udp_tcp_pair().await;
         let dns = udp.local_addr().unwrap();
-        let tcp = TcpListener::bind(dns).await.unwrap();
         let cfg = DnsConfig { upstreams: vec![upstream], upstream_timeout: Duration::from_millis(500), ..DnsConfig::default() };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let c = client.clone();
@@ -118,9 +117,8 @@ async fn fake_upstream() -> (SocketAddr, Vec<tokio::task::JoinHandle<()>>) {
         }
         m.to_vec().ok()
     }
-    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (udp, tcp) = udp_tcp_pair().await;
     let addr = udp.local_addr().unwrap();
-    let tcp = TcpListener::bind(addr).await.unwrap();
     let u = tokio::spawn(async move {
         let mut buf = vec![0u8; 65535];
         while let Ok((n, peer)) = udp.recv_from(&mut buf).await {
@@ -381,9 +379,8 @@ async fn kube_dns_service_points_at_the_dns_server_and_converges() {
     // A server calling in-process as DNS_USER is allowed to watch what it needs.
     let cp = env.cp.as_ref().unwrap();
     let as_dns = cp.client(UserInfo::new(wharf_dns::DNS_USER, &["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"]));
-    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (udp, tcp) = udp_tcp_pair().await;
     let addr = udp.local_addr().unwrap();
-    let tcp = TcpListener::bind(addr).await.unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(wharf_dns::run(as_dns, DnsConfig::default(), (udp, tcp), async move {
         let _ = rx.await;
@@ -393,4 +390,16 @@ async fn kube_dns_service_points_at_the_dns_server_and_converges() {
     let _ = tx.send(());
     server.await.unwrap().unwrap();
     env.shutdown().await;
+}
+
+/// A UDP socket and a TCP listener on the same free loopback port (a random UDP port may be
+/// taken for TCP by another test: try again with another one).
+async fn udp_tcp_pair() -> (UdpSocket, TcpListener) {
+    for _ in 0..50 {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        if let Ok(tcp) = TcpListener::bind(udp.local_addr().unwrap()).await {
+            return (udp, tcp);
+        }
+    }
+    panic!("no loopback port free for both UDP and TCP");
 }
