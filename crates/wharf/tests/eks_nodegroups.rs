@@ -8,60 +8,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
+use common::awscli::{aws, aws_env, json, kubectl_out, ok, run};
+use common::images::is_root;
 use common::{eventually, Wharf};
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
-        .unwrap_or(false)
-}
-
-/// The variables of `DIR/aws.env` plus an isolated HOME and no config files.
-fn aws_env(w: &Wharf) -> Vec<(String, String)> {
-    let env = std::fs::read_to_string(w.dir.join("aws.env")).expect("aws.env written on start");
-    let mut out = vec![
-        ("PATH".to_string(), std::env::var("PATH").unwrap_or_default()),
-        ("HOME".to_string(), w.dir.display().to_string()),
-        ("AWS_CONFIG_FILE".to_string(), "/dev/null".to_string()),
-        ("AWS_SHARED_CREDENTIALS_FILE".to_string(), "/dev/null".to_string()),
-        ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
-    ];
-    for line in env.lines() {
-        let Some((k, v)) = line.trim().trim_start_matches("export ").split_once('=') else { continue };
-        out.push((k.to_string(), v.trim_matches(|c| c == '"' || c == '\'').to_string()));
-    }
-    out
-}
-
-fn run(program: &str, env: &[(String, String)], args: &[&str]) -> Output {
-    let mut cmd = Command::new(program);
-    cmd.env_clear();
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.args(args).output().unwrap_or_else(|e| panic!("run {program}: {e}"))
-}
-
-fn ok(o: Output, what: &str) -> String {
-    assert!(o.status.success(), "{what} failed: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn aws(env: &[(String, String)], args: &[&str]) -> String {
-    ok(run("aws", env, args), &format!("aws {args:?}"))
-}
-
-fn json(s: &str) -> serde_json::Value {
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
-}
-
-fn kubectl_out(env: &[(String, String)], kubeconfig: &Path, args: &[&str]) -> Output {
-    let mut a = vec!["--kubeconfig", kubeconfig.to_str().expect("utf-8 path")];
-    a.extend_from_slice(args);
-    run("kubectl", env, &a)
-}
 
 fn kubectl(env: &[(String, String)], kubeconfig: &Path, args: &[&str]) -> String {
     ok(kubectl_out(env, kubeconfig, args), &format!("kubectl {args:?}"))

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod awscli;
 pub mod images;
 
 use std::io::{BufRead, BufReader};
